@@ -1,0 +1,179 @@
+"""`labbot`: the one command line for running and operating the bot.
+
+    labbot run              the Discord bot (needs DISCORD_TOKEN)
+    labbot runner           the model runner as an HTTP service
+    labbot check-config     show the settings in effect, or the first bad one
+    labbot migrate          create or upgrade the database, print its schema version
+    labbot backup           copy the database safely while the bot runs
+
+Exit codes: 0 success, 1 unexpected failure, 2 bad or missing configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot import __version__
+from bot.config import ConfigError, Settings, describe, load_settings
+
+log = logging.getLogger("labbot")
+
+EXIT_CONFIG = 2
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML settings file (default: labbot.toml)")
+    parser.add_argument("--data-dir", help="overrides LABBOT_DATA_DIR")
+    parser.add_argument("--model", help="overrides LABBOT_MODEL (Hub id, path, .gguf, preset)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="labbot", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"labbot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the Discord bot")
+    _common(run)
+
+    runner = sub.add_parser("runner", help="serve the model runner over HTTP")
+    _common(runner)
+    runner.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    runner.add_argument("--port", type=int, default=8765, help="port to listen on")
+    runner.add_argument("--device", help="overrides LABBOT_DEVICE (auto, cpu, cuda, mps)")
+
+    check = sub.add_parser("check-config", help="print the settings in effect")
+    _common(check)
+
+    migrate = sub.add_parser("migrate", help="create or upgrade the database")
+    _common(migrate)
+
+    backup = sub.add_parser("backup", help="copy the database (safe while the bot runs)")
+    _common(backup)
+    backup.add_argument("--out", type=Path, help="backup file (default: DATA_DIR/backups/...)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        "LABBOT_DATA_DIR": getattr(args, "data_dir", None),
+        "LABBOT_MODEL": getattr(args, "model", None),
+        "LABBOT_DEVICE": getattr(args, "device", None),
+    }
+    return load_settings(config_file=args.config, overrides=overrides)
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", force=True
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the bot until interrupted."""
+    settings = _settings(args)
+    token = settings.require_token()
+    _configure_logging(settings.log_level)
+    from bot.launch import run_bot
+
+    return asyncio.run(run_bot(settings, token.get()))
+
+
+def cmd_runner(args: argparse.Namespace) -> int:
+    """Serve the model runner over HTTP until interrupted."""
+    settings = _settings(args)
+    _configure_logging(settings.log_level)
+    from model_runner.http import serve
+    from model_runner.runner import ModelRunner, RunnerConfig
+
+    runner = ModelRunner(
+        RunnerConfig(
+            model=settings.runner.model,
+            device=settings.runner.device,
+            data_dir=settings.storage.data_dir,
+            max_new_tokens=settings.runner.max_new_tokens,
+            device_power_w=settings.runner.device_power_w,
+            queue_size=settings.runner.queue_size,
+        )
+    )
+    token = settings.runner.token.get() if settings.runner.token else None
+    try:
+        serve(runner, args.host, args.port, token)
+    except PermissionError as error:
+        raise ConfigError("LABBOT_RUNNER_TOKEN", str(error).split(": ", 1)[1]) from None
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Print every setting's value (secrets hidden)."""
+    settings = _settings(args)
+    width = max(len(name) for name, _ in describe(settings))
+    for name, value in describe(settings):
+        print(f"{name:<{width}}  {value}")
+    if settings.discord.token is None:
+        print("\nDISCORD_TOKEN is not set: `labbot run` needs it (see README).")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply pending migrations and print the schema version."""
+    settings = _settings(args)
+
+    async def migrate() -> int:
+        from bot.storage import Database
+
+        db = await Database.open(settings.storage.database_path)
+        try:
+            return await db.schema_version()
+        finally:
+            await db.close()
+
+    version = asyncio.run(migrate())
+    print(f"{settings.storage.database_path}: schema version {version}")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Back up the database with SQLite's online backup API."""
+    settings = _settings(args)
+    from bot.storage import backup_file, default_backup_path
+
+    target = args.out or default_backup_path(settings.storage.data_dir)
+    try:
+        backup_file(settings.storage.database_path, target)
+    except FileNotFoundError:
+        raise ConfigError(
+            "LABBOT_DATA_DIR", f"no database at {settings.storage.database_path}"
+        ) from None
+    print(f"backed up {settings.storage.database_path} to {target}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": cmd_run,
+    "runner": cmd_runner,
+    "check-config": cmd_check_config,
+    "migrate": cmd_migrate,
+    "backup": cmd_backup,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `labbot` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as error:
+        print(f"labbot: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""One place that turns every command error into a short reply, and logs the real cause.
+
+Expected errors (bad input, missing permission, cooldown, a busy runner) become a short
+ephemeral message saying what to change. Anything unexpected is logged with its traceback
+under a short error id, and the user gets an apology quoting that id.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+import discord
+from discord import app_commands
+
+from model_runner.api import RunnerBusy, RunnerError, RunnerUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class LabError(app_commands.AppCommandError):
+    """An error the user caused and can fix; its message is shown to them as it is."""
+
+
+class NotInstructor(app_commands.CheckFailure):
+    """The command is for instructors only."""
+
+    def __init__(self) -> None:
+        super().__init__("This command is for instructors only.")
+
+
+def user_message(error: Exception) -> tuple[str, bool]:
+    """The reply for `error`, and whether it was expected (no traceback needed)."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, LabError | NotInstructor):
+        return str(error), True
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down a little: try again in {error.retry_after:.0f} s.", True
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "This command only works in a server channel, not in direct messages.", True
+    if isinstance(error, app_commands.MissingPermissions | app_commands.MissingAnyRole):
+        return "You don't have permission to use this command.", True
+    if isinstance(error, app_commands.CheckFailure):
+        return "You can't use this command here.", True
+    if isinstance(error, RunnerBusy):
+        return f"The model is busy with the class's requests: try again in {error.retry_after:.0f} s.", True
+    if isinstance(error, RunnerUnavailable):
+        return f"The model is not available right now: {error}", True
+    if isinstance(error, RunnerError):
+        return str(error), True
+    return "", False
+
+
+class LabCommandTree(app_commands.CommandTree):
+    """The bot's command tree, with the shared error handler."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        message, expected = user_message(error)
+        command = interaction.command.qualified_name if interaction.command else "?"
+        if not expected:
+            error_id = secrets.token_hex(4)
+            log.error(
+                "error %s in /%s (user %s, guild %s)",
+                error_id, command, interaction.user.id, interaction.guild_id,
+                exc_info=error,
+            )
+            message = (
+                f"Sorry, something went wrong on our side (error id `{error_id}`). "
+                "Please tell your instructor; the bot's log has the details."
+            )
+        else:
+            log.info("/%s by %s: %s", command, interaction.user.id, message)
+        await send_ephemeral(interaction, message)
+
+
+async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
+    """Reply privately, whether or not the interaction was already answered."""
+    if interaction.is_expired():
+        log.warning("interaction %s expired before we could reply", interaction.id)
+        return
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(message, ephemeral=True)
+        else:
+            await interaction.response.send_message(message, ephemeral=True)
+    except discord.HTTPException:
+        log.exception("could not send an error reply for interaction %s", interaction.id)

@@ -1,0 +1,86 @@
+"""`LabBot`: the discord.py bot that owns the database and the runner client.
+
+It loads one extension per feature in `setup_hook`, syncs commands only when they changed,
+and never lets a message ping anyone: `AllowedMentions.none()` is the default for everything
+it sends.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import discord
+from discord.ext import commands
+
+from bot.command_sync import sync_if_changed
+from bot.config import Settings
+from bot.errors import LabCommandTree
+from bot.exts import find_extensions
+from bot.storage.database import Database
+from model_runner.client import RunnerClient
+
+log = logging.getLogger(__name__)
+
+
+def lab_intents() -> discord.Intents:
+    """Only the guilds intent: slash commands need no privileged or message intents."""
+    return discord.Intents(guilds=True)
+
+
+class LabBot(commands.Bot):
+    """The bot: shared resources live here, features live in extensions."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        runner: RunnerClient,
+        *,
+        extensions: list[str] | None = None,
+        sync_commands: bool = True,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,  # slash commands only; no prefix commands
+            intents=lab_intents(),
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=LabCommandTree,
+        )
+        self.settings = settings
+        self.runner = runner
+        self.started_at = time.monotonic()
+        self._extensions = find_extensions() if extensions is None else extensions
+        self._sync_commands = sync_commands
+        self._db: Database | None = None
+
+    @property
+    def db(self) -> Database:
+        """The open database (available from `setup_hook` on)."""
+        if self._db is None:
+            raise RuntimeError("the database is opened in setup_hook")
+        return self._db
+
+    async def setup_hook(self) -> None:
+        self._db = await Database.open(self.settings.storage.database_path)
+        await self.runner.start()
+        for name in self._extensions:
+            await self.load_extension(name)
+        log.info("loaded %d extensions", len(self._extensions))
+        if self._sync_commands and self.application_id is not None:
+            await sync_if_changed(
+                self.tree, self.db, self.application_id, self.settings.discord.dev_guild_id
+            )
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s to %d servers", self.user, len(self.guilds))
+
+    async def close(self) -> None:
+        await super().close()
+        await self.runner.close()
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    def uptime_s(self) -> float:
+        """Seconds since the bot object was created."""
+        return time.monotonic() - self.started_at

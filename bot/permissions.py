@@ -1,0 +1,49 @@
+"""Who counts as an instructor: members with a configured instructor role, or server managers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import discord
+from discord import app_commands
+
+from bot.errors import NotInstructor
+
+# Default permissions for instructor-only commands: Discord hides them from members without
+# Manage Server until a server admin grants them in Server Settings > Integrations.
+INSTRUCTOR_DEFAULT_PERMISSIONS = discord.Permissions(manage_guild=True)
+
+
+def has_instructor_role(member: discord.Member, instructor_roles: Iterable[str]) -> bool:
+    """True when one of the member's roles matches a configured role name or id."""
+    wanted = {name.casefold() for name in instructor_roles}
+    return any(
+        role.name.casefold() in wanted or str(role.id) in wanted for role in member.roles
+    )
+
+
+def is_instructor(interaction: discord.Interaction) -> bool:
+    """Server-side check: Discord's default permissions alone can be changed by admins."""
+    member = interaction.user
+    if not isinstance(member, discord.Member):
+        return False
+    if member.guild_permissions.manage_guild or member.guild_permissions.administrator:
+        return True
+    roles = interaction.client.settings.discord.instructor_roles  # type: ignore[attr-defined]
+    return has_instructor_role(member, roles)
+
+
+def instructor_only():
+    """Decorator for instructor commands: hidden by default, and checked on every use."""
+
+    def predicate(interaction: discord.Interaction) -> bool:
+        if not is_instructor(interaction):
+            raise NotInstructor()
+        return True
+
+    def decorator(func):
+        func = app_commands.default_permissions(manage_guild=True)(func)
+        func = app_commands.guild_only()(func)
+        return app_commands.check(predicate)(func)
+
+    return decorator

