@@ -44,7 +44,10 @@ def user_message(error: Exception) -> tuple[str, bool]:
     if isinstance(error, app_commands.CheckFailure):
         return "You can't use this command here.", True
     if isinstance(error, RunnerBusy):
-        return f"The model is busy with the class's requests: try again in {error.retry_after:.0f} s.", True
+        return (
+            f"The model is busy with the class's requests: try again in {error.retry_after:.0f} s.",
+            True,
+        )
     if isinstance(error, RunnerUnavailable):
         return f"The model is not available right now: {error}", True
     if isinstance(error, RunnerError):
@@ -64,7 +67,10 @@ class LabCommandTree(app_commands.CommandTree):
             error_id = secrets.token_hex(4)
             log.error(
                 "error %s in /%s (user %s, guild %s)",
-                error_id, command, interaction.user.id, interaction.guild_id,
+                error_id,
+                command,
+                interaction.user.id,
+                interaction.guild_id,
                 exc_info=error,
             )
             message = (

@@ -48,7 +48,8 @@ async def run_bot(settings: Settings, token: str) -> int:
             await bot.start(token)
         except discord.LoginFailure:
             raise ConfigError(
-                "DISCORD_TOKEN", "Discord rejected the token; copy it again from the "
-                "Bot page of your application in the Developer Portal"
+                "DISCORD_TOKEN",
+                "Discord rejected the token; copy it again from the "
+                "Bot page of your application in the Developer Portal",
             ) from None
     return 0

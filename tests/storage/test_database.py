@@ -58,7 +58,10 @@ async def test_failed_migration_leaves_no_trace(tmp_path):
     path = tmp_path / "lab.sqlite3"
     good = [Migration(1, "a", "CREATE TABLE a (x INTEGER);")]
     await (await Database.open(path, good)).close()
-    broken = [*good, Migration(2, "b", "CREATE TABLE b (y INTEGER);\nINSERT INTO nowhere VALUES (1);")]
+    broken = [
+        *good,
+        Migration(2, "b", "CREATE TABLE b (y INTEGER);\nINSERT INTO nowhere VALUES (1);"),
+    ]
     with pytest.raises(MigrationError, match="0002_b failed"):
         await Database.open(path, broken)
     conn = sqlite3.connect(path)
