@@ -28,8 +28,12 @@ def lab_intents() -> discord.Intents:
     return discord.Intents(guilds=True)
 
 
-class LabBot(commands.Bot):
-    """The bot: shared resources live here, features live in extensions."""
+class LabBot(commands.AutoShardedBot):
+    """The bot: shared resources live here, features live in extensions.
+
+    Auto-sharded, so it asks Discord (`GET /gateway/bot`) how many shards and which gateway
+    URL to use; one shard for a class server, more when it serves a whole university.
+    """
 
     def __init__(
         self,

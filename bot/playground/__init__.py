@@ -1,0 +1,1 @@
+"""The offline playground: the real bot against the local Discord emulator, in one process."""

@@ -1,0 +1,84 @@
+"""`LabHarness`: start the emulator and the unmodified bot together, and act as users.
+
+Used by the end-to-end tests and by `labbot playground`. The bot is built exactly as
+`labbot run` builds it; only its Discord API base URL points at the emulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+
+from bot.config import Secret, Settings
+from bot.lab_bot import LabBot
+from bot.launch import build_bot
+from discord_emulator import Actor, DiscordEmulator
+
+log = logging.getLogger(__name__)
+
+
+class LabHarness:
+    """Emulator + bot; `actor(...)` gives a user to act as."""
+
+    def __init__(self, settings: Settings, *, heartbeat_interval_ms: int = 41_250) -> None:
+        self.emulator = DiscordEmulator(heartbeat_interval_ms=heartbeat_interval_ms)
+        self._settings = settings
+        self.bot: LabBot | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, ready_timeout_s: float = 60) -> None:
+        """Start the emulator, then the bot, and wait until the bot is ready."""
+        await self.emulator.start()
+        discord_settings = dataclasses.replace(
+            self._settings.discord,
+            token=Secret(self.emulator.token),
+            api_base=self.emulator.api_base,
+            dev_guild_id=self.emulator.guild.id,
+        )
+        settings = dataclasses.replace(self._settings, discord=discord_settings)
+        await self.start_bot(settings, ready_timeout_s)
+
+    async def start_bot(self, settings: Settings, ready_timeout_s: float = 60) -> None:
+        """(Re)start the bot against the running emulator."""
+        self.settings = settings
+        self.bot = build_bot(settings)
+        self._task = asyncio.create_task(self.bot.start(self.emulator.token), name="lab-bot")
+        ready = asyncio.create_task(self.bot.wait_until_ready())
+        done, _ = await asyncio.wait({ready, self._task}, timeout=ready_timeout_s,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if self._task in done:
+            ready.cancel()
+            self._task.result()  # raises the bot's startup error
+            raise RuntimeError("the bot stopped during startup")
+        if ready not in done:
+            ready.cancel()
+            raise TimeoutError(f"the bot was not ready within {ready_timeout_s} s")
+
+    async def restart_bot(self) -> None:
+        """Stop the bot and start a fresh one with the same settings and data directory."""
+        await self.stop_bot()
+        await self.start_bot(self.settings)
+
+    def actor(self, name: str, roles: list[str] = (), channel: str = "lab") -> Actor:
+        """Act as the member `name` with exactly these roles, in `channel`."""
+        member = self.emulator.add_member(name, list(roles))
+        target = self.emulator.guild.channel_named(channel)
+        if target is None:
+            raise ValueError(f"no channel named {channel!r}")
+        return Actor(self.emulator, member, target.id)
+
+    async def stop_bot(self) -> None:
+        if self.bot is not None:
+            await self.bot.close()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=10)
+            except (asyncio.CancelledError, TimeoutError):
+                pass
+            self._task = None
+
+    async def stop(self) -> None:
+        """Stop the bot and the emulator."""
+        await self.stop_bot()
+        await self.emulator.stop()

@@ -1,0 +1,350 @@
+"""Acting as a Discord user: run slash commands, click buttons, pick options, fill modals.
+
+Each action builds the INTERACTION_CREATE that Discord's client would send, refusing input
+the client itself would not allow (a missing required option, a value outside a choice list
+or range, modal text over its max length), dispatches it over the gateway, and waits until
+the bot has finished answering. The result is the `Interaction` record with every message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from discord_emulator.world import Interaction, Member, Message, Upload, walk_components
+
+if TYPE_CHECKING:
+    from discord_emulator.server import DiscordEmulator
+
+SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
+STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER, ATTACHMENT = range(3, 12)
+APPLICATION_COMMAND, MESSAGE_COMPONENT, MODAL_SUBMIT = 2, 3, 5
+
+
+class ActionError(Exception):
+    """The action is impossible in Discord's client (or the bot never answered)."""
+
+
+@dataclass
+class Reply:
+    """What the bot did with one interaction."""
+
+    interaction: Interaction
+    emulator: DiscordEmulator
+
+    @property
+    def messages(self) -> list[Message]:
+        """Original response and follow-ups."""
+        return self.interaction.messages()
+
+    @property
+    def message(self) -> Message | None:
+        """The last message of this interaction (or the updated source message)."""
+        if self.interaction.response_type in (6, 7) and self.interaction.source_message_id:
+            return self.emulator.messages[self.interaction.source_message_id]
+        messages = self.messages
+        return messages[-1] if messages else None
+
+    @property
+    def text(self) -> str:
+        """All text the user sees from this interaction."""
+        return "\n".join(m.text() for m in self.messages)
+
+    @property
+    def modal(self) -> dict[str, Any] | None:
+        """The modal the bot opened, if it answered with one."""
+        return self.interaction.modal
+
+    @property
+    def ephemeral(self) -> bool:
+        return bool(self.messages) and all(m.ephemeral for m in self.messages)
+
+
+class Actor:
+    """One emulated user in the guild, acting in one channel."""
+
+    def __init__(self, emulator: DiscordEmulator, member: Member, channel_id: int) -> None:
+        self.emu = emulator
+        self.member = member
+        self.channel_id = channel_id
+        self.timeout_s = 120.0
+
+    def in_channel(self, name: str) -> Actor:
+        """The same user acting in another channel (or thread)."""
+        channel = self.emu.guild.channel_named(name)
+        if channel is None:
+            raise ActionError(f"no channel named {name!r}")
+        return Actor(self.emu, self.member, channel.id)
+
+    # --- slash commands ------------------------------------------------------------------
+
+    async def slash(self, command: str, *, files: dict[str, Upload] | None = None,
+                    wait: bool = True, **options: Any) -> Reply:
+        """Run `/command [sub [subsub]]` with options, e.g. `slash("table show")`."""
+        words = command.lstrip("/").split()
+        registered = self._registered(words[0])
+        data = {"id": registered["id"], "name": registered["name"], "type": 1,
+                "guild_id": str(self.emu.guild.id)}
+        resolved: dict[str, Any] = {}
+        node = registered
+        target = data
+        for word in words[1:]:
+            sub = next((o for o in node.get("options") or [] if o["name"] == word
+                        and o["type"] in (SUB_COMMAND, SUB_COMMAND_GROUP)), None)
+            if sub is None:
+                raise ActionError(f"/{' '.join(words)}: no subcommand {word!r}")
+            child = {"name": word, "type": sub["type"], "options": []}
+            target.setdefault("options", []).append(child)
+            node, target = sub, child
+        if any(o["type"] in (SUB_COMMAND, SUB_COMMAND_GROUP) for o in node.get("options") or []):
+            raise ActionError(f"/{' '.join(words)} needs a subcommand")
+        target["options"] = self._options(command, node, options, files or {}, resolved)
+        if resolved:
+            data["resolved"] = resolved
+        interaction = self.emu.new_interaction(APPLICATION_COMMAND, self.member.id, self.channel_id)
+        return await self._dispatch(interaction, data, wait=wait)
+
+    def _registered(self, name: str) -> dict[str, Any]:
+        for scope in (f"guild:{self.emu.guild.id}", "global"):
+            command = self.emu.commands.get(scope, {}).get(name)
+            if command is not None:
+                return command
+        raise ActionError(f"/{name} is not registered with Discord")
+
+    def _options(self, command: str, node: dict, given: dict[str, Any],
+                 files: dict[str, Upload], resolved: dict[str, Any]) -> list[dict[str, Any]]:
+        specs = {o["name"]: o for o in node.get("options") or []}
+        unknown = set(given) - set(specs)
+        if unknown:
+            raise ActionError(f"/{command} has no option {sorted(unknown)[0]!r}")
+        out = []
+        for name, spec in specs.items():
+            if name not in given or given[name] is None:
+                if spec.get("required"):
+                    raise ActionError(f"/{command}: option {name!r} is required")
+                continue
+            value = self._option_value(command, spec, given[name], files, resolved)
+            out.append({"name": name, "type": spec["type"], "value": value})
+        return out
+
+    def _option_value(self, command, spec, value, files, resolved):
+        kind, name = spec["type"], spec["name"]
+        if kind == ATTACHMENT:
+            upload = value if isinstance(value, Upload) else files.get(value)
+            if upload is None:
+                raise ActionError(f"/{command}: option {name!r} needs a file")
+            upload_id = self.emu.ids.next()
+            self.emu.uploads[upload_id] = upload
+            url = f"{self.emu.base_url}/attachments/{upload_id}/{upload.filename}"
+            resolved.setdefault("attachments", {})[str(upload_id)] = {
+                "id": str(upload_id), "filename": upload.filename, "size": len(upload.data),
+                "url": url, "proxy_url": url, "content_type": upload.content_type or None,
+            }
+            return str(upload_id)
+        if kind in (USER, MENTIONABLE):
+            member = self.emu.add_member(value) if isinstance(value, str) else value
+            resolved.setdefault("users", {})[str(member.id)] = member.user
+            resolved.setdefault("members", {})[str(member.id)] = {
+                k: v for k, v in member.payload().items() if k != "user"
+            } | {"permissions": str(self.emu.guild.member_permissions(member))}
+            return str(member.id)
+        if kind == ROLE:
+            role = self.emu.add_role(value)
+            resolved.setdefault("roles", {})[str(role.id)] = role.payload()
+            return str(role.id)
+        if kind == CHANNEL:
+            channel = self.emu.guild.channel_named(value)
+            if channel is None:
+                raise ActionError(f"/{command}: no channel named {value!r}")
+            resolved.setdefault("channels", {})[str(channel.id)] = {
+                **channel.payload(), "permissions": str((1 << 53) - 1)}
+            return str(channel.id)
+        return _check_scalar(command, spec, value)
+
+    # --- components and modals ----------------------------------------------------------
+
+    def last_message(self, predicate=None) -> Message:
+        """The newest bot message in this channel that this user can see."""
+        for message_id in reversed(self.emu.channel_messages.get(self.channel_id, [])):
+            message = self.emu.messages[message_id]
+            if message.payload.get("deleted"):
+                continue
+            if message.ephemeral:
+                owner = self.emu.interactions.get(message.interaction_id or 0)
+                if owner is None or owner.user_id != self.member.id:
+                    continue
+            if predicate is None or predicate(message):
+                return message
+        raise ActionError("no bot message to act on in this channel")
+
+    async def click(self, label: str, *, message: Message | None = None) -> Reply:
+        """Click the button labelled `label` (on the newest message that has it)."""
+        target = message or self.last_message(lambda m: m.find_component(label=label) is not None)
+        button = target.find_component(label=label)
+        if button is None or button.get("type") != 2:
+            raise ActionError(f"no button labelled {label!r}")
+        if button.get("disabled"):
+            raise ActionError(f"the button {label!r} is disabled")
+        if "custom_id" not in button:
+            raise ActionError(f"the button {label!r} is a link, not something the bot handles")
+        data = {"custom_id": button["custom_id"], "component_type": 2}
+        return await self._component(target, data)
+
+    async def select(self, values: list[str], *, placeholder: str | None = None,
+                     message: Message | None = None) -> Reply:
+        """Pick `values` (option values or labels) in a select menu."""
+        def is_select(component):
+            return component.get("type") == 3 and (
+                placeholder is None or component.get("placeholder") == placeholder)
+
+        target = message or self.last_message(
+            lambda m: any(is_select(c) for c in walk_components(m.components)))
+        menu = next(c for c in walk_components(target.components) if is_select(c))
+        options = {o["label"]: o["value"] for o in menu.get("options") or []}
+        chosen = [options.get(v, v) for v in values]
+        if any(v not in options.values() for v in chosen):
+            raise ActionError(f"select options are {sorted(options)}; got {values}")
+        low, high = menu.get("min_values", 1), menu.get("max_values", 1)
+        if not low <= len(chosen) <= high:
+            raise ActionError(f"pick between {low} and {high} options")
+        data = {"custom_id": menu["custom_id"], "component_type": 3, "values": chosen}
+        return await self._component(target, data)
+
+    async def _component(self, message: Message, data: dict[str, Any]) -> Reply:
+        interaction = self.emu.new_interaction(MESSAGE_COMPONENT, self.member.id, self.channel_id)
+        interaction.source_message_id = message.id
+        return await self._dispatch(interaction, data, message=message.payload)
+
+    async def submit_modal(self, fields: dict[str, str], *, modal: dict[str, Any] | None = None
+                           ) -> Reply:
+        """Fill the newest modal the bot opened for this user; keys are labels or custom ids."""
+        if modal is None:
+            opened = [i for i in self.emu.interactions.values()
+                      if i.user_id == self.member.id and i.modal is not None]
+            if not opened:
+                raise ActionError("the bot has not opened a modal for this user")
+            modal = opened[-1].modal
+        rows = []
+        inputs = [c for c in walk_components(modal.get("components") or []) if c.get("type") == 4]
+        labels = _modal_labels(modal)
+        for text_input in inputs:
+            keys = {text_input["custom_id"], text_input.get("label"), labels.get(text_input["custom_id"])}
+            value = next((fields[k] for k in keys if k in fields), None)
+            if value is None:
+                if text_input.get("required", True) and not text_input.get("value"):
+                    raise ActionError(f"modal field {text_input.get('label') or text_input['custom_id']!r} is required")
+                value = text_input.get("value") or ""
+            max_length = text_input.get("max_length", 4000)
+            if len(value) > max_length:
+                raise ActionError(f"modal field allows at most {max_length} characters; got {len(value)}")
+            if value and len(value) < text_input.get("min_length", 0):
+                raise ActionError(f"modal field needs at least {text_input['min_length']} characters")
+            rows.append({"type": 1, "components": [
+                {"type": 4, "custom_id": text_input["custom_id"], "value": value}]})
+        interaction = self.emu.new_interaction(MODAL_SUBMIT, self.member.id, self.channel_id)
+        return await self._dispatch(interaction, {"custom_id": modal["custom_id"], "components": rows})
+
+    # --- dispatch and wait ----------------------------------------------------------------
+
+    async def _dispatch(self, interaction: Interaction, data: dict[str, Any], *,
+                        message: dict[str, Any] | None = None, wait: bool = True) -> Reply:
+        emu = self.emu
+        member = self.member
+        permissions = emu.guild.member_permissions(member)
+        payload = {
+            "id": str(interaction.id), "application_id": str(emu.application_id),
+            "type": interaction.type, "data": data, "guild_id": str(emu.guild.id),
+            "guild": {"id": str(emu.guild.id), "locale": "en-GB", "features": []},
+            "channel_id": str(interaction.channel_id),
+            "channel": emu.guild.channels[interaction.channel_id].payload(),
+            "member": {**member.payload(), "permissions": str(permissions)},
+            "token": interaction.token, "version": 1,
+            "app_permissions": str((1 << 53) - 1), "locale": "en-GB", "guild_locale": "en-GB",
+            "entitlements": [], "authorizing_integration_owners": {"0": str(emu.guild.id)},
+            "context": 0, "attachment_size_limit": 10 * 1024 * 1024,
+        }
+        if message is not None:
+            payload["message"] = message
+        interaction.created = emu.now()
+        await emu.gateway.dispatch("INTERACTION_CREATE", payload)
+        reply = Reply(interaction, emu)
+        if wait:
+            await wait_until_settled(emu, interaction, self.timeout_s)
+        return reply
+
+
+def _check_scalar(command: str, spec: dict[str, Any], value: Any) -> Any:
+    kind, name = spec["type"], spec["name"]
+    if kind == STRING:
+        value = str(value)
+        if not spec.get("min_length", 0) <= len(value) <= spec.get("max_length", 6000):
+            raise ActionError(f"/{command}: {name!r} must have {spec.get('min_length', 0)}-"
+                              f"{spec.get('max_length', 6000)} characters")
+    elif kind == INTEGER:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ActionError(f"/{command}: {name!r} must be a whole number")
+    elif kind == NUMBER:
+        value = float(value)
+    elif kind == BOOLEAN:
+        if not isinstance(value, bool):
+            raise ActionError(f"/{command}: {name!r} must be true or false")
+    if kind in (INTEGER, NUMBER):
+        low, high = spec.get("min_value"), spec.get("max_value")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ActionError(f"/{command}: {name!r} must be between {low} and {high}")
+    choices = spec.get("choices")
+    if choices:
+        by_name = {c["name"]: c["value"] for c in choices}
+        value = by_name.get(value, value)
+        if value not in by_name.values():
+            raise ActionError(f"/{command}: {name!r} must be one of {sorted(by_name)}")
+    return value
+
+
+def _modal_labels(modal: dict[str, Any]) -> dict[str, str]:
+    """custom_id -> label for text inputs wrapped in Label components (type 18)."""
+    labels = {}
+    for component in walk_components(modal.get("components") or []):
+        inner = component.get("component")
+        if component.get("type") == 18 and isinstance(inner, dict) and "custom_id" in inner:
+            labels[inner["custom_id"]] = component.get("label", "")
+    return labels
+
+
+async def wait_until_settled(emu: DiscordEmulator, interaction: Interaction, timeout_s: float,
+                             quiet_s: float = 0.25) -> None:
+    """Wait until the bot answered and, if it deferred, delivered; then a short quiet spell."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+
+    def delivered() -> bool:
+        kind = interaction.response_type
+        if kind is None:
+            return False
+        if kind == 5:
+            original = interaction.original
+            return bool(interaction.followups) or (original is not None and original.edits > 0)
+        if kind == 6:
+            source = emu.messages.get(interaction.source_message_id or 0)
+            edited = source is not None and source.edits > 0
+            # A deferred update may legitimately change nothing; give it a moment.
+            waited = emu.now() - (interaction.responded_at or emu.now()) > 1.5
+            return bool(interaction.followups) or edited or waited
+        return True
+
+    while not delivered():
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            state = "never answered" if interaction.response_type is None else "deferred but never delivered"
+            raise ActionError(f"the bot {state} within {timeout_s:.0f} s")
+        try:
+            await asyncio.wait_for(emu.activity.wait(), timeout=min(remaining, 0.5))
+        except TimeoutError:
+            pass
+    # Let trailing edits and follow-ups land.
+    while True:
+        before = emu.now()
+        await asyncio.sleep(quiet_s)
+        if interaction.last_activity < before or loop.time() > deadline:
+            return

@@ -1,0 +1,132 @@
+"""Contract checks: what the real Discord would reject, and the project's own rules.
+
+1. Every JSON body is validated against the request-body schema of Discord's official
+   OpenAPI spec (`spec/openapi.json`) for the matched path and method.
+2. Rules the spec cannot express: message size limits, the interaction timing windows, one
+   initial response per interaction, and `allowed_mentions` suppressing every ping on any
+   message that can carry generated or user-written text.
+
+A broken rule becomes a `Violation` naming the endpoint and the rule; the emulator records it
+and, where Discord would, answers with the same 400 Discord gives.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+SPEC_PATH = Path(__file__).parent / "spec" / "openapi.json"
+
+MAX_CONTENT = 2000
+MAX_EMBEDS = 10
+MAX_EMBED_TOTAL = 6000
+MAX_FILE_BYTES = 10 * 1024 * 1024
+FIRST_RESPONSE_S = 3.0
+TOKEN_LIFETIME_S = 15 * 60
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: which request broke it and how."""
+
+    endpoint: str  # "POST /interactions/{interaction_id}/{interaction_token}/callback"
+    rule: str  # short name of the rule, e.g. "allowed_mentions", "openapi", "content_length"
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.endpoint}: {self.rule}: {self.detail}"
+
+
+@cache
+def _spec() -> dict[str, Any]:
+    return json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+
+
+@cache
+def _validator(template: str, method: str) -> Draft202012Validator | None:
+    operation = _spec()["paths"].get(template, {}).get(method.lower())
+    if operation is None or "requestBody" not in operation:
+        return None
+    content = operation["requestBody"]["content"]
+    schema = (content.get("application/json") or next(iter(content.values())))["schema"]
+    # Refs like "#/components/schemas/X" resolve against this root document.
+    root = {**schema, "components": _spec()["components"]}
+    return Draft202012Validator(root)
+
+
+def known_operation(template: str, method: str) -> bool:
+    """True when the spec defines this path and method."""
+    return method.lower() in _spec()["paths"].get(template, {})
+
+
+def check_schema(template: str, method: str, body: Any) -> list[str]:
+    """Schema errors of `body` for the operation, best match first (empty when valid)."""
+    validator = _validator(template, method)
+    if validator is None:
+        return []
+    errors = sorted(validator.iter_errors(body), key=lambda e: len(list(e.absolute_path)))
+    messages = []
+    for error in errors[:3]:
+        where = "/".join(str(p) for p in error.absolute_path) or "(body)"
+        # anyOf failures are long; the most relevant sub-error names the real field.
+        best = min(error.context, key=lambda e: len(e.message), default=None)
+        detail = best.message if best is not None else error.message
+        messages.append(f"{where}: {detail[:300]}")
+    return messages
+
+
+def embed_length(embed: dict[str, Any]) -> int:
+    """Characters Discord counts towards the 6000 limit across a message's embeds."""
+    total = len(embed.get("title") or "") + len(embed.get("description") or "")
+    total += len((embed.get("footer") or {}).get("text") or "")
+    total += len((embed.get("author") or {}).get("name") or "")
+    for field in embed.get("fields") or []:
+        total += len(field.get("name") or "") + len(field.get("value") or "")
+    return total
+
+
+def check_message(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """(rule, detail) for every message rule `body` breaks: sizes and allowed_mentions."""
+    problems: list[tuple[str, str]] = []
+    content = body.get("content")
+    if isinstance(content, str) and len(content) > MAX_CONTENT:
+        problems.append(("content_length", f"content has {len(content)} characters (max 2000)"))
+    embeds = body.get("embeds") or []
+    if len(embeds) > MAX_EMBEDS:
+        problems.append(("embed_count", f"{len(embeds)} embeds (max 10)"))
+    total = sum(embed_length(e) for e in embeds if isinstance(e, dict))
+    if total > MAX_EMBED_TOTAL:
+        problems.append(("embed_total_length", f"embeds hold {total} characters (max 6000)"))
+    carries_text = "content" in body or "embeds" in body or "components" in body
+    if carries_text:
+        problems.extend(("allowed_mentions", d) for d in _mention_problems(body))
+    return problems
+
+
+def _mention_problems(body: dict[str, Any]) -> list[str]:
+    mentions = body.get("allowed_mentions")
+    if not isinstance(mentions, dict):
+        return ["missing: every message with text must set allowed_mentions to suppress pings"]
+    problems = []
+    if mentions.get("parse") is None or mentions.get("parse"):
+        problems.append(f"parse must be an empty list, got {mentions.get('parse')!r}")
+    for key in ("users", "roles"):
+        if mentions.get(key):
+            problems.append(f"{key} must be empty, got {mentions[key]!r}")
+    if mentions.get("replied_user"):
+        problems.append("replied_user must be false")
+    return problems
+
+
+def check_files(files: list[tuple[str, bytes]]) -> list[tuple[str, str]]:
+    """(rule, detail) for attachments over Discord's default upload limit."""
+    return [
+        ("file_size", f"{name} is {len(data)} bytes (max {MAX_FILE_BYTES})")
+        for name, data in files
+        if len(data) > MAX_FILE_BYTES
+    ]

@@ -1,0 +1,423 @@
+"""The emulated HTTP API: the endpoints the bot uses, each checked against the contract.
+
+Routes are registered under the spec's own path templates, so each request is validated
+against exactly the schema Discord publishes for it. An endpoint the emulator does not
+implement answers 404 and is recorded as a violation, so a new call shows up in the tests.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from discord_emulator import contract
+from discord_emulator.world import Message, Upload, now_iso
+
+if TYPE_CHECKING:
+    from discord_emulator.server import DiscordEmulator
+
+EPHEMERAL = 1 << 6
+LOADING = 1 << 7
+Body = dict[str, Any]
+
+
+class DiscordError(Exception):
+    """An error answer in Discord's shape."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+async def _read_body(request: web.Request) -> tuple[Any, list[Upload]]:
+    """JSON body, or multipart `payload_json` plus `files[n]`."""
+    if request.content_type == "multipart/form-data":
+        body: Any = {}
+        files: list[Upload] = []
+        reader = await request.multipart()
+        async for part in reader:
+            if part.name == "payload_json":
+                body = json.loads(await part.text())
+            elif part.filename is not None:
+                data = await part.read()
+                files.append(Upload(part.filename, bytes(data), part.headers.get("Content-Type", "")))
+        return body, files
+    if request.can_read_body:
+        raw = await request.read()
+        return (json.loads(raw) if raw else None), []
+    return None, []
+
+
+def add_routes(app: web.Application, emu: DiscordEmulator, prefix: str) -> None:
+    """Register every emulated endpoint on `app`."""
+    api = Api(emu)
+    routes: list[tuple[str, str, Callable[..., Awaitable[Any]], bool]] = [
+        ("GET", "/users/@me", api.me, True),
+        ("GET", "/oauth2/applications/@me", api.application, True),
+        ("GET", "/gateway", api.gateway, False),
+        ("GET", "/gateway/bot", api.gateway, True),
+        ("GET", "/applications/{application_id}/commands", api.get_commands, True),
+        ("PUT", "/applications/{application_id}/commands", api.put_commands, True),
+        ("GET", "/applications/{application_id}/guilds/{guild_id}/commands", api.get_commands, True),
+        ("PUT", "/applications/{application_id}/guilds/{guild_id}/commands", api.put_commands, True),
+        ("POST", "/interactions/{interaction_id}/{interaction_token}/callback", api.callback, False),
+        ("POST", "/webhooks/{webhook_id}/{webhook_token}", api.followup, False),
+        ("GET", "/webhooks/{webhook_id}/{webhook_token}/messages/@original", api.get_webhook_message, False),
+        ("PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/@original", api.edit_webhook_message, False),
+        ("DELETE", "/webhooks/{webhook_id}/{webhook_token}/messages/@original", api.delete_webhook_message, False),
+        ("GET", "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}", api.get_webhook_message, False),
+        ("PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}", api.edit_webhook_message, False),
+        ("DELETE", "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}", api.delete_webhook_message, False),
+        ("GET", "/channels/{channel_id}", api.get_channel, True),
+        ("GET", "/channels/{channel_id}/messages", api.channel_messages, True),
+        ("POST", "/channels/{channel_id}/messages", api.create_message, True),
+        ("GET", "/channels/{channel_id}/messages/{message_id}", api.get_message, True),
+        ("PATCH", "/channels/{channel_id}/messages/{message_id}", api.edit_message, True),
+        ("DELETE", "/channels/{channel_id}/messages/{message_id}", api.delete_message, True),
+        ("POST", "/channels/{channel_id}/threads", api.create_thread, True),
+        ("POST", "/channels/{channel_id}/messages/{message_id}/threads", api.create_thread, True),
+    ]
+    for method, template, handler, needs_auth in routes:
+        app.router.add_route(method, prefix + template, _wrap(emu, method, template, handler, needs_auth))
+    app.router.add_get("/attachments/{upload_id}/{filename}", api.download)
+    app.router.add_route("*", prefix + "/{tail:.*}", _unknown(emu, prefix))
+
+
+def _wrap(emu: DiscordEmulator, method: str, template: str, handler, needs_auth: bool):
+    endpoint = f"{method} {template}"
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        emu.requests.append((method, template))
+        if needs_auth and request.headers.get("Authorization") != f"Bot {emu.token}":
+            return _error(401, 0, "401: Unauthorized")
+        fault = emu.take_fault(method, template)
+        if fault is not None and fault.status == 429:
+            return _json(
+                {"message": "You are being rate limited.", "retry_after": fault.retry_after,
+                 "global": False},
+                status=429,
+                headers={"Retry-After": str(fault.retry_after), "Via": "1.1 google",
+                         "X-RateLimit-Scope": "user"},
+            )
+        if fault is not None:
+            return _error(fault.status, 0, "emulated server error")
+        body, files = await _read_body(request)
+        if body is not None and contract.known_operation(template, method):
+            problems = contract.check_schema(template, method, body)
+            if problems:
+                emu.record_violation(endpoint, "openapi", "; ".join(problems))
+                return _error(400, 50035, "Invalid Form Body: " + "; ".join(problems))
+        for rule, detail in contract.check_files([(f.filename, f.data) for f in files]):
+            emu.record_violation(endpoint, rule, detail)
+            return _error(413, 40005, "Request entity too large")
+        try:
+            result = await handler(request, body if body is not None else {}, files, endpoint)
+        except DiscordError as error:
+            return _error(error.status, error.code, str(error))
+        emu.touch()
+        if result is None:
+            return web.Response(status=204)
+        return _json(result)
+
+    return handle
+
+
+def _unknown(emu: DiscordEmulator, prefix: str):
+    async def handle(request: web.Request) -> web.Response:
+        path = request.path.removeprefix(prefix)
+        emu.record_violation(f"{request.method} {path}", "unimplemented", "the emulator has no such endpoint")
+        return _error(404, 0, "404: Not Found")
+
+    return handle
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """Exactly `application/json`, as Discord sends it (discord.py compares the header)."""
+    return web.Response(body=json.dumps(data).encode(), status=status,
+                        headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def _error(status: int, code: int, message: str) -> web.Response:
+    return _json({"message": message, "code": code}, status=status)
+
+
+class Api:
+    """Endpoint implementations; each takes (request, body, files, endpoint)."""
+
+    def __init__(self, emu: DiscordEmulator) -> None:
+        self.emu = emu
+
+    # --- identity and gateway --------------------------------------------------------------
+
+    async def me(self, request, body, files, endpoint) -> Body:
+        return {**self.emu.bot_user, "verified": True, "mfa_enabled": False, "flags": 0}
+
+    async def application(self, request, body, files, endpoint) -> Body:
+        return {
+            "id": str(self.emu.application_id), "name": "LLM Lab Bot", "icon": None,
+            "description": "", "bot_public": False, "bot_require_code_grant": False,
+            "owner": self.emu.owner, "verify_key": "0" * 64, "flags": 0, "team": None,
+            "summary": "", "rpc_origins": [], "bot": self.emu.bot_user,
+        }
+
+    async def gateway(self, request, body, files, endpoint) -> Body:
+        return {
+            "url": self.emu.gateway_url, "shards": 1,
+            "session_start_limit": {
+                "total": 1000, "remaining": 999, "reset_after": 86_400_000, "max_concurrency": 1
+            },
+        }
+
+    # --- application commands ------------------------------------------------------------
+
+    def _scope(self, request: web.Request) -> str:
+        if int(request.match_info["application_id"]) != self.emu.application_id:
+            raise DiscordError(403, 50001, "Missing Access")
+        guild_id = request.match_info.get("guild_id")
+        return f"guild:{guild_id}" if guild_id else "global"
+
+    async def get_commands(self, request, body, files, endpoint) -> list[Body]:
+        return list(self.emu.commands.get(self._scope(request), {}).values())
+
+    async def put_commands(self, request, body, files, endpoint) -> list[Body]:
+        scope = self._scope(request)
+        names = [c["name"] for c in body]
+        if len(names) != len(set(names)):
+            self.emu.record_violation(endpoint, "duplicate_command", f"names {sorted(names)}")
+            raise DiscordError(400, 50035, "Application command names must be unique")
+        previous = self.emu.commands.get(scope, {})
+        registered = {}
+        for command in body:
+            old = previous.get(command["name"])
+            registered[command["name"]] = {
+                "type": 1, "options": [], "default_member_permissions": None, "nsfw": False,
+                **command,
+                "id": old["id"] if old else str(self.emu.ids.next()),
+                "application_id": str(self.emu.application_id),
+                "version": str(self.emu.ids.next()),
+                **({"guild_id": scope.split(":")[1]} if scope != "global" else {}),
+            }
+        self.emu.commands[scope] = registered
+        self.emu.command_puts.append(scope)
+        return list(registered.values())
+
+    # --- interactions --------------------------------------------------------------------
+
+    async def callback(self, request, body, files, endpoint) -> Body:
+        emu = self.emu
+        interaction = emu.interactions.get(int(request.match_info["interaction_id"]))
+        if interaction is None or interaction.token != request.match_info["interaction_token"]:
+            raise DiscordError(404, 10062, "Unknown interaction")
+        elapsed = emu.now() - interaction.created
+        if interaction.response_type is not None:
+            emu.record_violation(endpoint, "one_initial_response",
+                                 f"interaction {interaction.id} was already acknowledged")
+            raise DiscordError(400, 40060, "Interaction has already been acknowledged.")
+        if elapsed > contract.FIRST_RESPONSE_S:
+            emu.record_violation(endpoint, "first_response_3s",
+                                 f"first response came {elapsed:.2f} s after INTERACTION_CREATE")
+            raise DiscordError(404, 10062, "Unknown interaction")
+        kind = body.get("type")
+        data = body.get("data") or {}
+        interaction.response_type = kind
+        interaction.responded_at = interaction.last_activity = emu.now()
+        message = None
+        if kind in (4, 5):
+            self._check_message(endpoint, data)
+            flags = int(data.get("flags") or 0) | (LOADING if kind == 5 else 0)
+            message = self._new_message(interaction.channel_id, data if kind == 4 else {}, files,
+                                        flags=flags, interaction_id=interaction.id)
+            interaction.original = message
+        elif kind == 7:
+            self._check_message(endpoint, data)
+            source = emu.messages[interaction.source_message_id]
+            self._apply_edit(source, data, files)
+        elif kind == 9:
+            interaction.modal = data
+        reply: Body = {"interaction": {
+            "id": str(interaction.id), "type": interaction.type,
+            "response_message_loading": kind == 5,
+            "response_message_ephemeral": bool(message and message.ephemeral),
+        }}
+        if message is not None:
+            reply["interaction"]["response_message_id"] = str(message.id)
+            reply["resource"] = {"type": kind, "message": message.payload}
+        elif kind == 7:
+            reply["resource"] = {"type": kind, "message": emu.messages[interaction.source_message_id].payload}
+        else:
+            reply["resource"] = {"type": kind}
+        return reply
+
+    def _interaction_for_webhook(self, request, endpoint: str):
+        emu = self.emu
+        interaction = emu.interactions_by_token.get(request.match_info["webhook_token"])
+        if interaction is None or int(request.match_info["webhook_id"]) != emu.application_id:
+            raise DiscordError(404, 10015, "Unknown Webhook")
+        if emu.now() - interaction.created > contract.TOKEN_LIFETIME_S:
+            emu.record_violation(endpoint, "token_15min",
+                                 "follow-up or edit more than 15 minutes after the interaction")
+            raise DiscordError(401, 50027, "Invalid Webhook Token")
+        if interaction.response_type is None:
+            raise DiscordError(404, 10015, "Unknown Webhook")
+        interaction.last_activity = emu.now()
+        return interaction
+
+    def _webhook_target(self, request, interaction) -> Message:
+        message_id = request.match_info.get("message_id")
+        if message_id is None:  # @original
+            if interaction.original is None:
+                raise DiscordError(404, 10008, "Unknown Message")
+            return interaction.original
+        message = self.emu.messages.get(int(message_id))
+        if message is None or message.interaction_id != interaction.id:
+            raise DiscordError(404, 10008, "Unknown Message")
+        return message
+
+    async def followup(self, request, body, files, endpoint) -> Body:
+        interaction = self._interaction_for_webhook(request, endpoint)
+        self._check_message(endpoint, body)
+        message = self._new_message(interaction.channel_id, body, files,
+                                    flags=int(body.get("flags") or 0), interaction_id=interaction.id)
+        interaction.followups.append(message)
+        return message.payload
+
+    async def get_webhook_message(self, request, body, files, endpoint) -> Body:
+        interaction = self._interaction_for_webhook(request, endpoint)
+        return self._webhook_target(request, interaction).payload
+
+    async def edit_webhook_message(self, request, body, files, endpoint) -> Body:
+        interaction = self._interaction_for_webhook(request, endpoint)
+        message = self._webhook_target(request, interaction)
+        self._check_message(endpoint, body)
+        self._apply_edit(message, body, files)
+        return message.payload
+
+    async def delete_webhook_message(self, request, body, files, endpoint) -> None:
+        interaction = self._interaction_for_webhook(request, endpoint)
+        message = self._webhook_target(request, interaction)
+        message.payload["deleted"] = True
+        return None
+
+    # --- channels, messages, threads ------------------------------------------------------
+
+    def _channel(self, request) -> int:
+        channel_id = int(request.match_info["channel_id"])
+        if channel_id not in self.emu.guild.channels:
+            raise DiscordError(404, 10003, "Unknown Channel")
+        return channel_id
+
+    def _bot_message(self, request) -> Message:
+        self._channel(request)
+        message = self.emu.messages.get(int(request.match_info["message_id"]))
+        if message is None:
+            raise DiscordError(404, 10008, "Unknown Message")
+        return message
+
+    async def get_channel(self, request, body, files, endpoint) -> Body:
+        return self.emu.guild.channels[self._channel(request)].payload()
+
+    async def channel_messages(self, request, body, files, endpoint) -> list[Body]:
+        history = self.emu.channel_history(self._channel(request))
+        limit = int(request.query.get("limit", 50))
+        return [m.payload for m in reversed(history)][:limit]
+
+    async def create_message(self, request, body, files, endpoint) -> Body:
+        channel_id = self._channel(request)
+        self._check_message(endpoint, body)
+        return self._new_message(channel_id, body, files, flags=int(body.get("flags") or 0)).payload
+
+    async def get_message(self, request, body, files, endpoint) -> Body:
+        return self._bot_message(request).payload
+
+    async def edit_message(self, request, body, files, endpoint) -> Body:
+        message = self._bot_message(request)
+        if message.payload["author"]["id"] != self.emu.bot_user["id"]:
+            raise DiscordError(403, 50005, "Cannot edit a message authored by another user")
+        self._check_message(endpoint, body)
+        self._apply_edit(message, body, files)
+        return message.payload
+
+    async def delete_message(self, request, body, files, endpoint) -> None:
+        self._bot_message(request).payload["deleted"] = True
+        return None
+
+    async def create_thread(self, request, body, files, endpoint) -> Body:
+        from discord_emulator.world import Channel
+
+        parent = self._channel(request)
+        message_id = request.match_info.get("message_id")
+        thread_id = int(message_id) if message_id else self.emu.ids.next()
+        thread = Channel(thread_id, body.get("name", "thread"), self.emu.guild.id, type=11,
+                         parent_id=parent, owner_id=int(self.emu.bot_user["id"]))
+        self.emu.guild.channels[thread.id] = thread
+        payload = thread.payload()
+        if self.emu.gateway.session is not None:
+            await self.emu.gateway.dispatch("THREAD_CREATE", {**payload, "newly_created": True})
+        return payload
+
+    async def download(self, request: web.Request) -> web.Response:
+        upload = self.emu.uploads.get(int(request.match_info["upload_id"]))
+        if upload is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=upload.data, content_type=upload.content_type or None)
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _check_message(self, endpoint: str, body: Body) -> None:
+        problems = contract.check_message(body)
+        for rule, detail in problems:
+            self.emu.record_violation(endpoint, rule, detail)
+        hard = [d for r, d in problems if r != "allowed_mentions"]
+        if hard:  # Discord itself rejects these with a 400
+            raise DiscordError(400, 50035, "Invalid Form Body: " + "; ".join(hard))
+
+    def _attachments(self, files: list[Upload]) -> list[Body]:
+        out = []
+        for upload in files:
+            upload_id = self.emu.ids.next()
+            self.emu.uploads[upload_id] = upload
+            url = f"{self.emu.base_url}/attachments/{upload_id}/{upload.filename}"
+            out.append({"id": str(upload_id), "filename": upload.filename, "size": len(upload.data),
+                        "url": url, "proxy_url": url, "content_type": upload.content_type or None})
+        return out
+
+    def _new_message(self, channel_id: int, body: Body, files: list[Upload], *, flags: int = 0,
+                     interaction_id: int | None = None) -> Message:
+        emu = self.emu
+        payload: Body = {
+            "id": str(emu.ids.next()), "channel_id": str(channel_id),
+            "guild_id": str(emu.guild.id), "author": emu.bot_user,
+            "content": body.get("content") or "", "timestamp": now_iso(),
+            "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": [],
+            "mention_roles": [], "attachments": self._attachments(files),
+            "embeds": body.get("embeds") or [], "components": body.get("components") or [],
+            "pinned": False, "type": 20 if interaction_id else 0, "flags": flags,
+        }
+        if interaction_id is not None:
+            payload["webhook_id"] = str(emu.application_id)
+            payload["application_id"] = str(emu.application_id)
+        message = Message(payload, files=list(files), ephemeral=bool(flags & EPHEMERAL),
+                          interaction_id=interaction_id)
+        return emu.store_message(channel_id, message)
+
+    def _apply_edit(self, message: Message, body: Body, files: list[Upload]) -> None:
+        payload = message.payload
+        for key in ("content", "embeds", "components"):
+            if key in body:
+                payload[key] = body[key] if body[key] is not None else ([] if key != "content" else "")
+        if "attachments" in body:
+            keep = {str(a.get("id")) for a in body["attachments"] or []}
+            pairs = [(a, f) for a, f in zip(payload["attachments"], message.files, strict=False)
+                     if a["id"] in keep]
+            payload["attachments"] = [a for a, _ in pairs]
+            message.files = [f for _, f in pairs]
+        if files:
+            payload["attachments"] = payload["attachments"] + self._attachments(files)
+            message.files = message.files + list(files)
+        payload["flags"] = int(payload.get("flags") or 0) & ~LOADING
+        payload["edited_timestamp"] = now_iso()
+        message.edits += 1
+        self.emu.touch()

@@ -1,0 +1,90 @@
+"""One forward pass with the KV cache, called the way transformers' `generate()` calls it.
+
+Matching generate's call (a full attention mask, logits for the last position only, float32
+logits) keeps the numbers bit-identical to its own, so the tests can compare exact tokens.
+Also the shared one-token-per-step loop used by greedy search and sampling.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+@dataclass
+class Step:
+    """What one forward pass returns."""
+
+    logits: torch.Tensor  # [batch, vocab] float32, for the token after the last input
+    cache: Any  # the model's KV cache (a transformers Cache), now covering the inputs too
+    hidden: torch.Tensor | None  # [batch, new tokens, hidden] last layer, when asked for
+
+
+def _keeps_last_logits(model: torch.nn.Module) -> bool:
+    return "logits_to_keep" in inspect.signature(model.forward).parameters
+
+
+def forward(
+    model: torch.nn.Module,
+    input_ids: torch.Tensor,
+    cache: Any = None,
+    *,
+    hidden: bool = False,
+) -> Step:
+    """Run `input_ids` ([batch, new tokens]) after what `cache` holds; None starts afresh."""
+    past = cache.get_seq_length() if cache is not None else 0
+    batch, new = input_ids.shape
+    mask = torch.ones(batch, past + new, dtype=torch.long, device=input_ids.device)
+    kwargs: dict[str, Any] = {}
+    if _keeps_last_logits(model):
+        kwargs["logits_to_keep"] = 1
+    outputs = model(
+        input_ids=input_ids,
+        attention_mask=mask,
+        past_key_values=cache,
+        use_cache=True,
+        output_hidden_states=hidden,
+        return_dict=True,
+        **kwargs,
+    )
+    logits = outputs.logits[:, -1, :].to(copy=True, dtype=torch.float32)  # [batch, vocab]
+    last_hidden = outputs.hidden_states[-1] if hidden else None  # [batch, new, hidden]
+    return Step(logits=logits, cache=outputs.past_key_values, hidden=last_hidden)
+
+
+def prompt_tensor(model: torch.nn.Module, input_ids: Sequence[int] | torch.Tensor) -> torch.Tensor:
+    """The prompt as a `[1, length]` long tensor on the model's device."""
+    ids = torch.as_tensor(input_ids, dtype=torch.long).reshape(1, -1)  # [1, prompt]
+    if ids.shape[1] == 0:
+        raise ValueError("the prompt must contain at least one token")
+    return ids.to(next(model.parameters()).device)
+
+
+# Given the step's float32 logits [1, vocab] and the tokens so far, the next token id.
+Chooser = Callable[[torch.Tensor, list[int]], int]
+
+
+@torch.inference_mode()
+def token_by_token(
+    model: torch.nn.Module,
+    input_ids: Sequence[int] | torch.Tensor,
+    max_new_tokens: int,
+    eos_token_id: int | None,
+    choose: Chooser,
+) -> list[int]:
+    """Append one chosen token per step until EOS (kept) or `max_new_tokens`; the new ids."""
+    ids = prompt_tensor(model, input_ids)  # [1, prompt]
+    tokens = ids[0].tolist()
+    step = forward(model, ids)
+    new: list[int] = []
+    while True:
+        token = choose(step.logits, tokens)
+        new.append(token)
+        tokens.append(token)
+        if token == eos_token_id or len(new) >= max_new_tokens:
+            return new
+        step = forward(model, ids.new_tensor([[token]]), step.cache)

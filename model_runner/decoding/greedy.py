@@ -1,0 +1,31 @@
+"""Greedy search: always take the most likely next token.
+
+Deterministic: the same prompt gives the same tokens, exactly those of transformers'
+`generate(do_sample=False, num_beams=1)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from model_runner.decoding.forward import token_by_token
+from model_runner.decoding.processing import ban_repeated_ngrams, greedy_tokens
+
+
+def greedy_search(
+    model: torch.nn.Module,
+    input_ids: Sequence[int] | torch.Tensor,
+    *,
+    max_new_tokens: int,
+    eos_token_id: int | None,
+    no_repeat_ngram_size: int = 0,
+) -> list[int]:
+    """The new token ids of greedy search (ending with EOS when the model produced it)."""
+
+    def choose(logits: torch.Tensor, tokens: list[int]) -> int:
+        scores = ban_repeated_ngrams(logits, [tokens], no_repeat_ngram_size)  # [1, vocab]
+        return int(greedy_tokens(scores)[0])
+
+    return token_by_token(model, input_ids, max_new_tokens, eos_token_id, choose)

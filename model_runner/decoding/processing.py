@@ -1,0 +1,119 @@
+"""Per-step logit processing and token choice, on `[batch, vocab]` tensors.
+
+Each function treats rows independently and takes per-row settings (a number applies to
+every row), so a batched engine can mix requests with different settings in one step.
+Filtered-out tokens get `-inf`, as in transformers, so they have probability 0 afterwards.
+The order for sampling is transformers' order: n-gram ban, temperature, top-k, top-p.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+PerRow = float | Sequence[float]  # one value for every row, or one value per row
+
+
+def banned_ngram_tokens(tokens: Sequence[int], size: int) -> list[int]:
+    """Tokens that would repeat an n-gram of `size` already in `tokens` (prompt included)."""
+    if size <= 0 or len(tokens) + 1 < size:
+        return []
+    prefix = tuple(tokens[len(tokens) - size + 1 :]) if size > 1 else ()
+    banned = []
+    for start in range(len(tokens) - size + 1):
+        if tuple(tokens[start : start + size - 1]) == prefix:
+            banned.append(tokens[start + size - 1])
+    return banned
+
+
+def ban_repeated_ngrams(
+    scores: torch.Tensor, sequences: Sequence[Sequence[int]], size: int
+) -> torch.Tensor:
+    """Set to -inf every token that would complete an n-gram its row's sequence already has."""
+    if size <= 0:
+        return scores
+    scores = scores.clone()  # [batch, vocab]
+    for row, tokens in enumerate(sequences):
+        banned = banned_ngram_tokens(tokens, size)
+        if banned:
+            scores[row, banned] = -float("inf")
+    return scores
+
+
+def _column(values: PerRow, logits: torch.Tensor, *, complement: bool = False) -> torch.Tensor:
+    """Per-row values as a `[batch, 1]` tensor in the logits' dtype (1 - value if `complement`)."""
+    if isinstance(values, int | float):
+        values = [values] * logits.shape[0]
+    rows = [1.0 - v for v in values] if complement else [float(v) for v in values]
+    return torch.tensor(rows, dtype=logits.dtype, device=logits.device).unsqueeze(1)
+
+
+def apply_temperature(logits: torch.Tensor, temperature: PerRow) -> torch.Tensor:
+    """Divide each row by its temperature (> 1 flattens, < 1 sharpens the distribution)."""
+    return logits / _column(temperature, logits)  # [batch, vocab]
+
+
+def top_k_filter(logits: torch.Tensor, top_k: int | Sequence[int]) -> torch.Tensor:
+    """Keep each row's k highest logits (ties with the k-th kept too); k = 0 keeps all."""
+    vocab = logits.shape[-1]
+    ks = [top_k] * logits.shape[0] if isinstance(top_k, int) else list(top_k)
+    if all(k <= 0 or k >= vocab for k in ks):
+        return logits
+    kth = torch.tensor([min(k, vocab) - 1 for k in ks], device=logits.device)  # [batch]
+    ranked = torch.sort(logits, dim=-1, descending=True).values  # [batch, vocab]
+    threshold = ranked.gather(1, kth.clamp(min=0).unsqueeze(1))  # [batch, 1]
+    off = torch.tensor([k <= 0 for k in ks], device=logits.device).unsqueeze(1)  # [batch, 1]
+    threshold = threshold.masked_fill(off, -float("inf"))
+    return logits.masked_fill(logits < threshold, -float("inf"))
+
+
+def top_p_filter(logits: torch.Tensor, top_p: PerRow) -> torch.Tensor:
+    """Keep each row's most likely tokens until their probability reaches top_p; 1 keeps all."""
+    values = [top_p] * logits.shape[0] if isinstance(top_p, int | float) else list(top_p)
+    if all(p >= 1.0 for p in values):
+        return logits
+    ascending, order = torch.sort(logits, dim=-1)  # [batch, vocab], least likely first
+    cumulative = ascending.softmax(dim=-1).cumsum(dim=-1)  # [batch, vocab]
+    drop_sorted = cumulative <= _column(values, logits, complement=True)
+    drop_sorted[:, -1] = False  # the most likely token always stays
+    drop = drop_sorted.scatter(1, order, drop_sorted)  # back to vocabulary order
+    return logits.masked_fill(drop, -float("inf"))
+
+
+def sampling_probs(
+    logits: torch.Tensor, temperature: PerRow, top_k: int | Sequence[int], top_p: PerRow
+) -> torch.Tensor:
+    """Temperature, then top-k, then top-p, then softmax: the distribution sampling draws from."""
+    logits = apply_temperature(logits, temperature)
+    logits = top_k_filter(logits, top_k)
+    logits = top_p_filter(logits, top_p)
+    return logits.softmax(dim=-1)  # [batch, vocab]
+
+
+def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:
+    """A private random stream: seeded when `seed` is given, else from the OS entropy."""
+    generator = torch.Generator(device=device)
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    return generator
+
+
+def draw_tokens(
+    probs: torch.Tensor, generators: torch.Generator | Sequence[torch.Generator]
+) -> torch.Tensor:
+    """One token per row from `probs`; a single generator serves all rows, else one per row."""
+    if isinstance(generators, torch.Generator):
+        return torch.multinomial(probs, 1, generator=generators).squeeze(1)  # [batch]
+    draws = [
+        torch.multinomial(probs[row : row + 1], 1, generator=generator).view(1)
+        for row, generator in enumerate(generators)
+    ]
+    return torch.cat(draws)  # [batch]
+
+
+def greedy_tokens(scores: torch.Tensor) -> torch.Tensor:
+    """Each row's highest-scoring token (the first one on ties)."""
+    return torch.argmax(scores, dim=-1)  # [batch]

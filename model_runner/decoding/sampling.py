@@ -1,0 +1,43 @@
+"""Random sampling: draw the next token from the (reshaped) probability distribution.
+
+Temperature, top-k and top-p reshape the distribution first, in transformers' order. Every
+request draws from its own `torch.Generator`, so a seed fixes the tokens no matter what
+else the process runs (HF `generate()` uses the global stream instead, so its tokens differ).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from model_runner.decoding.forward import token_by_token
+from model_runner.decoding.processing import (
+    ban_repeated_ngrams,
+    draw_tokens,
+    make_generator,
+    sampling_probs,
+)
+
+
+def sample(
+    model: torch.nn.Module,
+    input_ids: Sequence[int] | torch.Tensor,
+    *,
+    max_new_tokens: int,
+    eos_token_id: int | None,
+    temperature: float = 1.0,
+    top_k: int = 50,
+    top_p: float = 1.0,
+    seed: int | None = None,
+    no_repeat_ngram_size: int = 0,
+) -> list[int]:
+    """The new token ids of sampling; the same seed gives the same tokens."""
+    generator = make_generator(seed, next(model.parameters()).device)
+
+    def choose(logits: torch.Tensor, tokens: list[int]) -> int:
+        scores = ban_repeated_ngrams(logits, [tokens], no_repeat_ngram_size)  # [1, vocab]
+        probs = sampling_probs(scores, temperature, top_k, top_p)  # [1, vocab]
+        return int(draw_tokens(probs, generator)[0])
+
+    return token_by_token(model, input_ids, max_new_tokens, eos_token_id, choose)

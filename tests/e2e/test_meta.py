@@ -1,0 +1,23 @@
+"""/help and /about through the emulator."""
+
+from __future__ import annotations
+
+
+async def test_commands_are_registered_for_the_dev_guild(lab):
+    scope = f"guild:{lab.emulator.guild.id}"
+    assert {"help", "about"} <= set(lab.emulator.commands[scope])
+
+
+async def test_help_lists_every_command(lab):
+    reply = await lab.actor("Ada", roles=["Group 1"]).slash("help")
+    assert reply.ephemeral
+    assert "/help" in reply.text and "/about" in reply.text
+    assert "Show the bot's version" in reply.text
+
+
+async def test_about_shows_model_and_device(lab):
+    await lab.bot.runner.runner.wait_ready()
+    reply = await lab.actor("Ada").slash("about")
+    text = reply.text
+    assert "`tiny`" in text and "ready" in text and "cpu" in text
+    assert "Version" in text and "Uptime" in text
