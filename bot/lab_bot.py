@@ -11,10 +11,12 @@ import logging
 import time
 
 import discord
+import yarl
 from discord.ext import commands
+from discord.gateway import DiscordWebSocket
 
 from bot.command_sync import sync_if_changed
-from bot.config import Settings
+from bot.config import DISCORD_API_BASE, Settings
 from bot.errors import LabCommandTree
 from bot.exts import find_extensions
 from bot.storage.database import Database
@@ -65,6 +67,11 @@ class LabBot(commands.AutoShardedBot):
         return self._db
 
     async def setup_hook(self) -> None:
+        if self.settings.discord.api_base != DISCORD_API_BASE:
+            # A Discord other than discord.com (the emulator): discord.py falls back to its
+            # built-in gateway URL after an invalidated session, so use the advertised one.
+            _, url, _ = await self.http.get_bot_gateway()
+            DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
         self._db = await Database.open(self.settings.storage.database_path)
         await self.runner.start()
         for name in self._extensions:

@@ -79,19 +79,35 @@ class Actor:
 
     # --- slash commands ------------------------------------------------------------------
 
-    async def slash(self, command: str, *, files: dict[str, Upload] | None = None,
-                    wait: bool = True, **options: Any) -> Reply:
+    async def slash(
+        self,
+        command: str,
+        *,
+        files: dict[str, Upload] | None = None,
+        wait: bool = True,
+        **options: Any,
+    ) -> Reply:
         """Run `/command [sub [subsub]]` with options, e.g. `slash("table show")`."""
         words = command.lstrip("/").split()
         registered = self._registered(words[0])
-        data = {"id": registered["id"], "name": registered["name"], "type": 1,
-                "guild_id": str(self.emu.guild.id)}
+        data = {
+            "id": registered["id"],
+            "name": registered["name"],
+            "type": 1,
+            "guild_id": str(self.emu.guild.id),
+        }
         resolved: dict[str, Any] = {}
         node = registered
         target = data
         for word in words[1:]:
-            sub = next((o for o in node.get("options") or [] if o["name"] == word
-                        and o["type"] in (SUB_COMMAND, SUB_COMMAND_GROUP)), None)
+            sub = next(
+                (
+                    o
+                    for o in node.get("options") or []
+                    if o["name"] == word and o["type"] in (SUB_COMMAND, SUB_COMMAND_GROUP)
+                ),
+                None,
+            )
             if sub is None:
                 raise ActionError(f"/{' '.join(words)}: no subcommand {word!r}")
             child = {"name": word, "type": sub["type"], "options": []}
@@ -112,8 +128,14 @@ class Actor:
                 return command
         raise ActionError(f"/{name} is not registered with Discord")
 
-    def _options(self, command: str, node: dict, given: dict[str, Any],
-                 files: dict[str, Upload], resolved: dict[str, Any]) -> list[dict[str, Any]]:
+    def _options(
+        self,
+        command: str,
+        node: dict,
+        given: dict[str, Any],
+        files: dict[str, Upload],
+        resolved: dict[str, Any],
+    ) -> list[dict[str, Any]]:
         specs = {o["name"]: o for o in node.get("options") or []}
         unknown = set(given) - set(specs)
         if unknown:
@@ -138,8 +160,12 @@ class Actor:
             self.emu.uploads[upload_id] = upload
             url = f"{self.emu.base_url}/attachments/{upload_id}/{upload.filename}"
             resolved.setdefault("attachments", {})[str(upload_id)] = {
-                "id": str(upload_id), "filename": upload.filename, "size": len(upload.data),
-                "url": url, "proxy_url": url, "content_type": upload.content_type or None,
+                "id": str(upload_id),
+                "filename": upload.filename,
+                "size": len(upload.data),
+                "url": url,
+                "proxy_url": url,
+                "content_type": upload.content_type or None,
             }
             return str(upload_id)
         if kind in (USER, MENTIONABLE):
@@ -158,7 +184,9 @@ class Actor:
             if channel is None:
                 raise ActionError(f"/{command}: no channel named {value!r}")
             resolved.setdefault("channels", {})[str(channel.id)] = {
-                **channel.payload(), "permissions": str((1 << 53) - 1)}
+                **channel.payload(),
+                "permissions": str((1 << 53) - 1),
+            }
             return str(channel.id)
         return _check_scalar(command, spec, value)
 
@@ -191,15 +219,19 @@ class Actor:
         data = {"custom_id": button["custom_id"], "component_type": 2}
         return await self._component(target, data)
 
-    async def select(self, values: list[str], *, placeholder: str | None = None,
-                     message: Message | None = None) -> Reply:
+    async def select(
+        self, values: list[str], *, placeholder: str | None = None, message: Message | None = None
+    ) -> Reply:
         """Pick `values` (option values or labels) in a select menu."""
+
         def is_select(component):
             return component.get("type") == 3 and (
-                placeholder is None or component.get("placeholder") == placeholder)
+                placeholder is None or component.get("placeholder") == placeholder
+            )
 
         target = message or self.last_message(
-            lambda m: any(is_select(c) for c in walk_components(m.components)))
+            lambda m: any(is_select(c) for c in walk_components(m.components))
+        )
         menu = next(c for c in walk_components(target.components) if is_select(c))
         options = {o["label"]: o["value"] for o in menu.get("options") or []}
         chosen = [options.get(v, v) for v in values]
@@ -216,12 +248,16 @@ class Actor:
         interaction.source_message_id = message.id
         return await self._dispatch(interaction, data, message=message.payload)
 
-    async def submit_modal(self, fields: dict[str, str], *, modal: dict[str, Any] | None = None
-                           ) -> Reply:
+    async def submit_modal(
+        self, fields: dict[str, str], *, modal: dict[str, Any] | None = None
+    ) -> Reply:
         """Fill the newest modal the bot opened for this user; keys are labels or custom ids."""
         if modal is None:
-            opened = [i for i in self.emu.interactions.values()
-                      if i.user_id == self.member.id and i.modal is not None]
+            opened = [
+                i
+                for i in self.emu.interactions.values()
+                if i.user_id == self.member.id and i.modal is not None
+            ]
             if not opened:
                 raise ActionError("the bot has not opened a modal for this user")
             modal = opened[-1].modal
@@ -229,40 +265,72 @@ class Actor:
         inputs = [c for c in walk_components(modal.get("components") or []) if c.get("type") == 4]
         labels = _modal_labels(modal)
         for text_input in inputs:
-            keys = {text_input["custom_id"], text_input.get("label"), labels.get(text_input["custom_id"])}
+            keys = {
+                text_input["custom_id"],
+                text_input.get("label"),
+                labels.get(text_input["custom_id"]),
+            }
             value = next((fields[k] for k in keys if k in fields), None)
             if value is None:
                 if text_input.get("required", True) and not text_input.get("value"):
-                    raise ActionError(f"modal field {text_input.get('label') or text_input['custom_id']!r} is required")
+                    raise ActionError(
+                        f"modal field {text_input.get('label') or text_input['custom_id']!r} is required"
+                    )
                 value = text_input.get("value") or ""
             max_length = text_input.get("max_length", 4000)
             if len(value) > max_length:
-                raise ActionError(f"modal field allows at most {max_length} characters; got {len(value)}")
+                raise ActionError(
+                    f"modal field allows at most {max_length} characters; got {len(value)}"
+                )
             if value and len(value) < text_input.get("min_length", 0):
-                raise ActionError(f"modal field needs at least {text_input['min_length']} characters")
-            rows.append({"type": 1, "components": [
-                {"type": 4, "custom_id": text_input["custom_id"], "value": value}]})
+                raise ActionError(
+                    f"modal field needs at least {text_input['min_length']} characters"
+                )
+            rows.append(
+                {
+                    "type": 1,
+                    "components": [
+                        {"type": 4, "custom_id": text_input["custom_id"], "value": value}
+                    ],
+                }
+            )
         interaction = self.emu.new_interaction(MODAL_SUBMIT, self.member.id, self.channel_id)
-        return await self._dispatch(interaction, {"custom_id": modal["custom_id"], "components": rows})
+        return await self._dispatch(
+            interaction, {"custom_id": modal["custom_id"], "components": rows}
+        )
 
     # --- dispatch and wait ----------------------------------------------------------------
 
-    async def _dispatch(self, interaction: Interaction, data: dict[str, Any], *,
-                        message: dict[str, Any] | None = None, wait: bool = True) -> Reply:
+    async def _dispatch(
+        self,
+        interaction: Interaction,
+        data: dict[str, Any],
+        *,
+        message: dict[str, Any] | None = None,
+        wait: bool = True,
+    ) -> Reply:
         emu = self.emu
         member = self.member
         permissions = emu.guild.member_permissions(member)
         payload = {
-            "id": str(interaction.id), "application_id": str(emu.application_id),
-            "type": interaction.type, "data": data, "guild_id": str(emu.guild.id),
+            "id": str(interaction.id),
+            "application_id": str(emu.application_id),
+            "type": interaction.type,
+            "data": data,
+            "guild_id": str(emu.guild.id),
             "guild": {"id": str(emu.guild.id), "locale": "en-GB", "features": []},
             "channel_id": str(interaction.channel_id),
             "channel": emu.guild.channels[interaction.channel_id].payload(),
             "member": {**member.payload(), "permissions": str(permissions)},
-            "token": interaction.token, "version": 1,
-            "app_permissions": str((1 << 53) - 1), "locale": "en-GB", "guild_locale": "en-GB",
-            "entitlements": [], "authorizing_integration_owners": {"0": str(emu.guild.id)},
-            "context": 0, "attachment_size_limit": 10 * 1024 * 1024,
+            "token": interaction.token,
+            "version": 1,
+            "app_permissions": str((1 << 53) - 1),
+            "locale": "en-GB",
+            "guild_locale": "en-GB",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(emu.guild.id)},
+            "context": 0,
+            "attachment_size_limit": 10 * 1024 * 1024,
         }
         if message is not None:
             payload["message"] = message
@@ -279,8 +347,10 @@ def _check_scalar(command: str, spec: dict[str, Any], value: Any) -> Any:
     if kind == STRING:
         value = str(value)
         if not spec.get("min_length", 0) <= len(value) <= spec.get("max_length", 6000):
-            raise ActionError(f"/{command}: {name!r} must have {spec.get('min_length', 0)}-"
-                              f"{spec.get('max_length', 6000)} characters")
+            raise ActionError(
+                f"/{command}: {name!r} must have {spec.get('min_length', 0)}-"
+                f"{spec.get('max_length', 6000)} characters"
+            )
     elif kind == INTEGER:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ActionError(f"/{command}: {name!r} must be a whole number")
@@ -312,8 +382,9 @@ def _modal_labels(modal: dict[str, Any]) -> dict[str, str]:
     return labels
 
 
-async def wait_until_settled(emu: DiscordEmulator, interaction: Interaction, timeout_s: float,
-                             quiet_s: float = 0.25) -> None:
+async def wait_until_settled(
+    emu: DiscordEmulator, interaction: Interaction, timeout_s: float, quiet_s: float = 0.25
+) -> None:
     """Wait until the bot answered and, if it deferred, delivered; then a short quiet spell."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
@@ -336,7 +407,11 @@ async def wait_until_settled(emu: DiscordEmulator, interaction: Interaction, tim
     while not delivered():
         remaining = deadline - loop.time()
         if remaining <= 0:
-            state = "never answered" if interaction.response_type is None else "deferred but never delivered"
+            state = (
+                "never answered"
+                if interaction.response_type is None
+                else "deferred but never delivered"
+            )
             raise ActionError(f"the bot {state} within {timeout_s:.0f} s")
         try:
             await asyncio.wait_for(emu.activity.wait(), timeout=min(remaining, 0.5))

@@ -13,6 +13,7 @@ and, where Discord would, answers with the same 400 Discord gives.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -120,6 +121,34 @@ def _mention_problems(body: dict[str, Any]) -> list[str]:
             problems.append(f"{key} must be empty, got {mentions[key]!r}")
     if mentions.get("replied_user"):
         problems.append("replied_user must be false")
+    return problems
+
+
+_COMMAND_NAME = re.compile(r"^[-_'\w]{1,32}$")
+
+
+def check_commands(commands: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Discord's naming rules for slash commands and options, which the spec leaves out."""
+    problems = []
+
+    def visit(item: dict[str, Any], path: str) -> None:
+        name = item.get("name", "")
+        if not _COMMAND_NAME.match(name) or name != name.lower():
+            problems.append(
+                ("command_name", f"{path}{name!r} must be 1-32 lowercase letters, digits, - or _")
+            )
+        if item.get("type", 1) == 1 and not 1 <= len(item.get("description") or "") <= 100:
+            problems.append(
+                ("command_description", f"{path}{name}: description must have 1-100 characters")
+            )
+        for option in item.get("options") or []:
+            visit({"type": 1, **option}, f"{path}{name} ")
+
+    names = [c.get("name") for c in commands]
+    if len(names) != len(set(names)):
+        problems.append(("duplicate_command", f"two commands share a name: {sorted(names)}"))
+    for command in commands:
+        visit(command, "/")
     return problems
 
 

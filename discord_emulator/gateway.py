@@ -23,7 +23,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DISPATCH, HEARTBEAT, IDENTIFY, RESUME, RECONNECT, INVALID_SESSION, HELLO, HEARTBEAT_ACK = (
-    0, 1, 2, 6, 7, 9, 10, 11,
+    0,
+    1,
+    2,
+    6,
+    7,
+    9,
+    10,
+    11,
 )
 
 

@@ -43,7 +43,9 @@ async def _read_body(request: web.Request) -> tuple[Any, list[Upload]]:
                 body = json.loads(await part.text())
             elif part.filename is not None:
                 data = await part.read()
-                files.append(Upload(part.filename, bytes(data), part.headers.get("Content-Type", "")))
+                files.append(
+                    Upload(part.filename, bytes(data), part.headers.get("Content-Type", ""))
+                )
         return body, files
     if request.can_read_body:
         raw = await request.read()
@@ -61,16 +63,61 @@ def add_routes(app: web.Application, emu: DiscordEmulator, prefix: str) -> None:
         ("GET", "/gateway/bot", api.gateway, True),
         ("GET", "/applications/{application_id}/commands", api.get_commands, True),
         ("PUT", "/applications/{application_id}/commands", api.put_commands, True),
-        ("GET", "/applications/{application_id}/guilds/{guild_id}/commands", api.get_commands, True),
-        ("PUT", "/applications/{application_id}/guilds/{guild_id}/commands", api.put_commands, True),
-        ("POST", "/interactions/{interaction_id}/{interaction_token}/callback", api.callback, False),
+        (
+            "GET",
+            "/applications/{application_id}/guilds/{guild_id}/commands",
+            api.get_commands,
+            True,
+        ),
+        (
+            "PUT",
+            "/applications/{application_id}/guilds/{guild_id}/commands",
+            api.put_commands,
+            True,
+        ),
+        (
+            "POST",
+            "/interactions/{interaction_id}/{interaction_token}/callback",
+            api.callback,
+            False,
+        ),
         ("POST", "/webhooks/{webhook_id}/{webhook_token}", api.followup, False),
-        ("GET", "/webhooks/{webhook_id}/{webhook_token}/messages/@original", api.get_webhook_message, False),
-        ("PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/@original", api.edit_webhook_message, False),
-        ("DELETE", "/webhooks/{webhook_id}/{webhook_token}/messages/@original", api.delete_webhook_message, False),
-        ("GET", "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}", api.get_webhook_message, False),
-        ("PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}", api.edit_webhook_message, False),
-        ("DELETE", "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}", api.delete_webhook_message, False),
+        (
+            "GET",
+            "/webhooks/{webhook_id}/{webhook_token}/messages/@original",
+            api.get_webhook_message,
+            False,
+        ),
+        (
+            "PATCH",
+            "/webhooks/{webhook_id}/{webhook_token}/messages/@original",
+            api.edit_webhook_message,
+            False,
+        ),
+        (
+            "DELETE",
+            "/webhooks/{webhook_id}/{webhook_token}/messages/@original",
+            api.delete_webhook_message,
+            False,
+        ),
+        (
+            "GET",
+            "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
+            api.get_webhook_message,
+            False,
+        ),
+        (
+            "PATCH",
+            "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
+            api.edit_webhook_message,
+            False,
+        ),
+        (
+            "DELETE",
+            "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
+            api.delete_webhook_message,
+            False,
+        ),
         ("GET", "/channels/{channel_id}", api.get_channel, True),
         ("GET", "/channels/{channel_id}/messages", api.channel_messages, True),
         ("POST", "/channels/{channel_id}/messages", api.create_message, True),
@@ -81,7 +128,9 @@ def add_routes(app: web.Application, emu: DiscordEmulator, prefix: str) -> None:
         ("POST", "/channels/{channel_id}/messages/{message_id}/threads", api.create_thread, True),
     ]
     for method, template, handler, needs_auth in routes:
-        app.router.add_route(method, prefix + template, _wrap(emu, method, template, handler, needs_auth))
+        app.router.add_route(
+            method, prefix + template, _wrap(emu, method, template, handler, needs_auth)
+        )
     app.router.add_get("/attachments/{upload_id}/{filename}", api.download)
     app.router.add_route("*", prefix + "/{tail:.*}", _unknown(emu, prefix))
 
@@ -96,11 +145,17 @@ def _wrap(emu: DiscordEmulator, method: str, template: str, handler, needs_auth:
         fault = emu.take_fault(method, template)
         if fault is not None and fault.status == 429:
             return _json(
-                {"message": "You are being rate limited.", "retry_after": fault.retry_after,
-                 "global": False},
+                {
+                    "message": "You are being rate limited.",
+                    "retry_after": fault.retry_after,
+                    "global": False,
+                },
                 status=429,
-                headers={"Retry-After": str(fault.retry_after), "Via": "1.1 google",
-                         "X-RateLimit-Scope": "user"},
+                headers={
+                    "Retry-After": str(fault.retry_after),
+                    "Via": "1.1 google",
+                    "X-RateLimit-Scope": "user",
+                },
             )
         if fault is not None:
             return _error(fault.status, 0, "emulated server error")
@@ -128,7 +183,9 @@ def _wrap(emu: DiscordEmulator, method: str, template: str, handler, needs_auth:
 def _unknown(emu: DiscordEmulator, prefix: str):
     async def handle(request: web.Request) -> web.Response:
         path = request.path.removeprefix(prefix)
-        emu.record_violation(f"{request.method} {path}", "unimplemented", "the emulator has no such endpoint")
+        emu.record_violation(
+            f"{request.method} {path}", "unimplemented", "the emulator has no such endpoint"
+        )
         return _error(404, 0, "404: Not Found")
 
     return handle
@@ -136,8 +193,11 @@ def _unknown(emu: DiscordEmulator, prefix: str):
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """Exactly `application/json`, as Discord sends it (discord.py compares the header)."""
-    return web.Response(body=json.dumps(data).encode(), status=status,
-                        headers={"Content-Type": "application/json", **(headers or {})})
+    return web.Response(
+        body=json.dumps(data).encode(),
+        status=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
 
 
 def _error(status: int, code: int, message: str) -> web.Response:
@@ -157,17 +217,30 @@ class Api:
 
     async def application(self, request, body, files, endpoint) -> Body:
         return {
-            "id": str(self.emu.application_id), "name": "LLM Lab Bot", "icon": None,
-            "description": "", "bot_public": False, "bot_require_code_grant": False,
-            "owner": self.emu.owner, "verify_key": "0" * 64, "flags": 0, "team": None,
-            "summary": "", "rpc_origins": [], "bot": self.emu.bot_user,
+            "id": str(self.emu.application_id),
+            "name": "LLM Lab Bot",
+            "icon": None,
+            "description": "",
+            "bot_public": False,
+            "bot_require_code_grant": False,
+            "owner": self.emu.owner,
+            "verify_key": "0" * 64,
+            "flags": 0,
+            "team": None,
+            "summary": "",
+            "rpc_origins": [],
+            "bot": self.emu.bot_user,
         }
 
     async def gateway(self, request, body, files, endpoint) -> Body:
         return {
-            "url": self.emu.gateway_url, "shards": 1,
+            "url": self.emu.gateway_url,
+            "shards": 1,
             "session_start_limit": {
-                "total": 1000, "remaining": 999, "reset_after": 86_400_000, "max_concurrency": 1
+                "total": 1000,
+                "remaining": 999,
+                "reset_after": 86_400_000,
+                "max_concurrency": 1,
             },
         }
 
@@ -184,16 +257,20 @@ class Api:
 
     async def put_commands(self, request, body, files, endpoint) -> list[Body]:
         scope = self._scope(request)
-        names = [c["name"] for c in body]
-        if len(names) != len(set(names)):
-            self.emu.record_violation(endpoint, "duplicate_command", f"names {sorted(names)}")
-            raise DiscordError(400, 50035, "Application command names must be unique")
+        problems = contract.check_commands(body)
+        for rule, detail in problems:
+            self.emu.record_violation(endpoint, rule, detail)
+        if problems:
+            raise DiscordError(400, 50035, "Invalid Form Body: " + problems[0][1])
         previous = self.emu.commands.get(scope, {})
         registered = {}
         for command in body:
             old = previous.get(command["name"])
             registered[command["name"]] = {
-                "type": 1, "options": [], "default_member_permissions": None, "nsfw": False,
+                "type": 1,
+                "options": [],
+                "default_member_permissions": None,
+                "nsfw": False,
                 **command,
                 "id": old["id"] if old else str(self.emu.ids.next()),
                 "application_id": str(self.emu.application_id),
@@ -213,40 +290,57 @@ class Api:
             raise DiscordError(404, 10062, "Unknown interaction")
         elapsed = emu.now() - interaction.created
         if interaction.response_type is not None:
-            emu.record_violation(endpoint, "one_initial_response",
-                                 f"interaction {interaction.id} was already acknowledged")
+            emu.record_violation(
+                endpoint,
+                "one_initial_response",
+                f"interaction {interaction.id} was already acknowledged",
+            )
             raise DiscordError(400, 40060, "Interaction has already been acknowledged.")
         if elapsed > contract.FIRST_RESPONSE_S:
-            emu.record_violation(endpoint, "first_response_3s",
-                                 f"first response came {elapsed:.2f} s after INTERACTION_CREATE")
+            emu.record_violation(
+                endpoint,
+                "first_response_3s",
+                f"first response came {elapsed:.2f} s after INTERACTION_CREATE",
+            )
             raise DiscordError(404, 10062, "Unknown interaction")
         kind = body.get("type")
         data = body.get("data") or {}
+        if kind in (4, 7):
+            self._check_message(endpoint, data)  # a rejected answer acknowledges nothing
         interaction.response_type = kind
         interaction.responded_at = interaction.last_activity = emu.now()
         message = None
         if kind in (4, 5):
-            self._check_message(endpoint, data)
             flags = int(data.get("flags") or 0) | (LOADING if kind == 5 else 0)
-            message = self._new_message(interaction.channel_id, data if kind == 4 else {}, files,
-                                        flags=flags, interaction_id=interaction.id)
+            message = self._new_message(
+                interaction.channel_id,
+                data if kind == 4 else {},
+                files,
+                flags=flags,
+                interaction_id=interaction.id,
+            )
             interaction.original = message
         elif kind == 7:
-            self._check_message(endpoint, data)
             source = emu.messages[interaction.source_message_id]
             self._apply_edit(source, data, files)
         elif kind == 9:
             interaction.modal = data
-        reply: Body = {"interaction": {
-            "id": str(interaction.id), "type": interaction.type,
-            "response_message_loading": kind == 5,
-            "response_message_ephemeral": bool(message and message.ephemeral),
-        }}
+        reply: Body = {
+            "interaction": {
+                "id": str(interaction.id),
+                "type": interaction.type,
+                "response_message_loading": kind == 5,
+                "response_message_ephemeral": bool(message and message.ephemeral),
+            }
+        }
         if message is not None:
             reply["interaction"]["response_message_id"] = str(message.id)
             reply["resource"] = {"type": kind, "message": message.payload}
         elif kind == 7:
-            reply["resource"] = {"type": kind, "message": emu.messages[interaction.source_message_id].payload}
+            reply["resource"] = {
+                "type": kind,
+                "message": emu.messages[interaction.source_message_id].payload,
+            }
         else:
             reply["resource"] = {"type": kind}
         return reply
@@ -257,8 +351,11 @@ class Api:
         if interaction is None or int(request.match_info["webhook_id"]) != emu.application_id:
             raise DiscordError(404, 10015, "Unknown Webhook")
         if emu.now() - interaction.created > contract.TOKEN_LIFETIME_S:
-            emu.record_violation(endpoint, "token_15min",
-                                 "follow-up or edit more than 15 minutes after the interaction")
+            emu.record_violation(
+                endpoint,
+                "token_15min",
+                "follow-up or edit more than 15 minutes after the interaction",
+            )
             raise DiscordError(401, 50027, "Invalid Webhook Token")
         if interaction.response_type is None:
             raise DiscordError(404, 10015, "Unknown Webhook")
@@ -279,8 +376,13 @@ class Api:
     async def followup(self, request, body, files, endpoint) -> Body:
         interaction = self._interaction_for_webhook(request, endpoint)
         self._check_message(endpoint, body)
-        message = self._new_message(interaction.channel_id, body, files,
-                                    flags=int(body.get("flags") or 0), interaction_id=interaction.id)
+        message = self._new_message(
+            interaction.channel_id,
+            body,
+            files,
+            flags=int(body.get("flags") or 0),
+            interaction_id=interaction.id,
+        )
         interaction.followups.append(message)
         return message.payload
 
@@ -350,8 +452,14 @@ class Api:
         parent = self._channel(request)
         message_id = request.match_info.get("message_id")
         thread_id = int(message_id) if message_id else self.emu.ids.next()
-        thread = Channel(thread_id, body.get("name", "thread"), self.emu.guild.id, type=11,
-                         parent_id=parent, owner_id=int(self.emu.bot_user["id"]))
+        thread = Channel(
+            thread_id,
+            body.get("name", "thread"),
+            self.emu.guild.id,
+            type=11,
+            parent_id=parent,
+            owner_id=int(self.emu.bot_user["id"]),
+        )
         self.emu.guild.channels[thread.id] = thread
         payload = thread.payload()
         if self.emu.gateway.session is not None:
@@ -380,38 +488,72 @@ class Api:
             upload_id = self.emu.ids.next()
             self.emu.uploads[upload_id] = upload
             url = f"{self.emu.base_url}/attachments/{upload_id}/{upload.filename}"
-            out.append({"id": str(upload_id), "filename": upload.filename, "size": len(upload.data),
-                        "url": url, "proxy_url": url, "content_type": upload.content_type or None})
+            out.append(
+                {
+                    "id": str(upload_id),
+                    "filename": upload.filename,
+                    "size": len(upload.data),
+                    "url": url,
+                    "proxy_url": url,
+                    "content_type": upload.content_type or None,
+                }
+            )
         return out
 
-    def _new_message(self, channel_id: int, body: Body, files: list[Upload], *, flags: int = 0,
-                     interaction_id: int | None = None) -> Message:
+    def _new_message(
+        self,
+        channel_id: int,
+        body: Body,
+        files: list[Upload],
+        *,
+        flags: int = 0,
+        interaction_id: int | None = None,
+    ) -> Message:
         emu = self.emu
         payload: Body = {
-            "id": str(emu.ids.next()), "channel_id": str(channel_id),
-            "guild_id": str(emu.guild.id), "author": emu.bot_user,
-            "content": body.get("content") or "", "timestamp": now_iso(),
-            "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": [],
-            "mention_roles": [], "attachments": self._attachments(files),
-            "embeds": body.get("embeds") or [], "components": body.get("components") or [],
-            "pinned": False, "type": 20 if interaction_id else 0, "flags": flags,
+            "id": str(emu.ids.next()),
+            "channel_id": str(channel_id),
+            "guild_id": str(emu.guild.id),
+            "author": emu.bot_user,
+            "content": body.get("content") or "",
+            "timestamp": now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": self._attachments(files),
+            "embeds": body.get("embeds") or [],
+            "components": body.get("components") or [],
+            "pinned": False,
+            "type": 20 if interaction_id else 0,
+            "flags": flags,
         }
         if interaction_id is not None:
             payload["webhook_id"] = str(emu.application_id)
             payload["application_id"] = str(emu.application_id)
-        message = Message(payload, files=list(files), ephemeral=bool(flags & EPHEMERAL),
-                          interaction_id=interaction_id)
+        message = Message(
+            payload,
+            files=list(files),
+            ephemeral=bool(flags & EPHEMERAL),
+            interaction_id=interaction_id,
+        )
         return emu.store_message(channel_id, message)
 
     def _apply_edit(self, message: Message, body: Body, files: list[Upload]) -> None:
         payload = message.payload
         for key in ("content", "embeds", "components"):
             if key in body:
-                payload[key] = body[key] if body[key] is not None else ([] if key != "content" else "")
+                payload[key] = (
+                    body[key] if body[key] is not None else ([] if key != "content" else "")
+                )
         if "attachments" in body:
             keep = {str(a.get("id")) for a in body["attachments"] or []}
-            pairs = [(a, f) for a, f in zip(payload["attachments"], message.files, strict=False)
-                     if a["id"] in keep]
+            pairs = [
+                (a, f)
+                for a, f in zip(payload["attachments"], message.files, strict=False)
+                if a["id"] in keep
+            ]
             payload["attachments"] = [a for a, _ in pairs]
             message.files = [f for _, f in pairs]
         if files:

@@ -53,9 +53,15 @@ class Role:
 
     def payload(self) -> dict[str, Any]:
         return {
-            "id": str(self.id), "name": self.name, "permissions": str(self.permissions),
-            "position": self.position, "color": 0, "hoist": False, "managed": False,
-            "mentionable": False, "flags": 0,
+            "id": str(self.id),
+            "name": self.name,
+            "permissions": str(self.permissions),
+            "position": self.position,
+            "color": 0,
+            "hoist": False,
+            "managed": False,
+            "mentionable": False,
+            "flags": 0,
         }
 
 
@@ -72,8 +78,13 @@ class Member:
 
     def payload(self) -> dict[str, Any]:
         return {
-            "user": self.user, "roles": [str(r) for r in self.roles], "nick": None,
-            "joined_at": now_iso(), "deaf": False, "mute": False, "flags": 0,
+            "user": self.user,
+            "roles": [str(r) for r in self.roles],
+            "nick": None,
+            "joined_at": now_iso(),
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
         }
 
 
@@ -90,9 +101,16 @@ class Channel:
 
     def payload(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "id": str(self.id), "name": self.name, "type": self.type,
-            "guild_id": str(self.guild_id), "position": 0, "permission_overwrites": [],
-            "nsfw": False, "topic": None, "last_message_id": None, "rate_limit_per_user": 0,
+            "id": str(self.id),
+            "name": self.name,
+            "type": self.type,
+            "guild_id": str(self.guild_id),
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "topic": None,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
             "flags": 0,
         }
         if self.parent_id is not None:
@@ -100,7 +118,9 @@ class Channel:
         if self.type == 11:
             data["owner_id"] = str(self.owner_id)
             data["thread_metadata"] = {
-                "archived": False, "auto_archive_duration": 1440, "locked": False,
+                "archived": False,
+                "auto_archive_duration": 1440,
+                "locked": False,
                 "archive_timestamp": now_iso(),
             }
             data["message_count"] = 0
@@ -141,21 +161,44 @@ class Guild:
     def payload(self) -> dict[str, Any]:
         """GUILD_CREATE data."""
         return {
-            "id": str(self.id), "name": self.name, "icon": None, "splash": None,
-            "discovery_splash": None, "owner_id": str(self.owner_id), "afk_channel_id": None,
-            "afk_timeout": 300, "verification_level": 0, "default_message_notifications": 1,
-            "explicit_content_filter": 0, "features": [], "mfa_level": 0,
-            "system_channel_id": None, "system_channel_flags": 0, "rules_channel_id": None,
-            "vanity_url_code": None, "description": None, "banner": None, "premium_tier": 0,
-            "preferred_locale": "en-GB", "public_updates_channel_id": None, "nsfw_level": 0,
-            "premium_progress_bar_enabled": False, "emojis": [], "stickers": [],
+            "id": str(self.id),
+            "name": self.name,
+            "icon": None,
+            "splash": None,
+            "discovery_splash": None,
+            "owner_id": str(self.owner_id),
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 1,
+            "explicit_content_filter": 0,
+            "features": [],
+            "mfa_level": 0,
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "rules_channel_id": None,
+            "vanity_url_code": None,
+            "description": None,
+            "banner": None,
+            "premium_tier": 0,
+            "preferred_locale": "en-GB",
+            "public_updates_channel_id": None,
+            "nsfw_level": 0,
+            "premium_progress_bar_enabled": False,
+            "emojis": [],
+            "stickers": [],
             "roles": [r.payload() for r in self.roles.values()],
             "channels": [c.payload() for c in self.channels.values() if c.type != 11],
             "threads": [c.payload() for c in self.channels.values() if c.type == 11],
             "members": [m.payload() for m in self.members.values()],
-            "member_count": len(self.members), "large": False, "unavailable": False,
-            "joined_at": now_iso(), "voice_states": [], "presences": [],
-            "stage_instances": [], "guild_scheduled_events": [],
+            "member_count": len(self.members),
+            "large": False,
+            "unavailable": False,
+            "joined_at": now_iso(),
+            "voice_states": [],
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
         }
 
 

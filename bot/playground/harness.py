@@ -21,9 +21,16 @@ log = logging.getLogger(__name__)
 class LabHarness:
     """Emulator + bot; `actor(...)` gives a user to act as."""
 
-    def __init__(self, settings: Settings, *, heartbeat_interval_ms: int = 41_250) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        extensions: list[str] | None = None,
+        heartbeat_interval_ms: int = 41_250,
+    ) -> None:
         self.emulator = DiscordEmulator(heartbeat_interval_ms=heartbeat_interval_ms)
         self._settings = settings
+        self._extensions = extensions
         self.bot: LabBot | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -42,11 +49,12 @@ class LabHarness:
     async def start_bot(self, settings: Settings, ready_timeout_s: float = 60) -> None:
         """(Re)start the bot against the running emulator."""
         self.settings = settings
-        self.bot = build_bot(settings)
+        self.bot = build_bot(settings, extensions=self._extensions)
         self._task = asyncio.create_task(self.bot.start(self.emulator.token), name="lab-bot")
         ready = asyncio.create_task(self.bot.wait_until_ready())
-        done, _ = await asyncio.wait({ready, self._task}, timeout=ready_timeout_s,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {ready, self._task}, timeout=ready_timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
         if self._task in done:
             ready.cancel()
             self._task.result()  # raises the bot's startup error

@@ -76,7 +76,9 @@ class DecodingParams:
         _check_float("length_penalty", self.length_penalty, *LENGTH_PENALTY_RANGE)
         _check_float("penalty_alpha", self.penalty_alpha, *PENALTY_ALPHA_RANGE)
         top_k_range = (
-            CONTRASTIVE_TOP_K_RANGE if method is DecodingMethod.CONTRASTIVE else SAMPLING_TOP_K_RANGE
+            CONTRASTIVE_TOP_K_RANGE
+            if method is DecodingMethod.CONTRASTIVE
+            else SAMPLING_TOP_K_RANGE
         )
         _check_int("top_k", self.top_k, *top_k_range)
         _check_float("temperature", self.temperature, *TEMPERATURE_RANGE)
