@@ -9,6 +9,7 @@ the bot has finished answering. The result is the `Interaction` record with ever
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -356,9 +357,8 @@ def _check_scalar(command: str, spec: dict[str, Any], value: Any) -> Any:
             raise ActionError(f"/{command}: {name!r} must be a whole number")
     elif kind == NUMBER:
         value = float(value)
-    elif kind == BOOLEAN:
-        if not isinstance(value, bool):
-            raise ActionError(f"/{command}: {name!r} must be true or false")
+    elif kind == BOOLEAN and not isinstance(value, bool):
+        raise ActionError(f"/{command}: {name!r} must be true or false")
     if kind in (INTEGER, NUMBER):
         low, high = spec.get("min_value"), spec.get("max_value")
         if (low is not None and value < low) or (high is not None and value > high):
@@ -413,10 +413,8 @@ async def wait_until_settled(
                 else "deferred but never delivered"
             )
             raise ActionError(f"the bot {state} within {timeout_s:.0f} s")
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(emu.activity.wait(), timeout=min(remaining, 0.5))
-        except TimeoutError:
-            pass
     # Let trailing edits and follow-ups land.
     while True:
         before = emu.now()

@@ -7,6 +7,7 @@ Used by the end-to-end tests and by `labbot playground`. The bot is built exactl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 
@@ -80,10 +81,8 @@ class LabHarness:
         if self.bot is not None:
             await self.bot.close()
         if self._task is not None:
-            try:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(self._task, timeout=10)
-            except (asyncio.CancelledError, TimeoutError):
-                pass
             self._task = None
 
     async def stop(self) -> None:
