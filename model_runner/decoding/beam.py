@@ -62,8 +62,9 @@ def beam_search(
     cur_len = prompt_len
     while True:
         log_probs = torch.log_softmax(step.logits, dim=-1)  # [beams, vocab]
-        sequences = running[:, :cur_len].tolist()
-        log_probs = ban_repeated_ngrams(log_probs, sequences, no_repeat_ngram_size)
+        if no_repeat_ngram_size:
+            sequences = running[:, :cur_len].tolist()
+            log_probs = ban_repeated_ngrams(log_probs, sequences, no_repeat_ngram_size)
         vocab = log_probs.shape[-1]
         totals = (log_probs + running_scores[:, None]).reshape(-1)  # [beams * vocab]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import torch
@@ -24,8 +25,10 @@ class Step:
     hidden: torch.Tensor | None  # [batch, new tokens, hidden] last layer, when asked for
 
 
-def _keeps_last_logits(model: torch.nn.Module) -> bool:
-    return "logits_to_keep" in inspect.signature(model.forward).parameters
+@cache
+def _keeps_last_logits(model_class: type) -> bool:
+    """Whether the model can compute logits for the last position only, as generate asks."""
+    return "logits_to_keep" in inspect.signature(model_class.forward).parameters
 
 
 def forward(
@@ -40,7 +43,7 @@ def forward(
     batch, new = input_ids.shape
     mask = torch.ones(batch, past + new, dtype=torch.long, device=input_ids.device)
     kwargs: dict[str, Any] = {}
-    if _keeps_last_logits(model):
+    if _keeps_last_logits(type(model)):
         kwargs["logits_to_keep"] = 1
     outputs = model(
         input_ids=input_ids,

@@ -119,26 +119,27 @@ def _show(value: object) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _range_error(name: str, value: object, low: float, high: float | None) -> InvalidRequest:
+def _range_error(
+    name: str, value: object, low: float, high: float | None, kind: str = ""
+) -> InvalidRequest:
+    """`kind` (e.g. "a whole number ") is said only when the value has the wrong type."""
     if high is None:
-        return InvalidRequest(
-            f"{name} must be at least {_show(low)} (got {_show(value)})", field=name
-        )
-    return InvalidRequest(
-        f"{name} must be between {_show(low)} and {_show(high)} (got {_show(value)})", field=name
-    )
+        bounds = f"{kind}of at least {_show(low)}" if kind else f"at least {_show(low)}"
+    else:
+        bounds = f"{kind}between {_show(low)} and {_show(high)}"
+    return InvalidRequest(f"{name} must be {bounds} (got {_show(value)})", field=name)
 
 
 def _check_int(name: str, value: object, low: int, high: int | None) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _range_error(name, value, low, high)
+        raise _range_error(name, value, low, high, "a whole number ")
     if value < low or (high is not None and value > high):
         raise _range_error(name, value, low, high)
 
 
 def _check_float(name: str, value: object, low: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise _range_error(name, value, low, high)  # not a number (or NaN)
+        raise _range_error(name, value, low, high, "a number ")  # includes NaN
     if not low <= value <= high:
         raise _range_error(name, value, low, high)
 

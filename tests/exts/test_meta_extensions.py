@@ -19,8 +19,8 @@ from model_runner.client import EmbeddedRunnerClient
 async def bot(tmp_path):
     settings = Settings(storage=StorageSettings(data_dir=tmp_path))
     lab_bot = LabBot(settings, EmbeddedRunnerClient(model="tiny"), sync_commands=False)
-    yield lab_bot
-    await lab_bot.close()
+    async with lab_bot:  # sets up the client without logging in; closes it afterwards
+        yield lab_bot
 
 
 def test_extensions_are_found():
