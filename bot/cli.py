@@ -2,6 +2,7 @@
 
     labbot run              the Discord bot (needs DISCORD_TOKEN)
     labbot runner           the model runner as an HTTP service
+    labbot playground       try the bot offline: a local Discord in your terminal
     labbot check-config     show the settings in effect, or the first bad one
     labbot migrate          create or upgrade the database, print its schema version
     labbot backup           copy the database safely while the bot runs
@@ -46,6 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     runner.add_argument("--host", default="127.0.0.1", help="address to listen on")
     runner.add_argument("--port", type=int, default=8765, help="port to listen on")
     runner.add_argument("--device", help="overrides LABBOT_DEVICE (auto, cpu, cuda, mps)")
+
+    playground = sub.add_parser(
+        "playground", help="try the bot offline, with no Discord token (see README)"
+    )
+    _common(playground)
+    playground.add_argument("--script", type=Path, help="run the actions in FILE and exit")
+    playground.add_argument(
+        "--out", type=Path, default=Path("playground-out"), help="where images and files go"
+    )
 
     check = sub.add_parser("check-config", help="print the settings in effect")
     _common(check)
@@ -109,6 +119,27 @@ def cmd_runner(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_playground(args: argparse.Namespace) -> int:
+    """The bot against a local Discord emulator, interactively or from a script."""
+    import dataclasses
+    import tempfile
+
+    settings = _settings(args)
+    _configure_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
+    logging.getLogger("discord.client").setLevel(logging.ERROR)  # voice-library notices
+    from bot.playground.session import run_interactive, run_script
+
+    with tempfile.TemporaryDirectory(prefix="labbot-playground-") as scratch:
+        if args.data_dir is None:  # a fresh class each run unless --data-dir keeps one
+            storage = dataclasses.replace(settings.storage, data_dir=Path(scratch))
+            settings = dataclasses.replace(settings, storage=storage)
+        if args.script is not None:
+            if not args.script.is_file():
+                raise ConfigError("--script", f"no file {args.script}")
+            return asyncio.run(run_script(settings, args.script, args.out))
+        return asyncio.run(run_interactive(settings, args.out))
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Print every setting's value (secrets hidden)."""
     settings = _settings(args)
@@ -157,6 +188,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run,
     "runner": cmd_runner,
+    "playground": cmd_playground,
     "check-config": cmd_check_config,
     "migrate": cmd_migrate,
     "backup": cmd_backup,

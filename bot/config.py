@@ -105,9 +105,9 @@ class Settings:
         if self.discord.token is None:
             raise ConfigError(
                 "DISCORD_TOKEN",
-                "not set. Create a bot at https://discord.com/developers/applications, put its "
-                "token in DISCORD_TOKEN (environment or .env), or try the bot without Discord: "
-                "labbot playground",
+                "not set. Create a bot at https://discord.com/developers/applications and put "
+                "its token in DISCORD_TOKEN (environment or .env; see README), or try "
+                "everything offline first: labbot playground --model gemma-offline",
             )
         return self.discord.token
 

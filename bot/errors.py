@@ -55,31 +55,54 @@ def user_message(error: Exception) -> tuple[str, bool]:
     return "", False
 
 
+async def report_error(interaction: discord.Interaction, error: Exception) -> None:
+    """Tell the user what went wrong (briefly) and log unexpected errors with an id."""
+    message, expected = user_message(error)
+    command = interaction.command.qualified_name if interaction.command else "component"
+    if not expected:
+        error_id = secrets.token_hex(4)
+        log.error(
+            "error %s in /%s (user %s, guild %s)",
+            error_id,
+            command,
+            interaction.user.id,
+            interaction.guild_id,
+            exc_info=error,
+        )
+        message = (
+            f"Sorry, something went wrong on our side (error id `{error_id}`). "
+            "Please tell your instructor; the bot's log has the details."
+        )
+    else:
+        log.info("/%s by %s: %s", command, interaction.user.id, message)
+    # Listeners (the playground, metrics) learn which interactions ended in an error.
+    interaction.client.dispatch("lab_command_error", interaction, message, expected)
+    await send_ephemeral(interaction, message)
+
+
 class LabCommandTree(app_commands.CommandTree):
     """The bot's command tree, with the shared error handler."""
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        message, expected = user_message(error)
-        command = interaction.command.qualified_name if interaction.command else "?"
-        if not expected:
-            error_id = secrets.token_hex(4)
-            log.error(
-                "error %s in /%s (user %s, guild %s)",
-                error_id,
-                command,
-                interaction.user.id,
-                interaction.guild_id,
-                exc_info=error,
-            )
-            message = (
-                f"Sorry, something went wrong on our side (error id `{error_id}`). "
-                "Please tell your instructor; the bot's log has the details."
-            )
-        else:
-            log.info("/%s by %s: %s", command, interaction.user.id, message)
-        await send_ephemeral(interaction, message)
+        await report_error(interaction, error)
+
+
+class LabView(discord.ui.View):
+    """Base for the bot's views: button and select errors get the same handling as commands."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item
+    ) -> None:
+        await report_error(interaction, error)
+
+
+class LabModal(discord.ui.Modal):
+    """Base for the bot's modals, with the shared error handling."""
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        await report_error(interaction, error)
 
 
 async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:

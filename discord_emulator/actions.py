@@ -345,6 +345,8 @@ class Actor:
 
 def _check_scalar(command: str, spec: dict[str, Any], value: Any) -> Any:
     kind, name = spec["type"], spec["name"]
+    if isinstance(value, str) and kind in (INTEGER, NUMBER, BOOLEAN):
+        value = _parse_typed(command, name, kind, value)  # typed as text, as in the client
     if kind == STRING:
         value = str(value)
         if not spec.get("min_length", 0) <= len(value) <= spec.get("max_length", 6000):
@@ -370,6 +372,22 @@ def _check_scalar(command: str, spec: dict[str, Any], value: Any) -> Any:
         if value not in by_name.values():
             raise ActionError(f"/{command}: {name!r} must be one of {sorted(by_name)}")
     return value
+
+
+def _parse_typed(command: str, name: str, kind: int, text: str) -> Any:
+    try:
+        if kind == INTEGER:
+            return int(text)
+        if kind == NUMBER:
+            return float(text)
+    except ValueError:
+        what = "a whole number" if kind == INTEGER else "a number"
+        raise ActionError(f"/{command}: {name!r} must be {what}") from None
+    if text.lower() in ("true", "yes"):
+        return True
+    if text.lower() in ("false", "no"):
+        return False
+    raise ActionError(f"/{command}: {name!r} must be true or false")
 
 
 def _modal_labels(modal: dict[str, Any]) -> dict[str, str]:

@@ -1,0 +1,244 @@
+"""Run playground steps against the emulator + bot and print a transcript.
+
+`labbot playground` (interactive) and `labbot playground --script FILE` both end up here.
+A script fails (exit code 1) when a reply was an error it did not `expect`, an expectation
+was not met, or the bot broke a Discord contract rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from pathlib import Path
+
+import discord
+
+from bot.config import Settings
+from bot.playground.harness import LabHarness
+from bot.playground.render import render_message, render_modal
+from bot.playground.script import ScriptError, Step, parse_line, parse_script
+from discord_emulator import ActionError, Actor, Reply, Upload
+
+log = logging.getLogger(__name__)
+
+DEFAULT_USER = "Student"
+INSTRUCTOR_ROLE = "Instructor"
+
+
+class Playground:
+    """One playground run: the harness, the acting user, and the outcome so far."""
+
+    def __init__(self, settings: Settings, out_dir: Path, echo=print) -> None:
+        self.harness = LabHarness(settings)
+        self.out_dir = out_dir
+        self.echo = echo
+        self.actor: Actor | None = None
+        self.last: Reply | None = None
+        self.errored: dict[int, str] = {}  # interaction id -> error message
+        self.failures: list[str] = []
+        self._expected_error = False
+
+    async def start(self) -> None:
+        """Start emulator and bot; act as a student in #lab."""
+        await self.harness.start()
+        self.harness.bot.add_listener(self._on_error, "on_lab_command_error")
+        self.actor = self.harness.actor(DEFAULT_USER)
+        self.echo(
+            f"playground ready: acting as {DEFAULT_USER} in #lab "
+            f"(model {self.harness.settings.runner.model})"
+        )
+
+    async def _on_error(self, interaction: discord.Interaction, message: str, expected: bool):
+        self.errored[interaction.id] = message
+
+    async def stop(self) -> None:
+        await self.harness.stop()
+
+    # --- steps --------------------------------------------------------------------------
+
+    async def run_line(self, text: str, number: int = 0) -> None:
+        """Parse and run one line, reporting problems instead of raising."""
+        try:
+            step = parse_line(text, number)
+        except ScriptError as error:
+            self._fail(str(error))
+            return
+        if step is not None:
+            await self.run_step(step)
+
+    async def run_step(self, step: Step) -> None:
+        """Run one step and print what happened."""
+        self._check_unexpected_error()
+        try:
+            await self._run(step)
+        except ActionError as error:
+            self._fail(f"line {step.line}: {error}" if step.line else str(error))
+        self._flush_violations()
+
+    async def _run(self, step: Step) -> None:
+        assert self.actor is not None
+        if step.kind == "slash":
+            self.echo(
+                f"\n> /{' '.join(step.words)} "
+                + " ".join(
+                    f'{k}:"{v}"' if " " in v else f"{k}:{v}" for k, v in step.options.items()
+                )
+            )
+            options = {k: self._value(v) for k, v in step.options.items()}
+            self._show(await self.actor.slash(" ".join(step.words), **options))
+        elif step.kind == "as":
+            roles = [r.strip() for r in step.options.get("roles", "").split(",") if r.strip()]
+            channel = self.harness.emulator.guild.channels[self.actor.channel_id].name
+            self.actor = self.harness.actor(step.words[0], roles, channel)
+            self.echo(
+                f"\n(now acting as {step.words[0]}"
+                + (f" with roles {', '.join(roles)})" if roles else ", no roles)")
+            )
+        elif step.kind == "channel":
+            self.actor = self.actor.in_channel(step.words[0])
+            self.echo(f"\n(now in #{step.words[0]})")
+        elif step.kind == "click":
+            self.echo(f"\n> click {step.words[0]}")
+            self._show(await self.actor.click(step.words[0]))
+        elif step.kind == "select":
+            self.echo(f"\n> select {', '.join(step.words)}")
+            self._show(await self.actor.select(list(step.words)))
+        elif step.kind == "modal":
+            self.echo("\n> modal " + ", ".join(step.options))
+            self._show(await self.actor.submit_modal(dict(step.options)))
+        elif step.kind == "wait":
+            await self._wait_quiet(float(step.words[0]) if step.words else 2.0)
+        elif step.kind == "wait_for":
+            await self._wait_for(step.words[0])
+        elif step.kind == "expect":
+            seen = self.last.text if self.last else ""
+            if step.words[0].lower() not in seen.lower():
+                self._fail(
+                    f"line {step.line}: expected the last reply to contain {step.words[0]!r}"
+                )
+        elif step.kind == "expect_error":
+            if self.last is None or self.last.interaction.id not in self.errored:
+                self._fail(f"line {step.line}: expected the last reply to be an error")
+            self._expected_error = True
+
+    def _value(self, raw: str):
+        if raw.startswith("@"):
+            path = Path(raw[1:]).expanduser()
+            if not path.is_file():
+                raise ActionError(f"no file {path} to attach")
+            return Upload(path.name, path.read_bytes(), "text/plain")
+        return raw
+
+    def _show(self, reply: Reply) -> None:
+        self.last = reply
+        self._expected_error = False
+        if reply.modal is not None and not reply.messages:
+            self.echo(render_modal(reply.modal))
+        messages = reply.messages or ([reply.message] if reply.message else [])
+        for message in messages:
+            self.echo(render_message(message, self.out_dir))
+
+    async def _wait_quiet(self, seconds: float) -> None:
+        """Wait until the bot has sent nothing for `seconds` (at most 10 minutes)."""
+        emulator = self.harness.emulator
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 600
+        seen = len(emulator.messages)
+        while loop.time() < deadline:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(emulator.activity.wait(), timeout=seconds)
+                continue
+            break
+        for message in list(emulator.messages.values())[seen:]:
+            self.echo(render_message(message, self.out_dir))
+
+    async def _wait_for(self, text: str, timeout_s: float = 600) -> None:
+        emulator = self.harness.emulator
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while loop.time() < deadline:
+            for message in emulator.messages.values():
+                if text.lower() in message.text().lower():
+                    self.echo(render_message(message, self.out_dir))
+                    return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(emulator.activity.wait(), timeout=1)
+        self._fail(f"no message containing {text!r} within {timeout_s:.0f} s")
+
+    # --- outcome ------------------------------------------------------------------------
+
+    def _check_unexpected_error(self) -> None:
+        last = self.last
+        if last is not None and last.interaction.id in self.errored and not self._expected_error:
+            self.failures.append(f"error reply: {self.errored[last.interaction.id]}")
+            self._expected_error = True  # report once
+
+    def _flush_violations(self) -> None:
+        for violation in self.harness.emulator.violations:
+            self._fail(f"contract violation: {violation}")
+        self.harness.emulator.violations.clear()
+
+    def _fail(self, message: str) -> None:
+        self.failures.append(message)
+        self.echo(f"!! {message}")
+
+    def finish(self) -> int:
+        """Exit code: 0 when everything went as expected."""
+        self._check_unexpected_error()
+        self._flush_violations()
+        if self.failures:
+            self.echo(f"\nplayground: {len(self.failures)} problem(s):")
+            for failure in self.failures:
+                self.echo(f"  - {failure}")
+            return 1
+        return 0
+
+
+async def run_script(settings: Settings, script: Path, out_dir: Path) -> int:
+    """Run a script file and print the transcript; exit code as `Playground.finish`."""
+    try:
+        steps = parse_script(script.read_text(encoding="utf-8"))
+    except ScriptError as error:
+        print(f"playground: {script}: {error}", file=sys.stderr)
+        return 2
+    playground = Playground(settings, out_dir)
+    await playground.start()
+    try:
+        for step in steps:
+            await playground.run_step(step)
+    finally:
+        code = playground.finish()
+        await playground.stop()
+    return code
+
+
+async def run_interactive(settings: Settings, out_dir: Path) -> int:
+    """Read actions from the terminal until `quit` or end of input."""
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401 - line editing and history for input()
+    playground = Playground(settings, out_dir)
+    await playground.start()
+    print(
+        "Type a slash command (/help), or: as, channel, click, select, modal, wait, "
+        "expect. 'help' explains them, 'quit' leaves."
+    )
+    try:
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "lab> ")
+            except EOFError:
+                break
+            if line.strip() in ("quit", "exit"):
+                break
+            if line.strip() == "help":
+                from bot.playground import script as script_module
+
+                print(script_module.__doc__)
+                continue
+            await playground.run_line(line)
+            playground.failures.clear()
+    finally:
+        await playground.stop()
+    return 0

@@ -1,0 +1,61 @@
+"""The playground's command language."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.playground.script import ScriptError, parse_line, parse_script
+
+
+def test_slash_command_with_quoted_options():
+    step = parse_line('/compare prompt:"The best thing about AI is its ability to" max_tokens:30')
+    assert step.kind == "slash" and step.words == ("compare",)
+    assert step.options == {
+        "prompt": "The best thing about AI is its ability to",
+        "max_tokens": "30",
+    }
+
+
+def test_subcommands_and_attachments():
+    with pytest.raises(ScriptError, match="after the options"):
+        parse_line("/finetune add file:@my sentences.txt")  # a space needs quotes
+    step = parse_line('/finetune add file:"@my sentences.txt"')
+    assert step.words == ("finetune", "add") and step.options == {"file": "@my sentences.txt"}
+
+
+def test_acting_user_with_roles():
+    step = parse_line('as Mr Smith roles:"Instructor, Group 2"')
+    assert step.kind == "as" and step.words == ("Mr Smith",)
+    assert step.options == {"roles": "Instructor, Group 2"}
+
+
+def test_other_actions():
+    assert parse_line("click Approve all").words == ("Approve all",)
+    assert parse_line("select Greedy, 5-Beam").words == ("Greedy", "5-Beam")
+    assert parse_line('modal Answer:"We think so"').options == {"Answer": "We think so"}
+    assert parse_line("wait").kind == "wait"
+    assert parse_line("wait 30").words == ("30",)
+    assert parse_line('wait for "Fine-tune finished"').kind == "wait_for"
+    assert parse_line('expect "Greedy"').words == ("Greedy",)
+    assert parse_line("expect error").kind == "expect_error"
+
+
+def test_comments_and_blank_lines_are_skipped():
+    steps = parse_script("# intro\n\n/help\n   # indented comment\n/about\n")
+    assert [s.words for s in steps] == [("help",), ("about",)]
+    assert [s.line for s in steps] == [3, 5]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("dance", "not a playground action"),
+        ('/compare prompt:"unclosed', "check your quotes"),
+        ("wait soon", "number of seconds"),
+        ("modal just words", "Label:"),
+        ("/", "command name"),
+    ],
+)
+def test_bad_lines_say_what_is_allowed(line, message):
+    with pytest.raises(ScriptError, match=message):
+        parse_line(line, 7)
