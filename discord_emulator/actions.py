@@ -209,7 +209,12 @@ class Actor:
 
     async def click(self, label: str, *, message: Message | None = None) -> Reply:
         """Click the button labelled `label` (on the newest message that has it)."""
-        target = message or self.last_message(lambda m: m.find_component(label=label) is not None)
+        try:
+            target = message or self.last_message(
+                lambda m: m.find_component(label=label) is not None
+            )
+        except ActionError:
+            raise ActionError(f"no button labelled {label!r} on the bot's messages here") from None
         button = target.find_component(label=label)
         if button is None or button.get("type") != 2:
             raise ActionError(f"no button labelled {label!r}")
