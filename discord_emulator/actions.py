@@ -50,7 +50,7 @@ class Reply:
     @property
     def text(self) -> str:
         """All text the user sees from this interaction."""
-        return "\n".join(m.text() for m in self.messages)
+        return "\n".join(text for text in (m.text() for m in self.messages) if text)
 
     @property
     def modal(self) -> dict[str, Any] | None:

@@ -49,6 +49,21 @@ def _spec() -> dict[str, Any]:
 
 
 @cache
+def _lenient_components() -> dict[str, Any]:
+    """The spec's components, with snowflakes also accepted as integers.
+
+    The spec types snowflakes as strings, but Discord accepts JSON integers for them and
+    discord.py sends some that way (attachment ids 0, 1, ... in multipart uploads).
+    """
+    components = dict(_spec()["components"])
+    schemas = dict(components["schemas"])
+    snowflake = schemas["SnowflakeType"]
+    schemas["SnowflakeType"] = {"anyOf": [snowflake, {"type": "integer", "minimum": 0}]}
+    components["schemas"] = schemas
+    return components
+
+
+@cache
 def _validator(template: str, method: str) -> Draft202012Validator | None:
     operation = _spec()["paths"].get(template, {}).get(method.lower())
     if operation is None or "requestBody" not in operation:
@@ -56,7 +71,7 @@ def _validator(template: str, method: str) -> Draft202012Validator | None:
     content = operation["requestBody"]["content"]
     schema = (content.get("application/json") or next(iter(content.values())))["schema"]
     # Refs like "#/components/schemas/X" resolve against this root document.
-    root = {**schema, "components": _spec()["components"]}
+    root = {**schema, "components": _lenient_components()}
     return Draft202012Validator(root)
 
 

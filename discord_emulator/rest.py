@@ -376,6 +376,11 @@ class Api:
     async def followup(self, request, body, files, endpoint) -> Body:
         interaction = self._interaction_for_webhook(request, endpoint)
         self._check_message(endpoint, body)
+        original = interaction.original
+        if original is not None and int(original.payload.get("flags") or 0) & LOADING:
+            # Discord: the first follow-up after a deferred "thinking" reply replaces it.
+            self._apply_edit(original, body, files)
+            return original.payload
         message = self._new_message(
             interaction.channel_id,
             body,

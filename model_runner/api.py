@@ -72,3 +72,84 @@ class RunnerInfo(_Message):
     parameters: int = 0  # number of model parameters
     version: str = ""  # the runner's package version
     error: str = ""  # why loading failed, when status == "failed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Usage(_Message):
+    """What a request cost: time waiting, time computing, and an energy estimate."""
+
+    queue_ms: float = 0.0  # waiting for the model (other requests ahead)
+    compute_ms: float = 0.0  # this request's share of the model's compute time
+    energy_wh: float = 0.0  # compute time x device power (see LABBOT_DEVICE_POWER_W)
+
+
+@dataclass(frozen=True)
+class TokenPiece(_Message):
+    """One token: its id, the vocabulary entry, and a readable form."""
+
+    id: int
+    piece: str  # the tokenizer's own string, e.g. "Ġbest" (GPT-2) or "▁best" (SentencePiece)
+    text: str  # what it decodes to, e.g. " best"
+    display: str  # readable: a leading space shown as "␣", newlines as "↵"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenizeResult(Usage):
+    """How the model's tokenizer splits a text."""
+
+    text: str
+    tokens: list[TokenPiece]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TokenizeResult:
+        tokens = [TokenPiece.from_dict(t) for t in data.get("tokens", [])]
+        return super().from_dict({**data, "tokens": tokens})
+
+
+@dataclass(frozen=True)
+class TokenProbability(_Message):
+    """A candidate next token and its probability."""
+
+    id: int
+    text: str
+    display: str
+    probability: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class NextTokenResult(Usage):
+    """The most likely next tokens after a prompt, at a temperature."""
+
+    prompt: str
+    temperature: float
+    candidates: list[TokenProbability]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NextTokenResult:
+        candidates = [TokenProbability.from_dict(c) for c in data.get("candidates", [])]
+        return super().from_dict({**data, "candidates": candidates})
+
+
+@dataclass(frozen=True)
+class TokenLoss(_Message):
+    """How surprised the model was by one token of a text."""
+
+    id: int
+    display: str
+    probability: float  # the model's probability for this token, given the ones before
+    loss: float  # cross-entropy: -ln(probability)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LossResult(Usage):
+    """Per-token loss of a text, its mean, and the perplexity exp(mean loss)."""
+
+    text: str
+    tokens: list[TokenLoss]
+    mean_loss: float
+    perplexity: float
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LossResult:
+        tokens = [TokenLoss.from_dict(t) for t in data.get("tokens", [])]
+        return super().from_dict({**data, "tokens": tokens})

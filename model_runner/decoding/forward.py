@@ -7,13 +7,15 @@ Also the shared one-token-per-step loop used by greedy search and sampling.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import torch
+
+from model_runner.api import InvalidRequest
 
 
 @dataclass
@@ -25,7 +27,7 @@ class Step:
     hidden: torch.Tensor | None  # [batch, new tokens, hidden] last layer, when asked for
 
 
-@cache
+@functools.cache
 def _keeps_last_logits(model_class: type) -> bool:
     """Whether the model can compute logits for the last position only, as generate asks."""
     return "logits_to_keep" in inspect.signature(model_class.forward).parameters
@@ -63,7 +65,7 @@ def prompt_tensor(model: torch.nn.Module, input_ids: Sequence[int] | torch.Tenso
     """The prompt as a `[1, length]` long tensor on the model's device."""
     ids = torch.as_tensor(input_ids, dtype=torch.long).reshape(1, -1)  # [1, prompt]
     if ids.shape[1] == 0:
-        raise ValueError("the prompt must contain at least one token")
+        raise InvalidRequest("the prompt must contain at least one token", field="prompt")
     return ids.to(next(model.parameters()).device)
 
 

@@ -109,6 +109,29 @@ def test_beam_equals_transformers(seed, scale):
         assert ended_early > 0  # finished hypotheses that won before the length limit
 
 
+# Found by search: here transformers' early-stop heuristic ends the search while a better
+# hypothesis was still to come, so a beam search without that exact rule gives other tokens.
+@pytest.mark.parametrize(
+    ("prompt", "beams", "penalty", "eos"),
+    [("The best thing about AI is", 5, 3.0, 175), ("The best thing about AI is", 2, 1.0, 342)],
+)
+def test_beam_stops_where_transformers_stops(prompt, beams, penalty, eos):
+    model, prompts = model_and_prompts(1, 8.0)
+    ids = prompts[PROMPTS.index(prompt)]
+    expected = hf_generate(model, ids, eos, num_beams=beams, length_penalty=penalty)
+    got = beam_search(
+        model,
+        ids,
+        max_new_tokens=N,
+        eos_token_id=eos,
+        pad_token_id=PAD,
+        num_beams=beams,
+        length_penalty=penalty,
+    )
+    assert got == expected
+    assert got[-1] == eos and len(got) < N
+
+
 def test_dispatcher_runs_the_named_method():
     model, prompts = model_and_prompts(0, 8.0)
     prompt = prompts[0]

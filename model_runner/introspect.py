@@ -1,0 +1,164 @@
+"""The lab's pre-training steps made visible: tokenisation, next-token probabilities, loss.
+
+Each function takes a loaded model and plain Python values and returns an `api` result; the
+runner calls them on its worker thread. References: the GPT-2 byte-level BPE (Radford et al.,
+2019) marks a leading space with "Ġ"; SentencePiece (Gemma) with "▁". Loss is the
+cross-entropy of each token given the ones before it, and perplexity is exp(mean loss).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from model_runner.api import (
+    InvalidRequest,
+    LossResult,
+    NextTokenResult,
+    TokenizeResult,
+    TokenLoss,
+    TokenPiece,
+    TokenProbability,
+)
+from model_runner.loading import LoadedModel
+
+MAX_TEXT_CHARS = 2000
+MAX_TOP = 50
+
+
+def check_text(text: str, field: str = "text") -> str:
+    """Non-empty text within the length limit."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidRequest(f"{field} must not be empty", field=field)
+    if len(text) > MAX_TEXT_CHARS:
+        raise InvalidRequest(
+            f"{field} must be at most {MAX_TEXT_CHARS} characters (got {len(text)})", field=field
+        )
+    return text
+
+
+def readable(text: str) -> str:
+    """Show whitespace: "␣" for spaces at the edges, "↵" for newlines, "⇥" for tabs."""
+    shown = text.replace("\n", "↵").replace("\t", "⇥")
+    stripped = shown.lstrip(" ")
+    shown = "␣" * (len(shown) - len(stripped)) + stripped
+    stripped = shown.rstrip(" ")
+    return stripped + "␣" * (len(shown) - len(stripped)) if shown else "∅"
+
+
+def _byte_level_table() -> dict[str, int]:
+    """GPT-2's byte-level BPE writes each byte as a printable character; this undoes it."""
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
+    table = {chr(b): b for b in printable}
+    extra = 0
+    for b in range(256):
+        if b not in printable:
+            table[chr(256 + extra)] = b
+            extra += 1
+    return table
+
+
+_BYTE_LEVEL = _byte_level_table()
+
+
+def _decode_one(tokenizer, token_id: int) -> str:
+    return tokenizer.decode([token_id], clean_up_tokenization_spaces=False)
+
+
+def display_token(tokenizer, token_id: int, decoded: str | None = None) -> str:
+    """A token as a student can read it, even when it is a fragment of a character."""
+    decoded = _decode_one(tokenizer, token_id) if decoded is None else decoded
+    if "\ufffd" not in decoded and decoded.isprintable() or decoded.strip(" \n\t") == "":
+        return readable(decoded)
+    piece = tokenizer.convert_ids_to_tokens(token_id)
+    if piece.startswith("<0x") and piece.endswith(">"):
+        return piece  # SentencePiece byte fallback already reads well
+    if all(ch in _BYTE_LEVEL for ch in piece):
+        return "".join(f"<0x{_BYTE_LEVEL[ch]:02X}>" for ch in piece)
+    return "".join(ch if ch.isprintable() else f"<0x{ord(ch):02X}>" for ch in decoded)
+
+
+def tokenize(loaded: LoadedModel, text: str) -> TokenizeResult:
+    """Split `text` into the model's tokens."""
+    check_text(text)
+    tokenizer = loaded.tokenizer
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    pieces = tokenizer.convert_ids_to_tokens(ids)
+    tokens = []
+    for token_id, piece in zip(ids, pieces, strict=True):
+        decoded = _decode_one(tokenizer, token_id)
+        display = display_token(tokenizer, token_id, decoded)
+        tokens.append(TokenPiece(id=token_id, piece=piece, text=decoded, display=display))
+    return TokenizeResult(text=text, tokens=tokens)
+
+
+def context_ids(loaded: LoadedModel, text: str) -> list[int]:
+    """Token ids of `text` as the model should see them: with a beginning-of-text token.
+
+    GPT-2's tokenizer adds none, but the model was trained on documents separated by
+    <|endoftext|>, so it is prepended; Gemma's tokenizer adds <bos> itself.
+    """
+    tokenizer = loaded.tokenizer
+    ids = tokenizer(text)["input_ids"]
+    bos = tokenizer.bos_token_id
+    if bos is not None and (not ids or ids[0] != bos):
+        ids = [bos, *ids]
+    return ids
+
+
+@torch.inference_mode()
+def next_token(loaded: LoadedModel, prompt: str, temperature: float = 1.0, top: int = 10):
+    """The `top` most likely next tokens after `prompt`, softmax(logits / temperature)."""
+    check_text(prompt, "prompt")
+    if not 0.05 <= temperature <= 5:
+        raise InvalidRequest(
+            f"temperature must be between 0.05 and 5 (got {temperature})", field="temperature"
+        )
+    if not 1 <= top <= MAX_TOP:
+        raise InvalidRequest(f"top must be between 1 and {MAX_TOP} (got {top})", field="top")
+    ids = torch.tensor([context_ids(loaded, prompt)], device=loaded.device)  # [1, T]
+    logits = (
+        loaded.model(ids, attention_mask=torch.ones_like(ids)).logits[0, -1].float()
+    )  # [V], the prediction after the prompt
+    probs = torch.softmax(logits / temperature, dim=-1)
+    values, indices = torch.topk(probs, k=min(top, probs.shape[-1]))
+    candidates = []
+    for p, token_id in zip(values.tolist(), indices.tolist(), strict=True):
+        text = _decode_one(loaded.tokenizer, token_id)
+        display = display_token(loaded.tokenizer, token_id, text)
+        candidates.append(TokenProbability(id=token_id, text=text, display=display, probability=p))
+    return NextTokenResult(prompt=prompt, temperature=temperature, candidates=candidates)
+
+
+@torch.inference_mode()
+def loss(loaded: LoadedModel, text: str) -> LossResult:
+    """Each token's probability and cross-entropy given the tokens before it."""
+    check_text(text)
+    ids = context_ids(loaded, text)  # without a BOS token, the first token gets no loss
+    if len(ids) < 2:
+        raise InvalidRequest("text must have at least two tokens", field="text")
+    inputs = torch.tensor([ids], device=loaded.device)  # [1, T]
+    logits = (
+        loaded.model(inputs, attention_mask=torch.ones_like(inputs)).logits[0, :-1].float()
+    )  # [T-1, V]: predictions for 1..T-1
+    log_probs = torch.log_softmax(logits, dim=-1)
+    targets = inputs[0, 1:]  # [T-1]
+    token_log_probs = log_probs.gather(1, targets[:, None])[:, 0]  # [T-1]
+    tokens = []
+    for token_id, log_p in zip(targets.tolist(), token_log_probs.tolist(), strict=True):
+        text_piece = _decode_one(loaded.tokenizer, token_id)
+        tokens.append(
+            TokenLoss(
+                id=token_id,
+                display=display_token(loaded.tokenizer, token_id, text_piece),
+                probability=math.exp(log_p),
+                loss=-log_p,
+            )
+        )
+    mean = sum(t.loss for t in tokens) / len(tokens)
+    return LossResult(text=text, tokens=tokens, mean_loss=mean, perplexity=math.exp(mean))
