@@ -153,3 +153,32 @@ class LossResult(Usage):
     def from_dict(cls, data: dict[str, Any]) -> LossResult:
         tokens = [TokenLoss.from_dict(t) for t in data.get("tokens", [])]
         return super().from_dict({**data, "tokens": tokens})
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerateResult(Usage):
+    """A continuation of the prompt by one decoding method."""
+
+    prompt: str
+    method: str
+    text: str  # the new text only, special tokens removed
+    token_ids: list[int]  # the new token ids (EOS included when the model ended the text)
+    finish_reason: str  # "eos" (the model ended it) or "length" (max_new_tokens reached)
+    params: dict[str, Any]  # the decoding parameters used, defaults filled in
+
+
+# The lab's comparison table: the four methods with the lab's settings, in its column order.
+COMPARE_METHODS = ("greedy", "beam", "contrastive", "sampling")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompareResult(Usage):
+    """The same prompt through Greedy, 5-Beam, Contrastive Search and Random Sampling."""
+
+    prompt: str
+    results: list[GenerateResult]  # in COMPARE_METHODS order
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CompareResult:
+        results = [GenerateResult.from_dict(r) for r in data.get("results", [])]
+        return super().from_dict({**data, "results": results})

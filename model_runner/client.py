@@ -15,7 +15,19 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from model_runner.api import InvalidRequest, RunnerBusy, RunnerError, RunnerInfo, RunnerUnavailable
+from model_runner.api import (
+    CompareResult,
+    GenerateResult,
+    InvalidRequest,
+    LossResult,
+    NextTokenResult,
+    RunnerBusy,
+    RunnerError,
+    RunnerInfo,
+    RunnerUnavailable,
+    TokenizeResult,
+)
+from model_runner.decoding.params import DecodingParams
 
 
 class RunnerClient(Protocol):
@@ -28,6 +40,25 @@ class RunnerClient(Protocol):
 
     async def info(self) -> RunnerInfo:
         """The model being served and its status."""
+
+    async def generate(self, prompt: str, params: DecodingParams) -> GenerateResult:
+        """Continue `prompt` with one decoding method."""
+
+    async def compare(
+        self, prompt: str, max_new_tokens: int = 50, seed: int | None = None
+    ) -> CompareResult:
+        """Greedy, 5-Beam, Contrastive Search and Random Sampling on one prompt."""
+
+    async def next_token(
+        self, prompt: str, temperature: float = 1.0, top: int = 10
+    ) -> NextTokenResult:
+        """The `top` most likely next tokens after `prompt`."""
+
+    async def tokenize(self, text: str) -> TokenizeResult:
+        """How the model's tokenizer splits `text`."""
+
+    async def loss(self, text: str) -> LossResult:
+        """Each token's probability and loss, the mean loss and perplexity."""
 
     async def close(self) -> None:
         """Release resources."""
@@ -60,6 +91,21 @@ class EmbeddedRunnerClient:
         if self._runner is None:
             return RunnerInfo(model=self._config.get("model", ""), status="loading")
         return await self._runner.info()
+
+    async def generate(self, prompt: str, params: DecodingParams) -> GenerateResult:
+        return await self.runner.generate(prompt, params)
+
+    async def compare(self, prompt: str, max_new_tokens: int = 50, seed: int | None = None):
+        return await self.runner.compare(prompt, max_new_tokens, seed)
+
+    async def next_token(self, prompt: str, temperature: float = 1.0, top: int = 10):
+        return await self.runner.next_token(prompt, temperature, top)
+
+    async def tokenize(self, text: str) -> TokenizeResult:
+        return await self.runner.tokenize(text)
+
+    async def loss(self, text: str) -> LossResult:
+        return await self.runner.loss(text)
 
     async def close(self) -> None:
         if self._runner is not None:
@@ -95,6 +141,24 @@ class HttpRunnerClient:
 
     async def info(self) -> RunnerInfo:
         return RunnerInfo.from_dict(await self._call("GET", "/v1/info"))
+
+    async def generate(self, prompt: str, params: DecodingParams) -> GenerateResult:
+        body = {"prompt": prompt, **params.to_dict()}
+        return GenerateResult.from_dict(await self._call("POST", "/v1/generate", body))
+
+    async def compare(self, prompt: str, max_new_tokens: int = 50, seed: int | None = None):
+        body = {"prompt": prompt, "max_new_tokens": max_new_tokens, "seed": seed}
+        return CompareResult.from_dict(await self._call("POST", "/v1/compare", body))
+
+    async def next_token(self, prompt: str, temperature: float = 1.0, top: int = 10):
+        body = {"prompt": prompt, "temperature": temperature, "top": top}
+        return NextTokenResult.from_dict(await self._call("POST", "/v1/next-token", body))
+
+    async def tokenize(self, text: str) -> TokenizeResult:
+        return TokenizeResult.from_dict(await self._call("POST", "/v1/tokenize", {"text": text}))
+
+    async def loss(self, text: str) -> LossResult:
+        return LossResult.from_dict(await self._call("POST", "/v1/loss", {"text": text}))
 
     async def close(self) -> None:
         if self._session is not None:

@@ -1,6 +1,6 @@
 """`labbot runner`: the model runner as an HTTP service (aiohttp, JSON).
 
-The API mirrors `model_runner.client.RunnerClient`; see docs/runner-api.md. When the service
+The API mirrors `model_runner.client.RunnerClient`; docs/runner-api.md documents it. When the service
 listens beyond loopback every request except `GET /healthz` needs `Authorization: Bearer
 <token>`.
 """
@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from model_runner.api import RunnerError
+from model_runner.api import InvalidRequest, RunnerError
+from model_runner.decoding.params import DecodingParams
 from model_runner.runner import ModelRunner
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,10 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except RunnerError as error:
-        return web.json_response(error.to_dict(), status=error.status)
+        headers = {}
+        if getattr(error, "retry_after", None):
+            headers["Retry-After"] = str(int(error.retry_after))
+        return web.json_response(error.to_dict(), status=error.status, headers=headers)
     except web.HTTPException:
         raise
     except Exception:
@@ -74,12 +78,88 @@ async def get_info(request: web.Request) -> web.Response:
     return web.json_response((await request.app[RUNNER_KEY].info()).to_dict())
 
 
+async def _body(request: web.Request) -> dict:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise InvalidRequest("the request body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    return body
+
+
+def _field(body: dict, name: str, kind: type, default=None, required: bool = False):
+    if name not in body or body[name] is None:
+        if required:
+            raise InvalidRequest(f"{name} is required", field=name)
+        return default
+    value = body[name]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise InvalidRequest(f"{name} must be a {kind.__name__}", field=name)
+    return value
+
+
+async def post_generate(request: web.Request) -> web.Response:
+    """Continue a prompt with one decoding method."""
+    runner = request.app[RUNNER_KEY]
+    body = await _body(request)
+    prompt = _field(body, "prompt", str, required=True)
+    if body.get("adapter"):
+        raise InvalidRequest("adapters are not available on this runner yet", field="adapter")
+    params = DecodingParams.from_dict(body, ceiling=runner.config.max_new_tokens)
+    return web.json_response((await runner.generate(prompt, params)).to_dict())
+
+
+async def post_compare(request: web.Request) -> web.Response:
+    """The lab's four decoding methods on one prompt."""
+    runner = request.app[RUNNER_KEY]
+    body = await _body(request)
+    result = await runner.compare(
+        _field(body, "prompt", str, required=True),
+        max_new_tokens=_field(body, "max_new_tokens", int, 50),
+        seed=_field(body, "seed", int),
+    )
+    return web.json_response(result.to_dict())
+
+
+async def post_next_token(request: web.Request) -> web.Response:
+    """The most likely next tokens."""
+    body = await _body(request)
+    result = await request.app[RUNNER_KEY].next_token(
+        _field(body, "prompt", str, required=True),
+        temperature=_field(body, "temperature", float, 1.0),
+        top=_field(body, "top", int, 10),
+    )
+    return web.json_response(result.to_dict())
+
+
+async def post_tokenize(request: web.Request) -> web.Response:
+    """How the tokenizer splits a text."""
+    body = await _body(request)
+    result = await request.app[RUNNER_KEY].tokenize(_field(body, "text", str, required=True))
+    return web.json_response(result.to_dict())
+
+
+async def post_loss(request: web.Request) -> web.Response:
+    """Per-token loss of a text."""
+    body = await _body(request)
+    result = await request.app[RUNNER_KEY].loss(_field(body, "text", str, required=True))
+    return web.json_response(result.to_dict())
+
+
 def build_app(runner: ModelRunner, token: str | None = None) -> web.Application:
     """The aiohttp application serving `runner`."""
     app = web.Application(middlewares=[_auth_middleware(token), _errors])
     app[RUNNER_KEY] = runner
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/v1/info", get_info)
+    app.router.add_post("/v1/generate", post_generate)
+    app.router.add_post("/v1/compare", post_compare)
+    app.router.add_post("/v1/next-token", post_next_token)
+    app.router.add_post("/v1/tokenize", post_tokenize)
+    app.router.add_post("/v1/loss", post_loss)
 
     async def lifecycle(app: web.Application):
         await runner.start()

@@ -121,7 +121,10 @@ def next_token(loaded: LoadedModel, prompt: str, temperature: float = 1.0, top: 
         )
     if not 1 <= top <= MAX_TOP:
         raise InvalidRequest(f"top must be between 1 and {MAX_TOP} (got {top})", field="top")
-    ids = torch.tensor([context_ids(loaded, prompt)], device=loaded.device)  # [1, T]
+    # Encoded exactly as for generation, so this is the distribution the first token of
+    # /generate is chosen from.
+    prompt_ids = loaded.tokenizer(prompt)["input_ids"]
+    ids = torch.tensor([prompt_ids], device=loaded.device)  # [1, T]
     logits = (
         loaded.model(ids, attention_mask=torch.ones_like(ids)).logits[0, -1].float()
     )  # [V], the prediction after the prompt

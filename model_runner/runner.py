@@ -2,20 +2,41 @@
 
 Every torch call happens on the worker thread, so the event loop that serves Discord never
 blocks on the model. The model loads in the background: the runner answers `info()` with
-status "loading" straight away and "ready" once the weights are in memory.
+status "loading" straight away and "ready" once the weights are in memory. Then the worker
+runs the batching engine: decode requests that arrive together share forward passes, and
+the one-off operations (tokenize, next token, loss) run between its steps.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
-from model_runner import __version__
-from model_runner.api import RunnerInfo, RunnerUnavailable
+from model_runner import __version__, introspect
+from model_runner.api import (
+    COMPARE_METHODS,
+    CompareResult,
+    GenerateResult,
+    InvalidRequest,
+    LossResult,
+    RunnerInfo,
+    RunnerUnavailable,
+    TokenizeResult,
+)
+from model_runner.decoding.params import DecodingMethod, DecodingParams
+from model_runner.decoding.run import stepper_for
+from model_runner.energy import typical_power_w, watt_hours
+from model_runner.engine.engine import DecodeEngine, DecodeJob, JobOutcome
 from model_runner.loading import LoadedModel, load_model
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +51,8 @@ class RunnerConfig:
     max_new_tokens: int = 100  # ceiling for any one request
     device_power_w: float = 0.0  # for energy estimates; 0 = a typical figure per device
     queue_size: int = 64  # waiting requests beyond this are told to retry
+    max_rows: int = 128  # rows decoded together at most (a beam request takes num_beams)
+    request_timeout_s: float = 300.0  # a request still running after this fails
 
 
 class ModelRunner:
@@ -41,6 +64,9 @@ class ModelRunner:
         self._loaded: LoadedModel | None = None
         self._load_task: asyncio.Task[None] | None = None
         self._error: str = ""
+        self._engine: DecodeEngine | None = None
+        self._engine_thread: threading.Thread | None = None
+        self.power_w = 0.0
 
     async def start(self) -> None:
         """Begin loading the model in the background; returns at once."""
@@ -56,6 +82,18 @@ class ModelRunner:
                     self.config.model, device=self.config.device, data_dir=self.config.data_dir
                 ),
             )
+            self.power_w = self.config.device_power_w or typical_power_w(self._loaded.device)
+            self._engine = DecodeEngine(
+                self._loaded.model,
+                self._loaded.device,
+                queue_size=self.config.queue_size,
+                max_rows=self.config.max_rows,
+            )
+            self._worker.shutdown(wait=True)  # the engine thread owns the model from now on
+            self._engine_thread = threading.Thread(
+                target=self._engine.run, name="model-runner-engine", daemon=True
+            )
+            self._engine_thread.start()
             log.info("model %s ready on %s", self.config.model, self._loaded.device)
         except Exception as error:  # noqa: BLE001 - reported through info() and every request
             self._error = str(error)
@@ -91,4 +129,106 @@ class ModelRunner:
         """Stop the worker after the current step."""
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
+        if self._engine is not None:
+            self._engine.stop()
         self._worker.shutdown(wait=False, cancel_futures=True)
+
+    # --- operations -----------------------------------------------------------------------
+
+    async def _on_worker(self, fn: Callable[[LoadedModel], T]) -> tuple[T, float, float]:
+        """Run `fn(model)` between engine steps; returns (result, queue s, compute s)."""
+        loaded = await self.wait_ready()
+        assert self._engine is not None
+        queued = time.perf_counter()
+        timing: dict[str, float] = {}
+
+        def timed() -> T:
+            timing["start"] = time.perf_counter()
+            result = fn(loaded)
+            timing["end"] = time.perf_counter()
+            return result
+
+        result = await asyncio.wrap_future(self._engine.call(timed))
+        return result, timing["start"] - queued, timing["end"] - timing["start"]
+
+    def _usage(self, queue_s: float, compute_s: float) -> dict[str, float]:
+        return {
+            "queue_ms": round(queue_s * 1000, 1),
+            "compute_ms": round(compute_s * 1000, 1),
+            "energy_wh": watt_hours(compute_s, self.power_w),
+        }
+
+    async def tokenize(self, text: str) -> TokenizeResult:
+        """How the tokenizer splits `text`."""
+        introspect.check_text(text)
+        result, q, c = await self._on_worker(lambda m: introspect.tokenize(m, text))
+        return replace(result, **self._usage(q, c))
+
+    async def next_token(self, prompt: str, temperature: float = 1.0, top: int = 10):
+        """The most likely next tokens after `prompt`."""
+        introspect.check_text(prompt, "prompt")
+        result, q, c = await self._on_worker(
+            lambda m: introspect.next_token(m, prompt, temperature, top)
+        )
+        return replace(result, **self._usage(q, c))
+
+    async def loss(self, text: str) -> LossResult:
+        """Per-token loss of `text`."""
+        introspect.check_text(text)
+        result, q, c = await self._on_worker(lambda m: introspect.loss(m, text))
+        return replace(result, **self._usage(q, c))
+
+    async def generate(self, prompt: str, params: DecodingParams) -> GenerateResult:
+        """Continue `prompt` with one decoding method, batched with everyone else's requests."""
+        introspect.check_text(prompt, "prompt")
+        params.validate(self.config.max_new_tokens)
+        loaded = await self.wait_ready()
+        assert self._engine is not None
+        tokenizer = loaded.tokenizer
+        prompt_ids = tokenizer(prompt)["input_ids"]
+        if not prompt_ids:
+            raise InvalidRequest("prompt must contain at least one token", field="prompt")
+        eos = tokenizer.eos_token_id
+        stepper = stepper_for(params, eos, tokenizer.pad_token_id, loaded.device)
+        job = DecodeJob(prompt_ids, stepper, timeout_s=self.config.request_timeout_s)
+        future: Future = self._engine.submit(job)
+        try:
+            outcome: JobOutcome = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            job.cancel()
+            raise
+        tokens = outcome.tokens
+        return GenerateResult(
+            prompt=prompt,
+            method=params.method.value,
+            text=tokenizer.decode(tokens, skip_special_tokens=True),
+            token_ids=tokens,
+            finish_reason="eos" if tokens and tokens[-1] == eos else "length",
+            params=params.to_dict(),
+            **self._usage(outcome.queue_s, outcome.compute_s),
+        )
+
+    async def compare(
+        self, prompt: str, max_new_tokens: int = 50, seed: int | None = None
+    ) -> CompareResult:
+        """The lab's table row: Greedy, 5-Beam, Contrastive Search, Random Sampling."""
+        settings: dict[str, dict[str, Any]] = {
+            "greedy": {},
+            "beam": {"num_beams": 5},
+            "contrastive": {"penalty_alpha": 0.6, "top_k": 4},
+            "sampling": {"seed": seed},
+        }
+        requests = [
+            DecodingParams(
+                method=DecodingMethod(name), max_new_tokens=max_new_tokens, **settings[name]
+            )
+            for name in COMPARE_METHODS
+        ]
+        results = await asyncio.gather(*(self.generate(prompt, p) for p in requests))
+        return CompareResult(
+            prompt=prompt,
+            results=list(results),
+            queue_ms=max(r.queue_ms for r in results),
+            compute_ms=round(sum(r.compute_ms for r in results), 1),
+            energy_wh=sum(r.energy_wh for r in results),
+        )

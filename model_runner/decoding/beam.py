@@ -20,13 +20,105 @@ from collections.abc import Sequence
 
 import torch
 
-from model_runner.decoding.forward import forward, prompt_tensor
 from model_runner.decoding.processing import ban_repeated_ngrams
+from model_runner.decoding.stepping import Decision, run_solo
 
 NEG = -1.0e9  # transformers' "impossible" score; added, not assigned, to keep its rounding
 
 
-@torch.inference_mode()
+class BeamStepper:
+    """Beam search over `num_beams` rows; see the module docstring for the rules."""
+
+    needs_hidden = False
+
+    def __init__(
+        self,
+        *,
+        max_new_tokens: int,
+        eos_token_id: int | None,
+        pad_token_id: int | None = None,
+        num_beams: int = 5,
+        length_penalty: float = 1.0,
+        no_repeat_ngram_size: int = 0,
+    ) -> None:
+        self.prefill_rows = num_beams  # every beam holds the prompt, as in transformers
+        self.num_beams = num_beams
+        self.max_new_tokens = max_new_tokens
+        self.eos_token_id = eos_token_id
+        self.fill = pad_token_id if pad_token_id is not None else (eos_token_id or 0)
+        self.length_penalty = length_penalty
+        self.no_repeat_ngram_size = no_repeat_ngram_size
+
+    def begin(self, prompt: list[int], logits: torch.Tensor, hidden=None) -> Decision:
+        device = logits.device
+        n = self.num_beams
+        self.prompt_len = len(prompt)
+        self.max_len = self.prompt_len + self.max_new_tokens
+        self.keep = 2 * n  # continuations looked at per step
+        self.in_top = torch.arange(self.keep, device=device) < n  # [keep]
+        # Running beams: token ids so far (padded to max_len) and summed log-probs.
+        self.running = torch.full((n, self.max_len), self.fill, dtype=torch.long, device=device)
+        self.running[:, : self.prompt_len] = torch.tensor(prompt, device=device)
+        self.running_scores = torch.zeros(n, device=device)  # [beams]
+        self.running_scores[1:] = NEG  # all beams start equal: only the first may extend
+        # Finished hypotheses: ids, length-penalised scores, generated length, real or not.
+        self.finished = self.running.clone()  # [beams, max_len]
+        self.finished_scores = torch.full((n,), NEG, device=device)  # [beams]
+        self.finished_len = torch.zeros(n, dtype=torch.long, device=device)  # [beams]
+        self.is_finished = torch.zeros(n, dtype=torch.bool, device=device)  # [beams]
+        self.cur_len = self.prompt_len
+        return self.advance(logits)
+
+    def advance(self, logits: torch.Tensor, hidden=None) -> Decision:
+        n, keep, cur_len, device = self.num_beams, self.keep, self.cur_len, logits.device
+        log_probs = torch.log_softmax(logits, dim=-1)  # [beams, vocab]
+        if self.no_repeat_ngram_size:
+            sequences = self.running[:, :cur_len].tolist()
+            log_probs = ban_repeated_ngrams(log_probs, sequences, self.no_repeat_ngram_size)
+        vocab = log_probs.shape[-1]
+        totals = (log_probs + self.running_scores[:, None]).reshape(-1)  # [beams * vocab]
+        # The best `keep` continuations over all beams.
+        top_scores, top_index = torch.topk(totals, keep)  # [keep]
+        source = top_index // vocab  # [keep] which beam each continues
+        candidates = self.running[source]  # [keep, max_len]
+        candidates[:, cur_len] = top_index % vocab
+        ends = torch.zeros(keep, dtype=torch.bool, device=device)  # [keep]
+        if self.eos_token_id is not None:
+            ends |= candidates[:, cur_len] == self.eos_token_id
+        if cur_len + 1 >= self.max_len:
+            ends[:] = True
+        # The best num_beams continuations that did not end go on running.
+        carry_scores = top_scores + ends.to(torch.float32) * NEG  # [keep]
+        chosen = torch.topk(carry_scores, n)[1]  # [beams]
+        self.running = candidates[chosen]
+        self.running_scores = carry_scores[chosen]
+        parents = source[chosen]  # [beams] for reordering the cache
+        # Newly finished hypotheses compete with the finished ones for the num_beams slots.
+        just_finished = ends & self.in_top  # [keep]
+        penalised = top_scores / ((cur_len + 1 - self.prompt_len) ** self.length_penalty)
+        penalised = penalised + (~just_finished).to(torch.float32) * NEG
+        merged_scores = torch.cat((self.finished_scores, penalised))  # [beams + keep]
+        best = torch.topk(merged_scores, n)[1]  # [beams]
+        self.finished = torch.cat((self.finished, candidates))[best]
+        self.finished_scores = merged_scores[best]
+        new_len = torch.full((keep,), cur_len + 1 - self.prompt_len, device=device)
+        self.finished_len = torch.cat((self.finished_len, new_len))[best]
+        self.is_finished = torch.cat((self.is_finished, just_finished))[best]
+        self.cur_len = cur_len = cur_len + 1
+        may_improve = _may_improve(
+            self.running_scores,
+            self.finished_scores,
+            self.is_finished,
+            cur_len - self.prompt_len,
+            self.length_penalty,
+        )
+        if not may_improve or bool(ends.all()):
+            start = self.prompt_len
+            tokens = self.finished[0, start : start + int(self.finished_len[0])].tolist()
+            return Decision(done=True, tokens=tokens)
+        return Decision(inputs=self.running[:, cur_len - 1].tolist(), parents=parents.tolist())
+
+
 def beam_search(
     model: torch.nn.Module,
     input_ids: Sequence[int] | torch.Tensor,
@@ -39,75 +131,15 @@ def beam_search(
     no_repeat_ngram_size: int = 0,
 ) -> list[int]:
     """The new token ids of the best finished hypothesis (ending with EOS if it has one)."""
-    prompt = prompt_tensor(model, input_ids)  # [1, prompt]
-    device = prompt.device
-    prompt_len = prompt.shape[1]
-    max_len = prompt_len + max_new_tokens
-    keep = 2 * num_beams  # continuations looked at per step
-    in_top = torch.arange(keep, device=device) < num_beams  # [keep]
-    fill = pad_token_id if pad_token_id is not None else (eos_token_id or 0)
-
-    # Running beams: token ids so far (padded to max_len) and summed log-probs.
-    running = torch.full((num_beams, max_len), fill, dtype=torch.long, device=device)
-    running[:, :prompt_len] = prompt
-    running_scores = torch.zeros(num_beams, device=device)  # [beams]
-    running_scores[1:] = NEG  # all beams start equal: only the first may extend at step one
-    # Finished hypotheses: ids, length-penalised scores, generated length, real or placeholder.
-    finished = running.clone()  # [beams, max_len]
-    finished_scores = torch.full((num_beams,), NEG, device=device)  # [beams]
-    finished_len = torch.zeros(num_beams, dtype=torch.long, device=device)  # [beams]
-    is_finished = torch.zeros(num_beams, dtype=torch.bool, device=device)  # [beams]
-
-    step = forward(model, running[:, :prompt_len])  # every beam holds the prompt
-    cur_len = prompt_len
-    while True:
-        log_probs = torch.log_softmax(step.logits, dim=-1)  # [beams, vocab]
-        if no_repeat_ngram_size:
-            sequences = running[:, :cur_len].tolist()
-            log_probs = ban_repeated_ngrams(log_probs, sequences, no_repeat_ngram_size)
-        vocab = log_probs.shape[-1]
-        totals = (log_probs + running_scores[:, None]).reshape(-1)  # [beams * vocab]
-
-        # The best `keep` continuations over all beams.
-        top_scores, top_index = torch.topk(totals, keep)  # [keep]
-        source = top_index // vocab  # [keep] which beam each continues
-        candidates = running[source]  # [keep, max_len]
-        candidates[:, cur_len] = top_index % vocab
-        ends = torch.zeros(keep, dtype=torch.bool, device=device)  # [keep]
-        if eos_token_id is not None:
-            ends |= candidates[:, cur_len] == eos_token_id
-        if cur_len + 1 >= max_len:
-            ends[:] = True
-
-        # The best num_beams continuations that did not end go on running.
-        carry_scores = top_scores + ends.to(torch.float32) * NEG  # [keep]
-        chosen = torch.topk(carry_scores, num_beams)[1]  # [beams]
-        running = candidates[chosen]
-        running_scores = carry_scores[chosen]
-        parents = source[chosen]  # [beams] for reordering the cache
-
-        # Newly finished hypotheses compete with the finished ones for the num_beams slots.
-        just_finished = ends & in_top  # [keep]
-        penalised = top_scores / ((cur_len + 1 - prompt_len) ** length_penalty)
-        penalised = penalised + (~just_finished).to(torch.float32) * NEG
-        merged_scores = torch.cat((finished_scores, penalised))  # [beams + keep]
-        best = torch.topk(merged_scores, num_beams)[1]  # [beams]
-        finished = torch.cat((finished, candidates))[best]
-        finished_scores = merged_scores[best]
-        new_len = torch.full((keep,), cur_len + 1 - prompt_len, device=device)
-        finished_len = torch.cat((finished_len, new_len))[best]
-        is_finished = torch.cat((is_finished, just_finished))[best]
-
-        cur_len += 1
-        may_improve = _may_improve(
-            running_scores, finished_scores, is_finished, cur_len - prompt_len, length_penalty
-        )
-        if not may_improve or bool(ends.all()):
-            break
-        step.cache.reorder_cache(parents)
-        step = forward(model, running[:, cur_len - 1 : cur_len], step.cache)
-
-    return finished[0, prompt_len : prompt_len + int(finished_len[0])].tolist()
+    stepper = BeamStepper(
+        max_new_tokens=max_new_tokens,
+        eos_token_id=eos_token_id,
+        pad_token_id=pad_token_id,
+        num_beams=num_beams,
+        length_penalty=length_penalty,
+        no_repeat_ngram_size=no_repeat_ngram_size,
+    )
+    return run_solo(model, input_ids, stepper)
 
 
 def _may_improve(

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 import torch
 
-from model_runner.decoding.forward import Step, forward, prompt_tensor
 from model_runner.decoding.processing import ban_repeated_ngrams
+from model_runner.decoding.stepping import Decision, run_solo
 
 
 def degeneration_penalty(context: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
@@ -43,7 +43,53 @@ def rank_candidates(
     return int(scores.view(1, k).max(dim=-1).indices[0])
 
 
-@torch.inference_mode()
+class ContrastiveStepper:
+    """Contrastive search: `top_k` rows, one per candidate token, re-ranked every step."""
+
+    prefill_rows = 1
+    needs_hidden = True
+
+    def __init__(
+        self,
+        *,
+        max_new_tokens: int,
+        eos_token_id: int | None,
+        penalty_alpha: float = 0.6,
+        top_k: int = 4,
+        no_repeat_ngram_size: int = 0,
+    ) -> None:
+        self.max_new_tokens = max_new_tokens
+        self.eos_token_id = eos_token_id
+        self.alpha = penalty_alpha
+        self.top_k = top_k
+        self.no_repeat_ngram_size = no_repeat_ngram_size
+        self.new: list[int] = []
+
+    def begin(self, prompt: list[int], logits: torch.Tensor, hidden: torch.Tensor) -> Decision:
+        self.tokens = list(prompt)
+        self.context = hidden  # [1, positions, hidden], grows by one position per new token
+        return self._candidates(logits, row=0)
+
+    def _candidates(self, logits: torch.Tensor, row: int) -> Decision:
+        """Try every top-k candidate in its own row, each continuing row `row`'s cache."""
+        scores = ban_repeated_ngrams(
+            logits[row : row + 1], [self.tokens], self.no_repeat_ngram_size
+        )
+        self.top_probs, self.top_ids = torch.topk(scores.softmax(dim=-1), k=self.top_k, dim=-1)
+        return Decision(inputs=self.top_ids.view(-1).tolist(), parents=[row] * self.top_k)
+
+    def advance(self, logits: torch.Tensor, hidden: torch.Tensor) -> Decision:
+        # logits: [k, vocab] and hidden: [k, 1, H], one row per candidate tried.
+        chosen = rank_candidates(self.context, hidden, self.top_probs.view(-1), self.alpha)
+        token = int(self.top_ids[0, chosen])
+        self.context = torch.cat([self.context, hidden[chosen : chosen + 1]], dim=1)
+        self.new.append(token)
+        self.tokens.append(token)
+        if token == self.eos_token_id or len(self.new) >= self.max_new_tokens:
+            return Decision(done=True, tokens=self.new)
+        return self._candidates(logits, row=chosen)
+
+
 def contrastive_search(
     model: torch.nn.Module,
     input_ids: Sequence[int] | torch.Tensor,
@@ -55,27 +101,11 @@ def contrastive_search(
     no_repeat_ngram_size: int = 0,
 ) -> list[int]:
     """The new token ids of contrastive search (ending with EOS when it was chosen)."""
-    prompt = prompt_tensor(model, input_ids)  # [1, prompt]
-    tokens = prompt[0].tolist()
-    step = forward(model, prompt, hidden=True)
-    assert step.hidden is not None
-    context = step.hidden  # [1, positions, hidden], grows by one position per new token
-    new: list[int] = []
-    while True:
-        scores = ban_repeated_ngrams(step.logits, [tokens], no_repeat_ngram_size)  # [1, vocab]
-        top_probs, top_ids = torch.topk(scores.softmax(dim=-1), k=top_k, dim=-1)  # [1, k]
-
-        # Run every candidate at once: one copy of the cache per candidate.
-        step.cache.batch_repeat_interleave(top_k)
-        tried = forward(model, top_ids.view(-1, 1), step.cache, hidden=True)
-        assert tried.hidden is not None  # [k, 1, hidden]
-        chosen = rank_candidates(context, tried.hidden, top_probs.view(-1), penalty_alpha)
-
-        token = int(top_ids[0, chosen])
-        context = torch.cat([context, tried.hidden[chosen : chosen + 1]], dim=1)
-        tried.cache.batch_select_indices(torch.tensor([chosen], device=prompt.device))
-        step = Step(logits=tried.logits[chosen : chosen + 1], cache=tried.cache, hidden=None)
-        new.append(token)
-        tokens.append(token)
-        if token == eos_token_id or len(new) >= max_new_tokens:
-            return new
+    stepper = ContrastiveStepper(
+        max_new_tokens=max_new_tokens,
+        eos_token_id=eos_token_id,
+        penalty_alpha=penalty_alpha,
+        top_k=top_k,
+        no_repeat_ngram_size=no_repeat_ngram_size,
+    )
+    return run_solo(model, input_ids, stepper)

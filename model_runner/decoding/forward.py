@@ -2,14 +2,13 @@
 
 Matching generate's call (a full attention mask, logits for the last position only, float32
 logits) keeps the numbers bit-identical to its own, so the tests can compare exact tokens.
-Also the shared one-token-per-step loop used by greedy search and sampling.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,29 +66,3 @@ def prompt_tensor(model: torch.nn.Module, input_ids: Sequence[int] | torch.Tenso
     if ids.shape[1] == 0:
         raise InvalidRequest("the prompt must contain at least one token", field="prompt")
     return ids.to(next(model.parameters()).device)
-
-
-# Given the step's float32 logits [1, vocab] and the tokens so far, the next token id.
-Chooser = Callable[[torch.Tensor, list[int]], int]
-
-
-@torch.inference_mode()
-def token_by_token(
-    model: torch.nn.Module,
-    input_ids: Sequence[int] | torch.Tensor,
-    max_new_tokens: int,
-    eos_token_id: int | None,
-    choose: Chooser,
-) -> list[int]:
-    """Append one chosen token per step until EOS (kept) or `max_new_tokens`; the new ids."""
-    ids = prompt_tensor(model, input_ids)  # [1, prompt]
-    tokens = ids[0].tolist()
-    step = forward(model, ids)
-    new: list[int] = []
-    while True:
-        token = choose(step.logits, tokens)
-        new.append(token)
-        tokens.append(token)
-        if token == eos_token_id or len(new) >= max_new_tokens:
-            return new
-        step = forward(model, ids.new_tensor([[token]]), step.cache)

@@ -10,8 +10,20 @@ from collections.abc import Sequence
 
 import torch
 
-from model_runner.decoding.forward import token_by_token
 from model_runner.decoding.processing import ban_repeated_ngrams, greedy_tokens
+from model_runner.decoding.stepping import TokenStepper, run_solo
+
+
+def greedy_stepper(
+    *, max_new_tokens: int, eos_token_id: int | None, no_repeat_ngram_size: int = 0
+) -> TokenStepper:
+    """Greedy search as a stepper (one row)."""
+
+    def choose(logits: torch.Tensor, tokens: list[int]) -> int:
+        scores = ban_repeated_ngrams(logits, [tokens], no_repeat_ngram_size)  # [1, vocab]
+        return int(greedy_tokens(scores)[0])
+
+    return TokenStepper(choose, max_new_tokens, eos_token_id)
 
 
 def greedy_search(
@@ -23,9 +35,9 @@ def greedy_search(
     no_repeat_ngram_size: int = 0,
 ) -> list[int]:
     """The new token ids of greedy search (ending with EOS when the model produced it)."""
-
-    def choose(logits: torch.Tensor, tokens: list[int]) -> int:
-        scores = ban_repeated_ngrams(logits, [tokens], no_repeat_ngram_size)  # [1, vocab]
-        return int(greedy_tokens(scores)[0])
-
-    return token_by_token(model, input_ids, max_new_tokens, eos_token_id, choose)
+    stepper = greedy_stepper(
+        max_new_tokens=max_new_tokens,
+        eos_token_id=eos_token_id,
+        no_repeat_ngram_size=no_repeat_ngram_size,
+    )
+    return run_solo(model, input_ids, stepper)

@@ -6,11 +6,50 @@ from collections.abc import Sequence
 
 import torch
 
-from model_runner.decoding.beam import beam_search
-from model_runner.decoding.contrastive import contrastive_search
-from model_runner.decoding.greedy import greedy_search
+from model_runner.decoding.beam import BeamStepper
+from model_runner.decoding.contrastive import ContrastiveStepper
+from model_runner.decoding.greedy import greedy_stepper
 from model_runner.decoding.params import DecodingMethod, DecodingParams
-from model_runner.decoding.sampling import sample
+from model_runner.decoding.sampling import sampling_stepper
+from model_runner.decoding.stepping import Stepper, run_solo
+
+
+def stepper_for(
+    params: DecodingParams,
+    eos_token_id: int | None,
+    pad_token_id: int | None = None,
+    device: torch.device | str = "cpu",
+) -> Stepper:
+    """The stepper that decodes with `params`."""
+    common = {
+        "max_new_tokens": params.max_new_tokens,
+        "eos_token_id": eos_token_id,
+        "no_repeat_ngram_size": params.no_repeat_ngram_size,
+    }
+    match params.method:
+        case DecodingMethod.GREEDY:
+            return greedy_stepper(**common)
+        case DecodingMethod.BEAM:
+            return BeamStepper(
+                pad_token_id=pad_token_id,
+                num_beams=params.num_beams,
+                length_penalty=params.length_penalty,
+                **common,
+            )
+        case DecodingMethod.CONTRASTIVE:
+            return ContrastiveStepper(
+                penalty_alpha=params.penalty_alpha, top_k=params.top_k, **common
+            )
+        case DecodingMethod.SAMPLING:
+            return sampling_stepper(
+                device=device,
+                temperature=params.temperature,
+                top_k=params.top_k,
+                top_p=params.top_p,
+                seed=params.seed,
+                **common,
+            )
+    raise ValueError(f"unknown decoding method {params.method!r}")
 
 
 def generate(
@@ -21,39 +60,5 @@ def generate(
     pad_token_id: int | None = None,
 ) -> list[int]:
     """The new token ids for the prompt `input_ids` (EOS included as the last, if produced)."""
-    common = {
-        "max_new_tokens": params.max_new_tokens,
-        "eos_token_id": eos_token_id,
-        "no_repeat_ngram_size": params.no_repeat_ngram_size,
-    }
-    match params.method:
-        case DecodingMethod.GREEDY:
-            return greedy_search(model, input_ids, **common)
-        case DecodingMethod.BEAM:
-            return beam_search(
-                model,
-                input_ids,
-                pad_token_id=pad_token_id,
-                num_beams=params.num_beams,
-                length_penalty=params.length_penalty,
-                **common,
-            )
-        case DecodingMethod.CONTRASTIVE:
-            return contrastive_search(
-                model,
-                input_ids,
-                penalty_alpha=params.penalty_alpha,
-                top_k=params.top_k,
-                **common,
-            )
-        case DecodingMethod.SAMPLING:
-            return sample(
-                model,
-                input_ids,
-                temperature=params.temperature,
-                top_k=params.top_k,
-                top_p=params.top_p,
-                seed=params.seed,
-                **common,
-            )
-    raise ValueError(f"unknown decoding method {params.method!r}")
+    device = next(model.parameters()).device
+    return run_solo(model, input_ids, stepper_for(params, eos_token_id, pad_token_id, device))

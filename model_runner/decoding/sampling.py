@@ -11,13 +11,35 @@ from collections.abc import Sequence
 
 import torch
 
-from model_runner.decoding.forward import token_by_token
 from model_runner.decoding.processing import (
     ban_repeated_ngrams,
     draw_tokens,
     make_generator,
     sampling_probs,
 )
+from model_runner.decoding.stepping import TokenStepper, run_solo
+
+
+def sampling_stepper(
+    *,
+    device: torch.device | str,
+    max_new_tokens: int,
+    eos_token_id: int | None,
+    temperature: float = 1.0,
+    top_k: int = 50,
+    top_p: float = 1.0,
+    seed: int | None = None,
+    no_repeat_ngram_size: int = 0,
+) -> TokenStepper:
+    """Random sampling as a stepper (one row, its own random stream)."""
+    generator = make_generator(seed, device)
+
+    def choose(logits: torch.Tensor, tokens: list[int]) -> int:
+        scores = ban_repeated_ngrams(logits, [tokens], no_repeat_ngram_size)  # [1, vocab]
+        probs = sampling_probs(scores, temperature, top_k, top_p)  # [1, vocab]
+        return int(draw_tokens(probs, generator)[0])
+
+    return TokenStepper(choose, max_new_tokens, eos_token_id)
 
 
 def sample(
@@ -33,11 +55,14 @@ def sample(
     no_repeat_ngram_size: int = 0,
 ) -> list[int]:
     """The new token ids of sampling; the same seed gives the same tokens."""
-    generator = make_generator(seed, next(model.parameters()).device)
-
-    def choose(logits: torch.Tensor, tokens: list[int]) -> int:
-        scores = ban_repeated_ngrams(logits, [tokens], no_repeat_ngram_size)  # [1, vocab]
-        probs = sampling_probs(scores, temperature, top_k, top_p)  # [1, vocab]
-        return int(draw_tokens(probs, generator)[0])
-
-    return token_by_token(model, input_ids, max_new_tokens, eos_token_id, choose)
+    stepper = sampling_stepper(
+        device=next(model.parameters()).device,
+        max_new_tokens=max_new_tokens,
+        eos_token_id=eos_token_id,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        seed=seed,
+        no_repeat_ngram_size=no_repeat_ngram_size,
+    )
+    return run_solo(model, input_ids, stepper)

@@ -1,0 +1,1 @@
+"""Continuous batching of decode requests over one model (see `engine.py`)."""

@@ -1,0 +1,277 @@
+"""The batching engine: every decode request that is active shares one forward pass a step.
+
+One thread (the runner's worker) owns the model and runs `run()`. Callers on any thread
+`submit` a `DecodeJob` and wait on its future. Between steps the engine admits new jobs
+(prefilling their prompts and merging their rows into the batch), runs queued calls (the
+introspection operations), and drops finished, cancelled and timed-out jobs; then it runs
+one forward pass over all rows, each job's stepper reading its own rows' logits. This is
+"continuous batching" (Yu et al., 2022, Orca): requests join and leave at step boundaries.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from model_runner.api import RunnerBusy, RunnerError
+from model_runner.decoding.forward import forward
+from model_runner.decoding.stepping import Decision, Stepper
+from model_runner.engine.batch import RowBatch
+
+log = logging.getLogger(__name__)
+
+
+class RequestTimeout(RunnerError):
+    """The request ran past its time limit."""
+
+    status = 504
+
+
+class RequestCancelled(RunnerError):
+    """The caller gave up on the request."""
+
+
+@dataclass
+class DecodeJob:
+    """One request inside the engine."""
+
+    prompt_ids: list[int]
+    stepper: Stepper
+    timeout_s: float = 300.0
+    future: Future = field(default_factory=Future)
+    enqueued: float = field(default_factory=time.perf_counter)
+    started: float | None = None  # when its prompt was prefilled
+    compute_s: float = 0.0  # its share of forward-pass time
+    rows: list[int] = field(default_factory=list)  # its rows in the batch, in order
+    inputs: list[int] = field(default_factory=list)  # the next input token of each row
+    tokens: list[int] = field(default_factory=list)  # the result, once done
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        """Ask the engine to drop this job at the next step boundary."""
+        self.cancelled = True
+
+
+@dataclass
+class JobOutcome:
+    """What the engine hands back for a finished job."""
+
+    tokens: list[int]
+    queue_s: float
+    compute_s: float
+
+
+class DecodeEngine:
+    """Continuous batching over one model; `run()` on the worker thread, `submit` anywhere."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        device: torch.device,
+        *,
+        queue_size: int = 64,
+        max_rows: int = 128,
+    ) -> None:
+        self.model = model
+        self.device = device
+        self.queue_size = queue_size
+        self.max_rows = max_rows
+        self._inbox: queue.Queue[DecodeJob | tuple[Callable[[], Any], Future]] = queue.Queue()
+        self._waiting: collections.deque[DecodeJob] = collections.deque()
+        self._active: list[DecodeJob] = []
+        self._batch = RowBatch(device)
+        self._stop = threading.Event()
+        self._finished_at: collections.deque[float] = collections.deque(maxlen=256)
+        self.steps = 0
+
+    # --- any thread ----------------------------------------------------------------------
+
+    def submit(self, job: DecodeJob) -> Future:
+        """Queue a job; raises `RunnerBusy` when the queue is full."""
+        waiting = self._inbox.qsize() + len(self._waiting)
+        if waiting >= self.queue_size:
+            raise RunnerBusy(
+                f"the model is busy ({waiting} requests waiting)", retry_after=self.retry_after()
+            )
+        self._inbox.put(job)
+        return job.future
+
+    def call(self, fn: Callable[[], Any]) -> Future:
+        """Run `fn` on the worker between two steps (for the one-off model operations)."""
+        future: Future = Future()
+        self._inbox.put((fn, future))
+        return future
+
+    def retry_after(self) -> float:
+        """Seconds until a place in the queue is likely to be free, from recent throughput."""
+        now = time.perf_counter()
+        recent = [t for t in self._finished_at if now - t < 60]
+        rate = len(recent) / 60 if recent else 0.2
+        waiting = self._inbox.qsize() + len(self._waiting)
+        return float(min(120, max(1, math.ceil(waiting / max(rate, 0.05) / 4))))
+
+    def stop(self) -> None:
+        """End `run()` after the current step; unfinished jobs fail."""
+        self._stop.set()
+        self._inbox.put((lambda: None, Future()))
+
+    # --- the worker thread ----------------------------------------------------------------
+
+    def run(self) -> None:
+        """The engine loop; returns after `stop()`."""
+        with torch.inference_mode():
+            while not self._stop.is_set():
+                self._take_inbox(block=not self._active and not self._waiting)
+                self._admit()
+                if self._active:
+                    self._step()
+        for job in [*self._active, *self._waiting]:
+            self._fail(job, RunnerError("the runner is shutting down"))
+
+    def _take_inbox(self, block: bool) -> None:
+        try:
+            item = self._inbox.get(timeout=0.5) if block else self._inbox.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            if isinstance(item, DecodeJob):
+                self._waiting.append(item)
+            else:
+                fn, future = item
+                if future.set_running_or_notify_cancel():
+                    try:
+                        future.set_result(fn())
+                    except BaseException as error:  # noqa: BLE001 - handed to the caller
+                        future.set_exception(error)
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+
+    def _admit(self) -> None:
+        """Prefill waiting jobs while there is room, and apply every job's pending decision."""
+        decisions: dict[int, Decision] = {}
+        rows = self._batch.rows
+        while self._waiting and rows + self._waiting[0].stepper.prefill_rows <= self.max_rows:
+            job = self._waiting.popleft()
+            if job.cancelled or job.future.cancelled():
+                self._fail(job, RequestCancelled("cancelled"))
+                continue
+            decision = self._prefill(job)
+            if decision is None:
+                continue
+            decisions[id(job)] = decision
+            rows += len(decision.inputs)
+        if decisions:
+            self._reorder(decisions)
+
+    def _prefill(self, job: DecodeJob) -> Decision | None:
+        start = job.started = time.perf_counter()
+        try:
+            prompt = torch.tensor([job.prompt_ids], dtype=torch.long, device=self.device)
+            rows = prompt.expand(job.stepper.prefill_rows, -1)
+            out = forward(self.model, rows, hidden=job.stepper.needs_hidden)
+            decision = job.stepper.begin(job.prompt_ids, out.logits, out.hidden)
+        except Exception as error:  # noqa: BLE001 - one bad request must not stop the engine
+            log.exception("prefill failed")
+            self._fail(job, error)
+            return None
+        job.compute_s += time.perf_counter() - start
+        if decision.done:
+            self._finish(job, decision.tokens)
+            return None
+        job.rows = list(self._batch.add(out.cache, job.stepper.prefill_rows, len(job.prompt_ids)))
+        self._active.append(job)
+        return decision
+
+    def _step(self) -> None:
+        """One forward pass over all rows, then every job's next decision."""
+        now = time.perf_counter()
+        for job in list(self._active):
+            if job.cancelled or job.future.cancelled():
+                self._drop(job, RequestCancelled("cancelled"))
+            elif now - job.enqueued > job.timeout_s:
+                self._drop(
+                    job, RequestTimeout(f"the request took longer than {job.timeout_s:.0f} s")
+                )
+        if not self._active:
+            return
+        tokens = [t for job in self._active for t in job.inputs]
+        hidden = any(job.stepper.needs_hidden for job in self._active)
+        start = time.perf_counter()
+        out = self.model(
+            **self._batch.step_inputs(tokens),
+            past_key_values=self._batch.cache,
+            use_cache=True,
+            output_hidden_states=hidden,
+            return_dict=True,
+        )
+        self._batch.cache = out.past_key_values
+        logits = out.logits[:, -1, :].float()  # [rows, vocab]
+        states = out.hidden_states[-1] if hidden else None  # [rows, 1, H]
+        elapsed = time.perf_counter() - start
+        self.steps += 1
+        decisions: dict[int, Decision] = {}
+        for job in list(self._active):
+            job.compute_s += elapsed * len(job.rows) / len(tokens)
+            index = torch.tensor(job.rows, device=self.device)
+            try:
+                decision = job.stepper.advance(
+                    logits.index_select(0, index),
+                    states.index_select(0, index) if states is not None else None,
+                )
+            except Exception as error:  # noqa: BLE001
+                log.exception("decoding step failed")
+                self._active.remove(job)  # its rows leave in _reorder below
+                self._fail(job, error)
+                continue
+            if decision.done:
+                self._active.remove(job)
+                self._finish(job, decision.tokens)
+            else:
+                decisions[id(job)] = decision
+        self._reorder(decisions)
+
+    def _reorder(self, decisions: dict[int, Decision]) -> None:
+        """Lay the rows out again: each job's rows follow its parents, contiguously."""
+        index: list[int] = []
+        for job in self._active:
+            decision = decisions.get(id(job))
+            parents = (
+                decision.parents
+                if decision is not None and decision.parents is not None
+                else list(range(len(job.rows)))
+            )
+            if decision is not None:
+                job.inputs = decision.inputs
+            rows = [job.rows[p] for p in parents]
+            job.rows = list(range(len(index), len(index) + len(rows)))
+            index.extend(rows)
+        self._batch.select(index)
+
+    def _drop(self, job: DecodeJob, error: BaseException) -> None:
+        """Between steps: take a job's rows out of the batch and fail its future."""
+        self._active.remove(job)
+        self._reorder({})
+        self._fail(job, error)
+
+    def _finish(self, job: DecodeJob, tokens: list[int]) -> None:
+        now = time.perf_counter()
+        self._finished_at.append(now)
+        queue_s = (job.started or now) - job.enqueued
+        if not job.future.cancelled():
+            job.future.set_result(JobOutcome(list(tokens), queue_s, job.compute_s))
+
+    def _fail(self, job: DecodeJob, error: BaseException) -> None:
+        if not job.future.done():
+            job.future.set_exception(error)
