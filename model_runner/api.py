@@ -165,6 +165,7 @@ class GenerateResult(Usage):
     token_ids: list[int]  # the new token ids (EOS included when the model ended the text)
     finish_reason: str  # "eos" (the model ended it) or "length" (max_new_tokens reached)
     params: dict[str, Any]  # the decoding parameters used, defaults filled in
+    adapter: str | None = None  # the LoRA adapter used, None for the base model
 
 
 # The lab's comparison table: the four methods with the lab's settings, in its column order.

@@ -41,8 +41,10 @@ class RunnerClient(Protocol):
     async def info(self) -> RunnerInfo:
         """The model being served and its status."""
 
-    async def generate(self, prompt: str, params: DecodingParams) -> GenerateResult:
-        """Continue `prompt` with one decoding method."""
+    async def generate(
+        self, prompt: str, params: DecodingParams, adapter: str | None = None
+    ) -> GenerateResult:
+        """Continue `prompt` with one decoding method (with a LoRA adapter, if named)."""
 
     async def compare(
         self, prompt: str, max_new_tokens: int = 50, seed: int | None = None
@@ -92,8 +94,10 @@ class EmbeddedRunnerClient:
             return RunnerInfo(model=self._config.get("model", ""), status="loading")
         return await self._runner.info()
 
-    async def generate(self, prompt: str, params: DecodingParams) -> GenerateResult:
-        return await self.runner.generate(prompt, params)
+    async def generate(
+        self, prompt: str, params: DecodingParams, adapter: str | None = None
+    ) -> GenerateResult:
+        return await self.runner.generate(prompt, params, adapter)
 
     async def compare(self, prompt: str, max_new_tokens: int = 50, seed: int | None = None):
         return await self.runner.compare(prompt, max_new_tokens, seed)
@@ -142,8 +146,10 @@ class HttpRunnerClient:
     async def info(self) -> RunnerInfo:
         return RunnerInfo.from_dict(await self._call("GET", "/v1/info"))
 
-    async def generate(self, prompt: str, params: DecodingParams) -> GenerateResult:
-        body = {"prompt": prompt, **params.to_dict()}
+    async def generate(
+        self, prompt: str, params: DecodingParams, adapter: str | None = None
+    ) -> GenerateResult:
+        body = {"prompt": prompt, **params.to_dict(), "adapter": adapter}
         return GenerateResult.from_dict(await self._call("POST", "/v1/generate", body))
 
     async def compare(self, prompt: str, max_new_tokens: int = 50, seed: int | None = None):

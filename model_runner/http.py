@@ -106,10 +106,9 @@ async def post_generate(request: web.Request) -> web.Response:
     runner = request.app[RUNNER_KEY]
     body = await _body(request)
     prompt = _field(body, "prompt", str, required=True)
-    if body.get("adapter"):
-        raise InvalidRequest("adapters are not available on this runner yet", field="adapter")
+    adapter = _field(body, "adapter", str)
     params = DecodingParams.from_dict(body, ceiling=runner.config.max_new_tokens)
-    return web.json_response((await runner.generate(prompt, params)).to_dict())
+    return web.json_response((await runner.generate(prompt, params, adapter)).to_dict())
 
 
 async def post_compare(request: web.Request) -> web.Response:

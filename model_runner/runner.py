@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from model_runner import __version__, introspect
+from model_runner.adapters import AdapterRegistry
 from model_runner.api import (
     COMPARE_METHODS,
     CompareResult,
@@ -65,6 +66,7 @@ class ModelRunner:
         self._load_task: asyncio.Task[None] | None = None
         self._error: str = ""
         self._engine: DecodeEngine | None = None
+        self.adapters = AdapterRegistry(config.data_dir / "adapters")
         self._engine_thread: threading.Thread | None = None
         self.power_w = 0.0
 
@@ -88,6 +90,7 @@ class ModelRunner:
                 self._loaded.device,
                 queue_size=self.config.queue_size,
                 max_rows=self.config.max_rows,
+                adapters=self.adapters,
             )
             self._worker.shutdown(wait=True)  # the engine thread owns the model from now on
             self._engine_thread = threading.Thread(
@@ -178,10 +181,18 @@ class ModelRunner:
         result, q, c = await self._on_worker(lambda m: introspect.loss(m, text))
         return replace(result, **self._usage(q, c))
 
-    async def generate(self, prompt: str, params: DecodingParams) -> GenerateResult:
-        """Continue `prompt` with one decoding method, batched with everyone else's requests."""
+    async def generate(
+        self, prompt: str, params: DecodingParams, adapter: str | None = None
+    ) -> GenerateResult:
+        """Continue `prompt` with one decoding method, batched with everyone else's requests.
+
+        `adapter` names a LoRA adapter of the base model (a group's fine-tune); its rows
+        share forward passes with base-model rows and other adapters' rows.
+        """
         introspect.check_text(prompt, "prompt")
         params.validate(self.config.max_new_tokens)
+        if adapter is not None:
+            self.adapters.path(adapter)  # unknown adapters fail here, with the field named
         loaded = await self.wait_ready()
         assert self._engine is not None
         tokenizer = loaded.tokenizer
@@ -190,7 +201,9 @@ class ModelRunner:
             raise InvalidRequest("prompt must contain at least one token", field="prompt")
         eos = tokenizer.eos_token_id
         stepper = stepper_for(params, eos, tokenizer.pad_token_id, loaded.device)
-        job = DecodeJob(prompt_ids, stepper, timeout_s=self.config.request_timeout_s)
+        job = DecodeJob(
+            prompt_ids, stepper, timeout_s=self.config.request_timeout_s, adapter=adapter
+        )
         future: Future = self._engine.submit(job)
         try:
             outcome: JobOutcome = await asyncio.wrap_future(future)
@@ -201,6 +214,7 @@ class ModelRunner:
         return GenerateResult(
             prompt=prompt,
             method=params.method.value,
+            adapter=adapter,
             text=tokenizer.decode(tokens, skip_special_tokens=True),
             token_ids=tokens,
             finish_reason="eos" if tokens and tokens[-1] == eos else "length",

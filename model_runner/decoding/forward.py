@@ -38,14 +38,20 @@ def forward(
     cache: Any = None,
     *,
     hidden: bool = False,
+    adapter_names: list[str] | None = None,
 ) -> Step:
-    """Run `input_ids` ([batch, new tokens]) after what `cache` holds; None starts afresh."""
+    """Run `input_ids` ([batch, new tokens]) after what `cache` holds; None starts afresh.
+
+    `adapter_names` (one per row) picks each row's LoRA adapter on a peft model.
+    """
     past = cache.get_seq_length() if cache is not None else 0
     batch, new = input_ids.shape
     mask = torch.ones(batch, past + new, dtype=torch.long, device=input_ids.device)
     kwargs: dict[str, Any] = {}
     if _keeps_last_logits(type(model)):
         kwargs["logits_to_keep"] = 1
+    if adapter_names is not None:
+        kwargs["adapter_names"] = adapter_names
     outputs = model(
         input_ids=input_ids,
         attention_mask=mask,

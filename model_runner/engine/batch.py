@@ -43,10 +43,10 @@ class RowBatch:
     def length(self) -> int:
         return self.mask.shape[1]
 
-    def add(self, cache: Any, rows: int, length: int) -> range:
-        """Append `rows` rows whose prefilled `cache` holds `length` tokens; their indices."""
+    def add(self, cache: Any, new_mask: torch.Tensor) -> range:
+        """Append the rows of a prefilled `cache` ([rows, length] mask, 0 = padding)."""
         start = self.rows
-        new_mask = torch.ones(rows, length, dtype=torch.long, device=self.device)
+        rows, length = new_mask.shape
         if self.cache is None or self.rows == 0:
             self.cache, self.mask = cache, new_mask
             return range(start, start + rows)

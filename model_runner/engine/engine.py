@@ -23,8 +23,8 @@ from typing import Any
 
 import torch
 
+from model_runner.adapters import BASE, AdapterRegistry
 from model_runner.api import RunnerBusy, RunnerError
-from model_runner.decoding.forward import forward
 from model_runner.decoding.stepping import Decision, Stepper
 from model_runner.engine.batch import RowBatch
 
@@ -48,6 +48,7 @@ class DecodeJob:
     prompt_ids: list[int]
     stepper: Stepper
     timeout_s: float = 300.0
+    adapter: str | None = None  # LoRA adapter id; None decodes with the base model
     future: Future = field(default_factory=Future)
     enqueued: float = field(default_factory=time.perf_counter)
     started: float | None = None  # when its prompt was prefilled
@@ -81,8 +82,10 @@ class DecodeEngine:
         *,
         queue_size: int = 64,
         max_rows: int = 128,
+        adapters: AdapterRegistry | None = None,
     ) -> None:
         self.model = model
+        self.adapters = adapters
         self.device = device
         self.queue_size = queue_size
         self.max_rows = max_rows
@@ -159,40 +162,89 @@ class DecodeEngine:
                 return
 
     def _admit(self) -> None:
-        """Prefill waiting jobs while there is room, and apply every job's pending decision."""
-        decisions: dict[int, Decision] = {}
+        """Prefill waiting jobs while there is room, and apply every job's first decision."""
+        admitted: list[DecodeJob] = []
         rows = self._batch.rows
         while self._waiting and rows + self._waiting[0].stepper.prefill_rows <= self.max_rows:
             job = self._waiting.popleft()
             if job.cancelled or job.future.cancelled():
                 self._fail(job, RequestCancelled("cancelled"))
                 continue
-            decision = self._prefill(job)
-            if decision is None:
-                continue
-            decisions[id(job)] = decision
-            rows += len(decision.inputs)
-        if decisions:
-            self._reorder(decisions)
-
-    def _prefill(self, job: DecodeJob) -> Decision | None:
-        start = job.started = time.perf_counter()
+            admitted.append(job)
+            rows += job.stepper.prefill_rows
+        if not admitted:
+            return
         try:
-            prompt = torch.tensor([job.prompt_ids], dtype=torch.long, device=self.device)
-            rows = prompt.expand(job.stepper.prefill_rows, -1)
-            out = forward(self.model, rows, hidden=job.stepper.needs_hidden)
-            decision = job.stepper.begin(job.prompt_ids, out.logits, out.hidden)
-        except Exception as error:  # noqa: BLE001 - one bad request must not stop the engine
+            decisions = self._prefill(admitted)
+        except Exception as error:  # noqa: BLE001 - a bad request must not stop the engine
             log.exception("prefill failed")
-            self._fail(job, error)
-            return None
-        job.compute_s += time.perf_counter() - start
-        if decision.done:
-            self._finish(job, decision.tokens)
-            return None
-        job.rows = list(self._batch.add(out.cache, job.stepper.prefill_rows, len(job.prompt_ids)))
-        self._active.append(job)
-        return decision
+            for job in admitted:
+                self._fail(job, error)
+            return
+        self._reorder(decisions)  # also drops the rows of jobs that ended at once
+
+    def _prefill(self, jobs: list[DecodeJob]) -> dict[int, Decision]:
+        """One forward pass over all new prompts (left-padded), one row per prompt.
+
+        A stepper that wants several copies of its prompt (beam search) gets the one row's
+        logits repeated: the copies would compute exactly the same thing.
+        """
+        start = time.perf_counter()
+        for job in jobs:
+            job.started = start
+            if job.adapter is not None:
+                if self.adapters is None:
+                    raise RunnerError("this runner has no adapters")
+                self.model = self.adapters.attach(self.model, job.adapter)
+        longest = max(len(job.prompt_ids) for job in jobs)
+        ids = torch.zeros(len(jobs), longest, dtype=torch.long, device=self.device)
+        mask = torch.zeros_like(ids)  # [jobs, longest], 0 = padding on the left
+        for i, job in enumerate(jobs):
+            ids[i, longest - len(job.prompt_ids) :] = torch.tensor(job.prompt_ids)
+            mask[i, longest - len(job.prompt_ids) :] = 1
+        hidden = any(job.stepper.needs_hidden for job in jobs)
+        extra: dict[str, Any] = {}
+        if self.adapters is not None and self.adapters.loaded:
+            extra["adapter_names"] = [job.adapter or BASE for job in jobs]
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=(mask.cumsum(dim=1) - 1).clamp(min=0),
+            use_cache=True,
+            output_hidden_states=hidden,
+            logits_to_keep=1,
+            return_dict=True,
+            **extra,
+        )
+        logits = out.logits[:, -1, :].float()  # [jobs, vocab]
+        states = out.hidden_states[-1] if hidden else None  # [jobs, longest, H]
+        elapsed = time.perf_counter() - start
+        first = self._batch.add(out.past_key_values, mask).start
+        decisions: dict[int, Decision] = {}
+        for i, job in enumerate(jobs):
+            job.compute_s += elapsed / len(jobs)
+            copies = job.stepper.prefill_rows
+            prompt_states = None
+            if states is not None:
+                prompt_states = states[i : i + 1, longest - len(job.prompt_ids) :]  # [1, P, H]
+            try:
+                decision = job.stepper.begin(
+                    job.prompt_ids, logits[i : i + 1].expand(copies, -1), prompt_states
+                )
+            except Exception as error:  # noqa: BLE001
+                log.exception("decoding failed to start")
+                decision = None
+                self._fail(job, error)
+            self._active.append(job)
+            job.rows = [first + i] * copies  # copies share the prompt's row until reordered
+            if decision is None:
+                self._active.remove(job)
+            elif decision.done:
+                self._active.remove(job)
+                self._finish(job, decision.tokens)
+            else:
+                decisions[id(job)] = decision
+        return decisions
 
     def _step(self) -> None:
         """One forward pass over all rows, then every job's next decision."""
@@ -208,9 +260,13 @@ class DecodeEngine:
             return
         tokens = [t for job in self._active for t in job.inputs]
         hidden = any(job.stepper.needs_hidden for job in self._active)
+        extra = {}
+        if self.adapters is not None and self.adapters.loaded:
+            extra["adapter_names"] = self._adapter_names(self._active)
         start = time.perf_counter()
         out = self.model(
             **self._batch.step_inputs(tokens),
+            **extra,
             past_key_values=self._batch.cache,
             use_cache=True,
             output_hidden_states=hidden,
@@ -241,6 +297,15 @@ class DecodeEngine:
             else:
                 decisions[id(job)] = decision
         self._reorder(decisions)
+
+    @staticmethod
+    def _adapter_names(jobs: list[DecodeJob]) -> list[str]:
+        """Each row's adapter, for a peft model's mixed-adapter batch."""
+        names = []
+        for job in jobs:
+            rows = len(job.rows) or job.stepper.prefill_rows
+            names.extend([job.adapter or BASE] * rows)
+        return names
 
     def _reorder(self, decisions: dict[int, Decision]) -> None:
         """Lay the rows out again: each job's rows follow its parents, contiguously."""

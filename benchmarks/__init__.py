@@ -1,0 +1,1 @@
+"""Benchmarks: measured against the plain Hugging Face baseline in the same run."""
