@@ -40,8 +40,9 @@ def build_model(size: str, device: torch.device) -> GPT2LMHeadModel:
     if size == "gpt2":
         config = GPT2Config()
     else:
-        config = GPT2Config(n_layer=2, n_head=2, n_embd=64, vocab_size=512, bos_token_id=0,
-                            eos_token_id=0)
+        config = GPT2Config(
+            n_layer=2, n_head=2, n_embd=64, vocab_size=512, bos_token_id=0, eos_token_id=0
+        )
     torch.manual_seed(0)
     model = GPT2LMHeadModel(config).to(device).eval()
     if device.type == "cuda":
@@ -65,21 +66,31 @@ def hf_generate(model, prompt: list[int], params: DecodingParams) -> list[int]:
     device = next(model.parameters()).device
     ids = torch.tensor([prompt], device=device)
     if params.method == "contrastive":
-        return contrastive_search(model, prompt, max_new_tokens=params.max_new_tokens,
-                                  eos_token_id=None, penalty_alpha=params.penalty_alpha,
-                                  top_k=params.top_k)
-    kwargs: dict = {"max_new_tokens": params.max_new_tokens, "min_new_tokens":
-                    params.max_new_tokens, "pad_token_id": 0, "eos_token_id": None}
+        return contrastive_search(
+            model,
+            prompt,
+            max_new_tokens=params.max_new_tokens,
+            eos_token_id=None,
+            penalty_alpha=params.penalty_alpha,
+            top_k=params.top_k,
+        )
+    kwargs: dict = {
+        "max_new_tokens": params.max_new_tokens,
+        "min_new_tokens": params.max_new_tokens,
+        "pad_token_id": 0,
+        "eos_token_id": None,
+    }
     if params.method == "beam":
         kwargs.update(num_beams=params.num_beams, do_sample=False)
     elif params.method == "sampling":
-        kwargs.update(do_sample=True, top_k=params.top_k, top_p=params.top_p,
-                      temperature=params.temperature)
+        kwargs.update(
+            do_sample=True, top_k=params.top_k, top_p=params.top_p, temperature=params.temperature
+        )
     else:
         kwargs.update(do_sample=False)
     with torch.inference_mode():
         output = model.generate(ids, attention_mask=torch.ones_like(ids), **kwargs)
-    return output[0, len(prompt):].tolist()
+    return output[0, len(prompt) :].tolist()
 
 
 def run_baseline(model, burst) -> tuple[float, list[float]]:
@@ -128,16 +139,24 @@ def main() -> None:
     engine_s, engine_lat, steps = run_engine(model, device, burst)
     base_s, base_lat = run_baseline(model, burst)
     tokens = args.n * args.new_tokens
-    print(f"model {args.model} on {device} ({torch.get_num_threads()} threads), "
-          f"{args.n} requests x {args.new_tokens} new tokens, mix {[m['method'] for m in MIX]}")
+    print(
+        f"model {args.model} on {device} ({torch.get_num_threads()} threads), "
+        f"{args.n} requests x {args.new_tokens} new tokens, mix {[m['method'] for m in MIX]}"
+    )
     print(f"{'':>22} {'total s':>8} {'tok/s':>8} {'p50 s':>7} {'p95 s':>7}")
-    for name, total, lat in (("sequential generate()", base_s, base_lat),
-                             ("batching engine", engine_s, engine_lat)):
-        print(f"{name:>22} {total:8.2f} {tokens / total:8.1f} {percentile(lat, 0.5):7.2f} "
-              f"{percentile(lat, 0.95):7.2f}")
-    print(f"throughput ratio: {base_s / engine_s:.1f}x   "
-          f"p95 latency ratio: {percentile(base_lat, 0.95) / percentile(engine_lat, 0.95):.1f}x"
-          f"   engine steps: {steps}   mean: {statistics.mean(engine_lat):.2f} s")
+    for name, total, lat in (
+        ("sequential generate()", base_s, base_lat),
+        ("batching engine", engine_s, engine_lat),
+    ):
+        print(
+            f"{name:>22} {total:8.2f} {tokens / total:8.1f} {percentile(lat, 0.5):7.2f} "
+            f"{percentile(lat, 0.95):7.2f}"
+        )
+    print(
+        f"throughput ratio: {base_s / engine_s:.1f}x   "
+        f"p95 latency ratio: {percentile(base_lat, 0.95) / percentile(engine_lat, 0.95):.1f}x"
+        f"   engine steps: {steps}   mean: {statistics.mean(engine_lat):.2f} s"
+    )
 
 
 if __name__ == "__main__":

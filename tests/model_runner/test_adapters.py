@@ -21,8 +21,9 @@ def save_adapter(path, seed: int) -> None:
     """A LoRA adapter with random (non-zero) weights, in peft's standard format."""
     model, _ = build_tiny()
     torch.manual_seed(seed)
-    config = LoraConfig(r=4, lora_alpha=32, target_modules=["c_attn"], fan_in_fan_out=True,
-                        init_lora_weights=False)
+    config = LoraConfig(
+        r=4, lora_alpha=32, target_modules=["c_attn"], fan_in_fan_out=True, init_lora_weights=False
+    )
     get_peft_model(model, config).save_pretrained(path)
 
 
@@ -47,8 +48,13 @@ async def runner(tmp_path):
 async def test_mixed_adapters_share_a_batch_and_match_solo_runs(runner, tmp_path):
     greedy = DecodingParams(method="greedy", max_new_tokens=12)
     beam = DecodingParams(method="beam", max_new_tokens=10, num_beams=3)
-    cases = [(None, greedy), ("group-a-v1", greedy), ("group-b-v1", greedy),
-             ("group-a-v1", beam), (None, beam)]
+    cases = [
+        (None, greedy),
+        ("group-a-v1", greedy),
+        ("group-b-v1", greedy),
+        ("group-a-v1", beam),
+        (None, beam),
+    ]
     results = await asyncio.gather(*(runner.generate(PROMPT, p, a) for a, p in cases))
     for (adapter, params), result in zip(cases, results, strict=True):
         path = tmp_path / "adapters" / adapter if adapter else None
