@@ -76,7 +76,7 @@ class RunnerSettings:
     device: str = "auto"  # auto, cpu, cuda, cuda:N or mps
     max_new_tokens: int = 100  # ceiling on new tokens for any one request
     device_power_w: float = 0.0  # watts for the energy estimate; 0 means a default per device
-    queue_size: int = 64  # requests waiting beyond this get "busy, try again in N s"
+    queue_size: int = 256  # requests waiting beyond this get "busy, try again in N s"
 
 
 @dataclass(frozen=True)

@@ -340,6 +340,7 @@ class Actor:
         }
         if message is not None:
             payload["message"] = message
+        await emu.flush_events()
         interaction.created = emu.now()
         await emu.gateway.dispatch("INTERACTION_CREATE", payload)
         reply = Reply(interaction, emu)

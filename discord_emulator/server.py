@@ -74,6 +74,7 @@ class DiscordEmulator:
         self.violations: list[Violation] = []
         self.requests: list[tuple[str, str]] = []  # (method, template) of every REST call
         self.faults: list[Fault] = []
+        self.pending_events: list[tuple[str, dict[str, Any]]] = []
         self.clock_offset = 0.0
         self.activity = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -103,7 +104,17 @@ class DiscordEmulator:
             position = len(self.guild.roles)
             role = Role(self.ids.next(), name, permissions, position)
             self.guild.roles[role.id] = role
+            # Discord tells connected bots about new roles; sent before the next interaction.
+            self.pending_events.append(
+                ("GUILD_ROLE_CREATE", {"guild_id": str(self.guild.id), "role": role.payload()})
+            )
         return role
+
+    async def flush_events(self) -> None:
+        """Dispatch the world changes (new roles) that happened since the last dispatch."""
+        while self.pending_events and self.gateway.session is not None:
+            event, data = self.pending_events.pop(0)
+            await self.gateway.dispatch(event, data)
 
     def add_member(self, name: str, roles: list[str] = ()) -> Member:
         """A guild member called `name` with the named roles (created as needed)."""

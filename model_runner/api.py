@@ -81,6 +81,7 @@ class Usage(_Message):
     queue_ms: float = 0.0  # waiting for the model (other requests ahead)
     compute_ms: float = 0.0  # this request's share of the model's compute time
     energy_wh: float = 0.0  # compute time x device power (see LABBOT_DEVICE_POWER_W)
+    model: str = ""  # the model that answered
 
 
 @dataclass(frozen=True)

@@ -195,7 +195,7 @@ def connect(
     data_dir: Path = Path("data"),
     max_new_tokens: int = 100,
     device_power_w: float = 0.0,
-    queue_size: int = 64,
+    queue_size: int = 256,
 ) -> RunnerClient:
     """The client for the configured runner: embedded when `url` is empty."""
     if url:

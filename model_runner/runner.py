@@ -51,7 +51,7 @@ class RunnerConfig:
     data_dir: Path = Path("data")  # model caches and adapters live below this
     max_new_tokens: int = 100  # ceiling for any one request
     device_power_w: float = 0.0  # for energy estimates; 0 = a typical figure per device
-    queue_size: int = 64  # waiting requests beyond this are told to retry
+    queue_size: int = 256  # waiting requests beyond this are told to retry
     max_rows: int = 128  # rows decoded together at most (a beam request takes num_beams)
     request_timeout_s: float = 300.0  # a request still running after this fails
 
@@ -159,6 +159,7 @@ class ModelRunner:
             "queue_ms": round(queue_s * 1000, 1),
             "compute_ms": round(compute_s * 1000, 1),
             "energy_wh": watt_hours(compute_s, self.power_w),
+            "model": self.config.model,
         }
 
     async def tokenize(self, text: str) -> TokenizeResult:
@@ -245,4 +246,5 @@ class ModelRunner:
             queue_ms=max(r.queue_ms for r in results),
             compute_ms=round(sum(r.compute_ms for r in results), 1),
             energy_wh=sum(r.energy_wh for r in results),
+            model=self.config.model,
         )

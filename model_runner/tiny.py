@@ -54,7 +54,7 @@ def build_tiny(
     tokenizer = build_tokenizer()
     config = GPT2Config(
         vocab_size=len(tokenizer),
-        n_positions=512,
+        n_positions=1024,
         n_embd=n_embd,
         n_layer=n_layer,
         n_head=n_head,

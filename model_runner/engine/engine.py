@@ -80,7 +80,7 @@ class DecodeEngine:
         model: torch.nn.Module,
         device: torch.device,
         *,
-        queue_size: int = 64,
+        queue_size: int = 256,
         max_rows: int = 128,
         adapters: AdapterRegistry | None = None,
     ) -> None:
@@ -94,7 +94,7 @@ class DecodeEngine:
         self._active: list[DecodeJob] = []
         self._batch = RowBatch(device)
         self._stop = threading.Event()
-        self._finished_at: collections.deque[float] = collections.deque(maxlen=256)
+        self._job_s = 5.0  # moving average of a job's time from prefill to its last token
         self.steps = 0
 
     # --- any thread ----------------------------------------------------------------------
@@ -116,12 +116,10 @@ class DecodeEngine:
         return future
 
     def retry_after(self) -> float:
-        """Seconds until a place in the queue is likely to be free, from recent throughput."""
-        now = time.perf_counter()
-        recent = [t for t in self._finished_at if now - t < 60]
-        rate = len(recent) / 60 if recent else 0.2
+        """Seconds until the queue has likely moved on, from how long recent jobs took."""
         waiting = self._inbox.qsize() + len(self._waiting)
-        return float(min(120, max(1, math.ceil(waiting / max(rate, 0.05) / 4))))
+        parallel = max(1, len(self._active))
+        return float(min(60, max(1, math.ceil(waiting * self._job_s / parallel))))
 
     def stop(self) -> None:
         """End `run()` after the current step; unfinished jobs fail."""
@@ -332,7 +330,7 @@ class DecodeEngine:
 
     def _finish(self, job: DecodeJob, tokens: list[int]) -> None:
         now = time.perf_counter()
-        self._finished_at.append(now)
+        self._job_s = 0.8 * self._job_s + 0.2 * (now - (job.started or now))
         queue_s = (job.started or now) - job.enqueued
         if not job.future.cancelled():
             job.future.set_result(JobOutcome(list(tokens), queue_s, job.compute_s))

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+
 import pytest
 
 from bot.config import RunnerSettings, Settings, StorageSettings
 from bot.playground.harness import LabHarness
 
 
-@pytest.fixture
-async def lab(tmp_path):
-    """A running emulator + bot; fails the test if the bot broke any contract rule."""
-    settings = Settings(
-        runner=RunnerSettings(model="tiny", device="cpu"),
-        storage=StorageSettings(data_dir=tmp_path / "data"),
-    )
+@contextlib.asynccontextmanager
+async def running_lab(data_dir, **runner):
+    """Emulator + bot on `tiny`; fails if the bot broke any contract rule."""
+    runner_settings = dataclasses.replace(RunnerSettings(model="tiny", device="cpu"), **runner)
+    settings = Settings(runner=runner_settings, storage=StorageSettings(data_dir=data_dir))
     harness = LabHarness(settings)
     await harness.start()
     try:
@@ -23,3 +24,10 @@ async def lab(tmp_path):
         await harness.stop()
     violations = harness.emulator.violations
     assert not violations, "contract violations:\n" + "\n".join(map(str, violations))
+
+
+@pytest.fixture
+async def lab(tmp_path):
+    """A running emulator + bot with default settings."""
+    async with running_lab(tmp_path / "data") as harness:
+        yield harness

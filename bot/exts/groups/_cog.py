@@ -1,0 +1,89 @@
+"""The group commands' cog."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import LabError
+from bot.formatting import safe
+from bot.groups import group_of, group_roles
+from bot.storage import groups
+
+MAX_NAME = 40
+
+
+class Groups(commands.Cog):
+    """Lab groups: one per member per server."""
+
+    def __init__(self, bot) -> None:
+        self.bot = bot
+
+    group = app_commands.Group(name="group", description="Your lab group.", guild_only=True)
+
+    async def _no_roles(self, guild: discord.Guild) -> None:
+        if await group_roles(self.bot.db, guild):
+            raise LabError(
+                "Groups on this server are roles: ask your instructor to give you your "
+                "group's role."
+            )
+
+    @group.command(name="join")
+    @app_commands.describe(name="Your group's name, e.g. Group 3 or The Tokenizers")
+    async def join(self, interaction: discord.Interaction, name: str) -> None:
+        """Join a group (it is created if nobody has used the name yet)."""
+        await self._no_roles(interaction.guild)
+        name = " ".join(name.split())
+        if not 1 <= len(name) <= MAX_NAME:
+            raise LabError(f"A group name has 1 to {MAX_NAME} characters.")
+        current = await groups.of_member(self.bot.db, interaction.guild_id, interaction.user.id)
+        if current is not None:
+            raise LabError(
+                f"You are already in {safe(current.name)}: /group leave first to switch groups."
+            )
+        existing = await groups.find(self.bot.db, interaction.guild_id, name)
+        try:
+            joined = await groups.join(
+                self.bot.db,
+                interaction.guild_id,
+                interaction.user.id,
+                existing.name if existing else name,
+            )
+        except sqlite3.IntegrityError:  # joined twice at the same moment
+            raise LabError("You are already in a group.") from None
+        await interaction.response.send_message(
+            f"You are now in **{safe(joined.name)}**. Your group's /compare results are "
+            "saved to its table."
+        )
+
+    @group.command(name="leave")
+    async def leave(self, interaction: discord.Interaction) -> None:
+        """Leave your group."""
+        await self._no_roles(interaction.guild)
+        current = await groups.of_member(self.bot.db, interaction.guild_id, interaction.user.id)
+        if current is None or not await groups.leave(
+            self.bot.db, interaction.guild_id, interaction.user.id
+        ):
+            raise LabError("You are not in a group.")
+        await interaction.response.send_message(
+            f"You left **{safe(current.name)}**.", ephemeral=True
+        )
+
+    @group.command(name="show")
+    async def show(self, interaction: discord.Interaction) -> None:
+        """Show your group and who is in it."""
+        current = await group_of(self.bot.db, interaction.user)
+        if current is None:
+            raise LabError("You are not in a group yet.")
+        if current.role_id is not None:
+            role = interaction.guild.get_role(current.role_id)
+            who = f"everyone with the {role.mention} role" if role else "its role's members"
+        else:
+            ids = await groups.members(self.bot.db, current.id)
+            who = ", ".join(f"<@{i}>" for i in ids)
+        await interaction.response.send_message(
+            f"You are in **{safe(current.name)}**: {who}.", ephemeral=True
+        )

@@ -1,0 +1,129 @@
+"""The decoding commands' cog."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import LabError
+from bot.exts.sampling._render import METHOD_NAMES, compare_reply, generate_reply
+from bot.groups import group_of
+from bot.storage import tables
+from model_runner.api import InvalidRequest
+from model_runner.decoding.params import DecodingParams
+
+METHODS = [app_commands.Choice(name=name, value=value) for value, name in METHOD_NAMES.items()]
+MAX_PROMPT = 1000
+
+
+def check_prompt(prompt: str) -> str:
+    """A prompt with something in it, not too long for the model or for Discord."""
+    if not prompt.strip():
+        raise LabError("The prompt is empty: give the model some text to continue.")
+    if len(prompt) > MAX_PROMPT:
+        raise LabError(f"The prompt is too long ({len(prompt)} characters; at most {MAX_PROMPT}).")
+    return prompt
+
+
+def decoding_params(ceiling: int, **values) -> DecodingParams:
+    """Validated parameters; errors use the command's option names."""
+    try:
+        return DecodingParams(**values).validate(ceiling)
+    except InvalidRequest as error:
+        raise LabError(str(error).replace("max_new_tokens", "max_tokens")) from None
+
+
+class Sampling(commands.Cog):
+    """Task 3: how the model picks the next token."""
+
+    def __init__(self, bot) -> None:
+        self.bot = bot
+
+    def _ceiling(self) -> int:
+        return self.bot.settings.runner.max_new_tokens
+
+    @app_commands.command(name="generate")
+    @app_commands.describe(
+        prompt="The text the model should continue",
+        method="How the next token is picked",
+        max_tokens="How many tokens to add",
+        temperature="Random sampling: below 1 sharper, above 1 flatter (0.05-5)",
+        top_k="Sampling: only the k likeliest tokens (0 = all); contrastive: candidates (1-20)",
+        top_p="Random sampling: only the likeliest tokens that make up this share (0.01-1)",
+        num_beams="Beam search: how many continuations are kept (2-10)",
+        penalty_alpha="Contrastive search: how strongly repetition is penalised (0-1)",
+        seed="Random sampling: the same seed gives the same text",
+    )
+    @app_commands.choices(method=METHODS)
+    async def generate(
+        self,
+        interaction: discord.Interaction,
+        prompt: str,
+        method: str = "greedy",
+        max_tokens: app_commands.Range[int, 1, 1024] = 30,
+        temperature: app_commands.Range[float, 0.05, 5.0] | None = None,
+        top_k: app_commands.Range[int, 0, 1000] | None = None,
+        top_p: app_commands.Range[float, 0.01, 1.0] | None = None,
+        num_beams: app_commands.Range[int, 2, 10] | None = None,
+        penalty_alpha: app_commands.Range[float, 0.0, 1.0] | None = None,
+        seed: app_commands.Range[int, 0, 2_147_483_647] | None = None,
+    ) -> None:
+        """Continue a prompt with one decoding method."""
+        check_prompt(prompt)
+        given = {
+            "temperature": temperature,
+            "top_k": top_k,
+            "top_p": top_p,
+            "num_beams": num_beams,
+            "penalty_alpha": penalty_alpha,
+            "seed": seed,
+        }
+        # Bad values are answered (privately) before anything is posted.
+        params = decoding_params(
+            self._ceiling(),
+            method=method,
+            max_new_tokens=max_tokens,
+            **{k: v for k, v in given.items() if v is not None},
+        )
+        await interaction.response.defer(thinking=True)
+        result = await self.bot.runner.generate(prompt, params)
+        embed, files = generate_reply(result)
+        await interaction.edit_original_response(embed=embed, attachments=files)
+
+    @app_commands.command(name="compare")
+    @app_commands.describe(
+        prompt="The text the model should continue",
+        max_tokens="How many tokens each method adds",
+        seed="Random sampling's seed (the same seed gives the same text)",
+    )
+    @app_commands.guild_only()
+    async def compare(
+        self,
+        interaction: discord.Interaction,
+        prompt: str,
+        max_tokens: app_commands.Range[int, 1, 1024] = 30,
+        seed: app_commands.Range[int, 0, 2_147_483_647] | None = None,
+    ) -> None:
+        """Greedy, 5-Beam, Contrastive Search and Random Sampling side by side."""
+        check_prompt(prompt)
+        decoding_params(self._ceiling(), max_new_tokens=max_tokens)
+        group = await group_of(self.bot.db, interaction.user)
+        await interaction.response.defer(thinking=True)
+        result = await self.bot.runner.compare(prompt, max_tokens, seed)
+        if group is not None:
+            await tables.add_row(
+                self.bot.db,
+                guild_id=interaction.guild_id,
+                group_id=group.id,
+                user_id=interaction.user.id,
+                kind="decoding",
+                prompt=prompt,
+                columns={r.method: r.text for r in result.results},
+                model=result.model,
+            )
+            note = f"Saved to {group.name}'s table: /table show"
+        else:
+            note = "Not saved: join a group to build your group's table."
+        embed, files = compare_reply(result, note)
+        await interaction.edit_original_response(embed=embed, attachments=files)

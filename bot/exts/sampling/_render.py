@@ -1,0 +1,95 @@
+"""Replies for /generate and /compare: readable on a phone, full text attached when cut."""
+
+from __future__ import annotations
+
+import io
+
+import discord
+
+from bot.formatting import clip, safe, usage_footer
+from model_runner.api import CompareResult, GenerateResult
+
+COLOUR = discord.Colour.from_rgb(87, 242, 135)
+METHOD_NAMES = {
+    "greedy": "Greedy",
+    "beam": "5-Beam",
+    "contrastive": "Contrastive Search",
+    "sampling": "Random Sampling",
+}
+FIELD_LIMIT = 1000  # per continuation, so four of them and the prompt stay under 6000
+GENERATE_LIMIT = 1500  # a screenful on a phone; the rest goes in the attached .txt
+PROMPT_LIMIT = 400
+
+
+def method_name(method: str, params: dict | None = None) -> str:
+    """The lab's name for a method (`5-Beam` only when it has 5 beams)."""
+    if method == "beam" and params and params.get("num_beams", 5) != 5:
+        return f"{params['num_beams']}-Beam"
+    return METHOD_NAMES.get(method, method)
+
+
+def _continuation(prompt: str, text: str, limit: int) -> tuple[str, bool]:
+    """The end of the prompt in bold, then the continuation (clipped)."""
+    tail, _ = clip(prompt[::-1], 60)
+    tail = tail[::-1].replace("…", "", 1)
+    lead = ("…" if len(prompt) > len(tail) else "") + f"**{safe(tail.strip())}**"
+    if not text.strip():
+        return f"{lead} *(no new text)*", False
+    # Clip after escaping: escapes lengthen the text, and the limit is Discord's.
+    body, cut = clip(safe(text), limit - len(lead))
+    return lead + body, cut
+
+
+def full_text(prompt: str, results: list[GenerateResult]) -> discord.File:
+    """Everything, uncut, as a .txt attachment."""
+    lines = [f"Prompt: {prompt}", ""]
+    for result in results:
+        lines += [f"== {method_name(result.method, result.params)} ==", prompt + result.text, ""]
+    return discord.File(io.BytesIO("\n".join(lines).encode()), filename="continuations.txt")
+
+
+def generate_reply(result: GenerateResult) -> tuple[discord.Embed, list[discord.File]]:
+    """One continuation, with the settings that produced it."""
+    title = method_name(result.method, result.params)
+    prompt, _ = clip(result.prompt, PROMPT_LIMIT)
+    body, cut = _continuation(result.prompt, result.text, GENERATE_LIMIT)
+    embed = discord.Embed(title=title, description=body, colour=COLOUR)
+    settings = {k: v for k, v in result.params.items() if k in _SHOWN[result.method]}
+    embed.add_field(
+        name="Settings", value=", ".join(f"{k}={v}" for k, v in settings.items()) or "defaults"
+    )
+    embed.add_field(name="Tokens", value=f"{len(result.token_ids)} ({result.finish_reason})")
+    embed.set_footer(
+        text=usage_footer(result.model, result.compute_ms, result.energy_wh, result.queue_ms)
+    )
+    files = [full_text(result.prompt, [result])] if cut else []
+    return embed, files
+
+
+_SHOWN = {
+    "greedy": ("max_new_tokens", "no_repeat_ngram_size"),
+    "beam": ("max_new_tokens", "num_beams", "no_repeat_ngram_size", "length_penalty"),
+    "contrastive": ("max_new_tokens", "penalty_alpha", "top_k"),
+    "sampling": ("max_new_tokens", "temperature", "top_k", "top_p", "seed"),
+}
+
+
+def compare_reply(
+    result: CompareResult, table_note: str
+) -> tuple[discord.Embed, list[discord.File]]:
+    """The four methods stacked under the prompt (a row of the group's table)."""
+    prompt, _ = clip(result.prompt, PROMPT_LIMIT)
+    embed = discord.Embed(
+        title="Same prompt, four decoding methods",
+        description=f"**{safe(prompt)}**",
+        colour=COLOUR,
+    )
+    any_cut = False
+    for item in result.results:
+        value, cut = _continuation(result.prompt, item.text, FIELD_LIMIT)
+        any_cut |= cut
+        embed.add_field(name=method_name(item.method, item.params), value=value, inline=False)
+    footer = usage_footer(result.model, result.compute_ms, result.energy_wh, result.queue_ms)
+    embed.set_footer(text=f"{footer}\n{table_note}")
+    files = [full_text(result.prompt, result.results)] if any_cut else []
+    return embed, files

@@ -1,0 +1,46 @@
+"""Text shared by the features' replies: safe model text, clipping, the usage footer."""
+
+from __future__ import annotations
+
+import discord
+
+ZERO_WIDTH = "\u200b"
+
+
+def safe(text: str) -> str:
+    """Model or user text shown as it is: no markdown effects, no mention that could ping.
+
+    `allowed_mentions` already stops every ping; breaking up `@` keeps the text from even
+    looking like a mention, and escaping markdown keeps `**` or `#` from restyling the reply.
+    """
+    text = discord.utils.escape_markdown(text)
+    return text.replace("@", "@" + ZERO_WIDTH)
+
+
+def clip(text: str, limit: int) -> tuple[str, bool]:
+    """`text` cut to at most `limit` characters at a word boundary, with an ellipsis."""
+    if len(text) <= limit:
+        return text, False
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip() + "…", True
+
+
+def energy(wh: float) -> str:
+    """Wh in a readable unit."""
+    if wh >= 1:
+        return f"{wh:.2f} Wh"
+    if wh >= 0.001:
+        return f"{wh * 1000:.2f} mWh"
+    return f"{wh * 1_000_000:.1f} µWh"
+
+
+def usage_footer(model: str, compute_ms: float, energy_wh: float, queue_ms: float = 0) -> str:
+    """`model · 1.2 s · 0.31 mWh` (and the wait, when there was one)."""
+    parts = [model, f"{compute_ms / 1000:.1f} s"]
+    if queue_ms >= 500:
+        parts.append(f"waited {queue_ms / 1000:.1f} s")
+    parts.append(energy(energy_wh))
+    return " · ".join(parts)

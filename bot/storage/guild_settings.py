@@ -1,0 +1,32 @@
+"""Per-server settings that instructors change from Discord (a JSON object per server)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.storage.database import Database
+
+
+async def load(db: Database, guild_id: int) -> dict[str, Any]:
+    """All settings of a server (empty when none were changed)."""
+    row = await db.fetchone("SELECT settings FROM guild_settings WHERE guild_id = ?", (guild_id,))
+    return json.loads(row["settings"]) if row else {}
+
+
+async def update(db: Database, guild_id: int, **changes: Any) -> dict[str, Any]:
+    """Change some settings of a server atomically; returns them all."""
+    async with db.transaction() as conn:
+        cursor = await conn.execute(
+            "SELECT settings FROM guild_settings WHERE guild_id = ?", (guild_id,)
+        )
+        row = await cursor.fetchone()
+        settings = json.loads(row[0]) if row else {}
+        settings.update(changes)
+        await conn.execute(
+            "INSERT INTO guild_settings (guild_id, settings) VALUES (?, ?) "
+            "ON CONFLICT (guild_id) DO UPDATE SET settings = excluded.settings, "
+            "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            (guild_id, json.dumps(settings)),
+        )
+    return settings
