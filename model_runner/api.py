@@ -139,6 +139,7 @@ class TokenLoss(_Message):
     display: str
     probability: float  # the model's probability for this token, given the ones before
     loss: float  # cross-entropy: -ln(probability)
+    text: str = ""  # what it decodes to
 
 
 @dataclass(frozen=True, kw_only=True)

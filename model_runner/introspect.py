@@ -161,6 +161,7 @@ def loss(loaded: LoadedModel, text: str) -> LossResult:
                 display=display_token(loaded.tokenizer, token_id, text_piece),
                 probability=math.exp(log_p),
                 loss=-log_p,
+                text=text_piece,
             )
         )
     mean = sum(t.loss for t in tokens) / len(tokens)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+from transformers.utils import logging as hf_logging
 
 from model_runner.api import RunnerUnavailable
 
@@ -69,6 +70,7 @@ def pick_dtype(device: torch.device) -> torch.dtype:
 
 def load_model(name: str, *, device: str = "auto", data_dir: Path = Path("data")) -> LoadedModel:
     """Load `name` onto the chosen device, in eval mode, or raise `ModelLoadError`."""
+    hf_logging.disable_progress_bar()  # progress bars only clutter the bot's log
     target = pick_device(device)
     dtype = pick_dtype(target)
     try:
