@@ -19,6 +19,7 @@ from bot.command_sync import sync_if_changed
 from bot.config import DISCORD_API_BASE, Settings
 from bot.errors import LabCommandTree
 from bot.exts import find_extensions
+from bot.policy import UsagePolicy
 from bot.storage.database import Database
 from model_runner.client import RunnerClient
 
@@ -58,6 +59,7 @@ class LabBot(commands.AutoShardedBot):
         self._extensions = find_extensions() if extensions is None else extensions
         self._sync_commands = sync_commands
         self._db: Database | None = None
+        self.policy = UsagePolicy(lambda: self.db)
 
     @property
     def db(self) -> Database:

@@ -277,6 +277,9 @@ class Api:
                 "version": str(self.emu.ids.next()),
                 **({"guild_id": scope.split(":")[1]} if scope != "global" else {}),
             }
+        for command in registered.values():  # Discord answers with permissions as strings
+            if command.get("default_member_permissions") is not None:
+                command["default_member_permissions"] = str(command["default_member_permissions"])
         self.emu.commands[scope] = registered
         self.emu.command_puts.append(scope)
         return list(registered.values())

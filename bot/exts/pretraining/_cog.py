@@ -47,6 +47,7 @@ class Pretraining(commands.Cog):
     ) -> None:
         """The most likely next tokens and their probabilities, as a chart."""
         check_text(prompt, "prompt")
+        await self.bot.policy.admit(interaction)
         await interaction.response.defer(thinking=True)
         result = await self.bot.runner.next_token(prompt, temperature, top)
         labels = [c.display for c in result.candidates]
@@ -67,6 +68,7 @@ class Pretraining(commands.Cog):
     async def tokens(self, interaction: discord.Interaction, text: str) -> None:
         """Each token of a text, with its id and piece."""
         check_text(text)
+        await self.bot.policy.admit(interaction)
         await interaction.response.defer(thinking=True)
         embed, files = tokens_reply(await self.bot.runner.tokenize(text))
         await interaction.edit_original_response(embed=embed, attachments=files)
@@ -76,6 +78,7 @@ class Pretraining(commands.Cog):
     async def loss(self, interaction: discord.Interaction, text: str) -> None:
         """Per-token probability and loss, mean loss and perplexity."""
         check_text(text)
+        await self.bot.policy.admit(interaction)
         await interaction.response.defer(thinking=True)
         embed, files = loss_reply(await self.bot.runner.loss(text))
         await interaction.edit_original_response(embed=embed, attachments=files)

@@ -86,6 +86,7 @@ class Sampling(commands.Cog):
             max_new_tokens=max_tokens,
             **{k: v for k, v in given.items() if v is not None},
         )
+        await self.bot.policy.admit(interaction, max_tokens)
         await interaction.response.defer(thinking=True)
         result = await self.bot.runner.generate(prompt, params)
         embed, files = generate_reply(result)
@@ -109,6 +110,7 @@ class Sampling(commands.Cog):
         check_prompt(prompt)
         decoding_params(self._ceiling(), max_new_tokens=max_tokens)
         group = await group_of(self.bot.db, interaction.user)
+        await self.bot.policy.admit(interaction, max_tokens)
         await interaction.response.defer(thinking=True)
         result = await self.bot.runner.compare(prompt, max_tokens, seed)
         if group is not None:

@@ -1,0 +1,149 @@
+"""The instructor controls' cog."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import LabError, NotInstructor
+from bot.exts.lab._explanations import EXPLANATIONS
+from bot.formatting import safe
+from bot.permissions import is_instructor
+from bot.policy import LabLimits
+from bot.storage import guild_settings
+
+METHODS = [app_commands.Choice(name=title, value=key) for key, (title, _) in EXPLANATIONS.items()]
+REVEAL = [app_commands.Choice(name="All four methods", value="all"), *METHODS]
+
+
+class LabControls(commands.Cog):
+    """Instructor settings for the lab, and the explanations they unlock."""
+
+    def __init__(self, bot) -> None:
+        self.bot = bot
+
+    lab = app_commands.Group(
+        name="lab",
+        description="Instructor controls for the lab.",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Every /lab command is checked on the server too: Discord's default permissions
+        can be changed by server admins, the instructor roles cannot."""
+        command = interaction.command
+        under_lab = command is not None and command.parent is not None
+        if under_lab and command.parent.name == "lab" and not is_instructor(interaction):
+            raise NotInstructor()
+        return True
+
+    async def _update(self, interaction: discord.Interaction, **changes) -> dict:
+        return await guild_settings.update(self.bot.db, interaction.guild_id, **changes)
+
+    @lab.command(name="reveal")
+    @app_commands.describe(method="Which explanation to reveal")
+    @app_commands.choices(method=REVEAL)
+    async def reveal(self, interaction: discord.Interaction, method: str = "all") -> None:
+        """Let students read the explanation of a decoding method with /explain."""
+        settings = await guild_settings.load(self.bot.db, interaction.guild_id)
+        revealed = set(settings.get("revealed", []))
+        revealed |= set(EXPLANATIONS) if method == "all" else {method}
+        await self._update(interaction, revealed=sorted(revealed))
+        names = ", ".join(EXPLANATIONS[m][0] for m in sorted(revealed))
+        await interaction.response.send_message(
+            f"Revealed: {names}. Students can now use /explain."
+        )
+
+    @lab.command(name="hide")
+    async def hide(self, interaction: discord.Interaction) -> None:
+        """Hide every explanation again (for the next class)."""
+        await self._update(interaction, revealed=[])
+        await interaction.response.send_message(
+            "Explanations hidden: /explain asks groups to guess first.", ephemeral=True
+        )
+
+    @lab.command(name="limits")
+    @app_commands.describe(
+        max_tokens="Most tokens a student may ask for (0 = the runner's ceiling)",
+        cooldown="Seconds between one student's model commands (0 = none)",
+        group_quota="Model commands per group per hour (0 = unlimited)",
+    )
+    async def limits(
+        self,
+        interaction: discord.Interaction,
+        max_tokens: app_commands.Range[int, 0, 1024] | None = None,
+        cooldown: app_commands.Range[int, 0, 600] | None = None,
+        group_quota: app_commands.Range[int, 0, 10_000] | None = None,
+    ) -> None:
+        """Set (or show) the limits on model commands."""
+        ceiling = self.bot.settings.runner.max_new_tokens
+        if max_tokens is not None and max_tokens > ceiling:
+            raise LabError(f"max_tokens can be at most the runner's ceiling, {ceiling}.")
+        changes = {
+            k: v
+            for k, v in (
+                ("max_tokens", max_tokens),
+                ("cooldown_s", cooldown),
+                ("group_quota", group_quota),
+            )
+            if v is not None
+        }
+        settings = (
+            await self._update(interaction, **changes)
+            if changes
+            else (await guild_settings.load(self.bot.db, interaction.guild_id))
+        )
+        limits = LabLimits.from_settings(settings)
+        await interaction.response.send_message(
+            f"max_tokens: {limits.max_tokens or ceiling} · cooldown: {limits.cooldown_s} s · "
+            f"group quota: {limits.group_quota or 'unlimited'} per hour",
+            ephemeral=True,
+        )
+
+    @lab.command(name="channel")
+    @app_commands.describe(channel="The channel to add or remove", allow="Add it (or remove it)")
+    async def channel(
+        self, interaction: discord.Interaction, channel: discord.TextChannel, allow: bool = True
+    ) -> None:
+        """Choose the channels the bot answers model commands in (none chosen = all)."""
+        settings = await guild_settings.load(self.bot.db, interaction.guild_id)
+        channels = set(settings.get("channels", []))
+        channels = channels | {channel.id} if allow else channels - {channel.id}
+        await self._update(interaction, channels=sorted(channels))
+        where = ", ".join(f"<#{c}>" for c in sorted(channels)) or "every channel"
+        await interaction.response.send_message(f"The lab now runs in {where}.", ephemeral=True)
+
+    @lab.command(name="grouprole")
+    @app_commands.describe(
+        role="A role whose members form one lab group", group="Make it a group role (or stop)"
+    )
+    async def grouprole(
+        self, interaction: discord.Interaction, role: discord.Role, group: bool = True
+    ) -> None:
+        """Mark a role as a lab group (roles named 'Group ...' count already)."""
+        settings = await guild_settings.load(self.bot.db, interaction.guild_id)
+        marked = set(settings.get("group_role_ids", []))
+        marked = marked | {role.id} if group else marked - {role.id}
+        await self._update(interaction, group_role_ids=sorted(marked))
+        state = "is now" if group else "is no longer"
+        await interaction.response.send_message(
+            f"{safe(role.name)} {state} a group role.", ephemeral=True
+        )
+
+    @app_commands.command(name="explain")
+    @app_commands.describe(method="The decoding method")
+    @app_commands.choices(method=METHODS)
+    @app_commands.guild_only()
+    async def explain(self, interaction: discord.Interaction, method: str) -> None:
+        """How a decoding method picks the next token (once your instructor reveals it)."""
+        settings = await guild_settings.load(self.bot.db, interaction.guild_id)
+        if method not in settings.get("revealed", []):
+            raise LabError(
+                "Not yet! First compare the methods with /compare and guess, as a group, "
+                "what each one does. Your instructor will reveal the explanations."
+            )
+        title, text = EXPLANATIONS[method]
+        embed = discord.Embed(title=title, description=text, colour=discord.Colour.teal())
+        await interaction.response.send_message(embed=embed)
