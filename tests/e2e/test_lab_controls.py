@@ -77,6 +77,5 @@ async def test_channels(lab, teacher):
 
 async def test_marked_group_role(lab, teacher):
     await teacher.slash("lab grouprole", role="Table 7")
-    reply = await lab.actor("Ada", roles=["Table 7"]).slash("compare", prompt=PROMPT,
-                                                            max_tokens=3)
+    reply = await lab.actor("Ada", roles=["Table 7"]).slash("compare", prompt=PROMPT, max_tokens=3)
     assert "Saved to Table 7's table" in reply.text

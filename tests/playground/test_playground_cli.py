@@ -36,15 +36,19 @@ def test_example_script_passes(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "== LLM Lab Bot ==" in result.stdout
     assert "now acting as Ms Rivera with roles Instructor" in result.stdout
+    assert "== Same prompt, four decoding methods ==" in result.stdout
+    assert "saved to" in result.stdout and "nexttoken.png" in result.stdout
+    assert list((tmp_path / "out").glob("*-nexttoken.png"))
 
 
 def test_unmet_expectation_fails_the_script(tmp_path):
     script = tmp_path / "bad.lab"
-    script.write_text('/help\nexpect "no such text"\n/nosuchcommand\n')
+    script.write_text('/help\nexpect "no such text"\n/nosuchcommand\n/explain method:greedy\n')
     result = run_playground(script, tmp_path)
     assert result.returncode == 1
     assert "expected the last reply to contain 'no such text'" in result.stdout
     assert "/nosuchcommand is not registered" in result.stdout
+    assert "error reply: Not yet!" in result.stdout  # an error reply nobody expected
 
 
 def test_bad_script_line_is_reported_before_starting(tmp_path):

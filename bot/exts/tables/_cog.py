@@ -78,5 +78,6 @@ class Tables(commands.Cog):
             ),
         ]
         await interaction.response.send_message(
-            f"{safe(group.name)}'s table, {len(rows)} rows.", files=files
+            f"{safe(group.name)}'s table, {len(rows)} row{'s' if len(rows) != 1 else ''}.",
+            files=files,
         )
