@@ -109,11 +109,14 @@ def test_beam_equals_transformers(seed, scale):
         assert ended_early > 0  # finished hypotheses that won before the length limit
 
 
-# Found by search: here transformers' early-stop heuristic ends the search while a better
-# hypothesis was still to come, so a beam search without that exact rule gives other tokens.
+# Found by search (for the current `tiny` weights): here transformers' early-stop heuristic
+# ends the search while a better hypothesis was still to come, so a beam search without that
+# exact rule gives other tokens. If `tiny` changes, search again: run beam_search with
+# `_may_improve` patched to always return True and keep the (settings, eos) whose tokens
+# differ from transformers' while ending in eos before max_new_tokens.
 @pytest.mark.parametrize(
     ("prompt", "beams", "penalty", "eos"),
-    [("The best thing about AI is", 5, 3.0, 175), ("The best thing about AI is", 2, 1.0, 342)],
+    [("Once upon a time", 3, 2.0, 171), ("Once upon a time", 2, 3.0, 171)],
 )
 def test_beam_stops_where_transformers_stops(prompt, beams, penalty, eos):
     model, prompts = model_and_prompts(1, 8.0)
