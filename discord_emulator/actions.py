@@ -419,7 +419,10 @@ async def wait_until_settled(
             return False
         if kind == 5:
             original = interaction.original
-            return bool(interaction.followups) or (original is not None and original.edits > 0)
+            # A message starting with ⏳ is progress: the bot's convention for "still working".
+            done = original is not None and original.edits > 0
+            done = done and not original.content.startswith("⏳")
+            return bool(interaction.followups) or done
         if kind == 6:
             source = emu.messages.get(interaction.source_message_id or 0)
             edited = source is not None and source.edits > 0

@@ -550,6 +550,7 @@ class Api:
 
     def _apply_edit(self, message: Message, body: Body, files: list[Upload]) -> None:
         payload = message.payload
+        message.earlier_contents.append(payload.get("content") or "")
         for key in ("content", "embeds", "components"):
             if key in body:
                 payload[key] = (

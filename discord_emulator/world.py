@@ -220,6 +220,7 @@ class Message:
     ephemeral: bool = False
     interaction_id: int | None = None
     edits: int = 0
+    earlier_contents: list[str] = field(default_factory=list)  # content before each edit
 
     @property
     def id(self) -> int:

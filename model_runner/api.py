@@ -72,6 +72,8 @@ class RunnerInfo(_Message):
     parameters: int = 0  # number of model parameters
     version: str = ""  # the runner's package version
     error: str = ""  # why loading failed, when status == "failed"
+    waiting: int = 0  # decoding requests queued for the model right now
+    active: int = 0  # decoding requests being decoded right now
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -119,9 +119,12 @@ class ModelRunner:
             return RunnerInfo(
                 model=self.config.model, status=status, version=__version__, error=self._error
             )
+        waiting, active = self._engine.load() if self._engine is not None else (0, 0)
         return RunnerInfo(
             model=self.config.model,
             status="ready",
+            waiting=waiting,
+            active=active,
             device=str(loaded.device),
             dtype=str(loaded.dtype).removeprefix("torch."),
             parameters=loaded.parameters,

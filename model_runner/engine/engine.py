@@ -121,6 +121,10 @@ class DecodeEngine:
         parallel = max(1, len(self._active))
         return float(min(60, max(1, math.ceil(waiting * self._job_s / parallel))))
 
+    def load(self) -> tuple[int, int]:
+        """(waiting, active) decoding jobs right now."""
+        return self._inbox.qsize() + len(self._waiting), len(self._active)
+
     def stop(self) -> None:
         """End `run()` after the current step; unfinished jobs fail."""
         self._stop.set()

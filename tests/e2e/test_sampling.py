@@ -142,3 +142,8 @@ async def test_a_burst_of_30_compares_is_acknowledged_within_3_s(lab):
         interaction = reply.interaction
         assert interaction.responded_at - interaction.created < 3.0
         assert len(reply.message.embeds[0]["fields"]) == 4
+        assert not reply.message.content  # the queue note is gone once the result is in
+    queued = [
+        r for r in replies if any("queued ahead of yours" in c for c in r.message.earlier_contents)
+    ]
+    assert queued  # those who waited were told how many requests were ahead

@@ -9,6 +9,7 @@ from discord.ext import commands
 from bot.errors import LabError
 from bot.exts.sampling._render import METHOD_NAMES, compare_reply, generate_reply
 from bot.groups import group_of
+from bot.progress import show_queue
 from bot.storage import tables
 from model_runner.api import InvalidRequest
 from model_runner.decoding.params import DecodingParams
@@ -88,9 +89,10 @@ class Sampling(commands.Cog):
         )
         await self.bot.policy.admit(interaction, max_tokens)
         await interaction.response.defer(thinking=True)
+        await show_queue(self.bot, interaction)
         result = await self.bot.runner.generate(prompt, params)
         embed, files = generate_reply(result)
-        await interaction.edit_original_response(embed=embed, attachments=files)
+        await interaction.edit_original_response(content=None, embed=embed, attachments=files)
 
     @app_commands.command(name="compare")
     @app_commands.describe(
@@ -112,6 +114,7 @@ class Sampling(commands.Cog):
         group = await group_of(self.bot.db, interaction.user)
         await self.bot.policy.admit(interaction, max_tokens)
         await interaction.response.defer(thinking=True)
+        await show_queue(self.bot, interaction)
         result = await self.bot.runner.compare(prompt, max_tokens, seed)
         if group is not None:
             await tables.add_row(
@@ -128,4 +131,4 @@ class Sampling(commands.Cog):
         else:
             note = "Not saved: join a group to build your group's table."
         embed, files = compare_reply(result, note)
-        await interaction.edit_original_response(embed=embed, attachments=files)
+        await interaction.edit_original_response(content=None, embed=embed, attachments=files)
