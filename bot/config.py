@@ -84,6 +84,7 @@ class StorageSettings:
     """Where state is kept on disk."""
 
     data_dir: Path = Path("data")  # database, adapters, caches, backups
+    cases_dir: Path | None = None  # instructors' own case-study files (*.toml), if any
 
     @property
     def database_path(self) -> Path:
@@ -188,6 +189,11 @@ def _path(raw: Any) -> Path:
     return Path(value).expanduser()
 
 
+def _optional_dir(raw: Any) -> Path | None:
+    value = _text(raw)
+    return Path(value).expanduser() if value else None
+
+
 def _log_level(raw: Any) -> str:
     value = _text(raw).upper()
     if value not in LOG_LEVELS:
@@ -284,6 +290,13 @@ SPECS: tuple[SettingSpec, ...] = (
         "data_dir",
         _path,
         "Directory for the database, adapters, model caches and backups.",
+    ),
+    SettingSpec(
+        "LABBOT_CASES_DIR",
+        "storage",
+        "cases_dir",
+        _optional_dir,
+        "A folder of extra case-study files (*.toml) beside the built-in four.",
     ),
     SettingSpec("LABBOT_LOG_LEVEL", "", "log_level", _log_level, "DEBUG, INFO, WARNING or ERROR."),
 )

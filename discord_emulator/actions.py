@@ -292,14 +292,11 @@ class Actor:
                 raise ActionError(
                     f"modal field needs at least {text_input['min_length']} characters"
                 )
-            rows.append(
-                {
-                    "type": 1,
-                    "components": [
-                        {"type": 4, "custom_id": text_input["custom_id"], "value": value}
-                    ],
-                }
-            )
+            submitted = {"type": 4, "custom_id": text_input["custom_id"], "value": value}
+            if text_input["custom_id"] in labels:  # inside a Label: Discord answers in kind
+                rows.append({"type": 18, "component": submitted})
+            else:
+                rows.append({"type": 1, "components": [submitted]})
         interaction = self.emu.new_interaction(MODAL_SUBMIT, self.member.id, self.channel_id)
         return await self._dispatch(
             interaction, {"custom_id": modal["custom_id"], "components": rows}

@@ -1,0 +1,208 @@
+"""The case-study commands' cog."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import LabError, NotInstructor
+from bot.exts.cases._catalogue import available, find
+from bot.exts.cases._render import answers_embeds, case_embed, export_files
+from bot.exts.cases._views import CreateCaseModal, answer_view
+from bot.formatting import clip, safe
+from bot.groups import require_group
+from bot.permissions import is_instructor
+from bot.storage import answers
+from bot.storage import cases as case_store
+from bot.storage import groups as group_store
+
+INSTRUCTOR_COMMANDS = {"post", "create", "export", "close", "reopen", "reveal"}
+
+
+class CaseStudies(commands.Cog):
+    """Task 5: ethics case studies answered by groups."""
+
+    def __init__(self, bot) -> None:
+        self.bot = bot
+
+    case = app_commands.Group(name="case", description="AI-ethics case studies.", guild_only=True)
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Instructor subcommands are checked on the server as well as hidden by Discord."""
+        command = interaction.command
+        if (
+            command is not None
+            and command.name in INSTRUCTOR_COMMANDS
+            and command.parent
+            and command.parent.name == "case"
+            and not is_instructor(interaction)
+        ):
+            raise NotInstructor()
+        return True
+
+    @case.command(name="list")
+    async def list_cases(self, interaction: discord.Interaction) -> None:
+        """The case studies you can choose from."""
+        cases = await available(self.bot, interaction.guild_id)
+        lines = [
+            f"`{c.id}` **{safe(c.title)}**: {safe(clip(c.summary, 200)[0])}" for c in cases.values()
+        ]
+        embed = discord.Embed(
+            title="Case studies",
+            description="\n".join(lines)[:4000],
+            colour=discord.Colour.from_rgb(235, 69, 158),
+        )
+        embed.set_footer(text="Read one with /case show, pick one for your group with /case choose")
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @case.command(name="show")
+    @app_commands.describe(case="The case's id (see /case list)")
+    async def show(self, interaction: discord.Interaction, case: str) -> None:
+        """Read a case study and its discussion questions."""
+        found = await find(self.bot, interaction.guild_id, case)
+        await interaction.response.send_message(embed=case_embed(found), ephemeral=True)
+
+    @case.command(name="choose")
+    @app_commands.describe(case="The case your group discusses")
+    async def choose(self, interaction: discord.Interaction, case: str) -> None:
+        """Record which case your group chose."""
+        found = await find(self.bot, interaction.guild_id, case)
+        group = await require_group(self.bot.db, interaction.user)
+        await case_store.choose(
+            self.bot.db, interaction.guild_id, group.id, found.id, interaction.user.id
+        )
+        await interaction.response.send_message(
+            f"**{safe(group.name)}** chose **{safe(found.title)}**."
+        )
+
+    @case.command(name="post")
+    @app_commands.describe(case="The case to post", channel="Where (default: here)")
+    async def post(
+        self,
+        interaction: discord.Interaction,
+        case: str,
+        channel: discord.TextChannel | None = None,
+    ) -> None:
+        """Post a case with an Answer button per question, and open a discussion thread."""
+        found = await find(self.bot, interaction.guild_id, case)
+        target = channel or interaction.channel
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        message = await target.send(embed=case_embed(found), view=answer_view(found))
+        thread = await message.create_thread(name=clip(f"Discussion: {found.title}", 100)[0])
+        await thread.send(
+            "Discuss the case here as a group, then answer each question with the buttons "
+            "under the case. Anyone in a group can write or edit the group's answer."
+        )
+        await case_store.record_post(
+            self.bot.db,
+            guild_id=interaction.guild_id,
+            case_id=found.id,
+            channel_id=target.id,
+            message_id=message.id,
+            thread_id=thread.id,
+            posted_by=interaction.user.id,
+        )
+        await interaction.followup.send(
+            f"Posted {safe(found.title)} in {target.mention}.", ephemeral=True
+        )
+
+    @case.command(name="create")
+    async def create(self, interaction: discord.Interaction) -> None:
+        """Write a new case study for this server."""
+        await interaction.response.send_modal(CreateCaseModal(self.bot))
+
+    @case.command(name="answers")
+    @app_commands.describe(
+        case="The case (default: your group's choice)",
+        group="Another group (instructors, or once answers are revealed)",
+    )
+    async def show_answers(
+        self, interaction: discord.Interaction, case: str | None = None, group: str | None = None
+    ) -> None:
+        """Read your group's answers (instructors: every group's)."""
+        instructor = is_instructor(interaction)
+        own = None if instructor and group is None else await self._own_group(interaction)
+        if case is None:
+            if own is None:
+                raise LabError("Name the case: /case answers case:<id>.")
+            chosen = (await case_store.chosen(self.bot.db, interaction.guild_id)).get(own.id)
+            if chosen is None:
+                raise LabError("Your group has not chosen a case: /case choose, or name one.")
+            case = chosen
+        found = await find(self.bot, interaction.guild_id, case)
+        state = await case_store.state(self.bot.db, interaction.guild_id, found.id)
+        target = own
+        if group is not None:
+            target = await group_store.find(self.bot.db, interaction.guild_id, group)
+            if target is None:
+                raise LabError(f"No group called {group!r}.")
+            if not instructor and not state.revealed and (own is None or own.id != target.id):
+                raise LabError(
+                    "You can read other groups' answers once your instructor reveals them."
+                )
+        revisions = await answers.latest(
+            self.bot.db, interaction.guild_id, found.id, target.id if target else None
+        )
+        if not revisions:
+            raise LabError("No answers yet.")
+        embeds = answers_embeds(found, revisions, found.title)
+        await interaction.response.send_message(embeds=embeds, ephemeral=True)
+
+    async def _own_group(self, interaction):
+        try:
+            return await require_group(self.bot.db, interaction.user)
+        except LabError:
+            if is_instructor(interaction):
+                return None
+            raise
+
+    @case.command(name="reveal")
+    @app_commands.describe(case="Show every group's answers to the class")
+    async def reveal(self, interaction: discord.Interaction, case: str) -> None:
+        """Post all groups' answers for the class to read."""
+        found = await find(self.bot, interaction.guild_id, case)
+        await case_store.set_state(self.bot.db, interaction.guild_id, found.id, revealed=True)
+        revisions = await answers.latest(self.bot.db, interaction.guild_id, found.id)
+        if not revisions:
+            raise LabError("No group has answered yet.")
+        await interaction.response.send_message(
+            content=f"Every group's answers to **{safe(found.title)}**:",
+            embeds=answers_embeds(found, revisions, found.title),
+            files=export_files(found, revisions, history=False)[1:],
+        )
+
+    @case.command(name="export")
+    @app_commands.describe(case="The case", history="Every version of every answer")
+    async def export(
+        self, interaction: discord.Interaction, case: str, history: bool = False
+    ) -> None:
+        """Download the answers as CSV and Markdown."""
+        found = await find(self.bot, interaction.guild_id, case)
+        if history:
+            revisions = await answers.history(self.bot.db, interaction.guild_id, found.id)
+        else:
+            revisions = await answers.latest(self.bot.db, interaction.guild_id, found.id)
+        groups_answered = len({r.group_id for r in revisions})
+        await interaction.response.send_message(
+            f"{safe(found.title)}: {groups_answered} groups, {len(revisions)} "
+            f"{'versions' if history else 'answers'}.",
+            files=export_files(found, revisions, history),
+            ephemeral=True,
+        )
+
+    @case.command(name="close")
+    @app_commands.describe(case="Stop accepting answers")
+    async def close(self, interaction: discord.Interaction, case: str) -> None:
+        """Stop groups from answering or editing."""
+        found = await find(self.bot, interaction.guild_id, case)
+        await case_store.set_state(self.bot.db, interaction.guild_id, found.id, closed=True)
+        await interaction.response.send_message(f"Answering **{safe(found.title)}** is closed.")
+
+    @case.command(name="reopen")
+    @app_commands.describe(case="Accept answers again")
+    async def reopen(self, interaction: discord.Interaction, case: str) -> None:
+        """Let groups answer and edit again."""
+        found = await find(self.bot, interaction.guild_id, case)
+        await case_store.set_state(self.bot.db, interaction.guild_id, found.id, closed=False)
+        await interaction.response.send_message(f"Answering **{safe(found.title)}** is open again.")

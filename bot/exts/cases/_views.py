@@ -1,0 +1,162 @@
+"""Buttons and modals of the case studies: answering a question, creating a case."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import discord
+
+from bot.errors import LabError, LabModal, report_error
+from bot.formatting import clip, safe
+from bot.groups import require_group
+from bot.storage import answers
+from bot.storage import cases as case_store
+
+MAX_ANSWER = 4000  # Discord's limit for a text input
+
+
+class AnswerModal(LabModal):
+    """The group's answer to one question, pre-filled with its current version."""
+
+    def __init__(self, bot, case, question: int, group, current: str) -> None:
+        title, _ = clip(f"Q{question}: {case.title}", 45)
+        # discord.py keys open modals by custom_id alone: a unique id per form keeps two
+        # members answering the same question at once from sharing (and racing on) one.
+        super().__init__(title=title, custom_id=f"case:modal:{secrets.token_hex(8)}")
+        self.bot, self.case, self.question, self.group = bot, case, question, group
+        self.add_item(discord.ui.TextDisplay(f"**{safe(case.questions[question - 1])}**"))
+        self.answer = discord.ui.TextInput(
+            style=discord.TextStyle.paragraph,
+            max_length=MAX_ANSWER,
+            default=current or None,
+            placeholder="Write your group's answer. Anyone in your group can edit it later.",
+        )
+        self.add_item(discord.ui.Label(text=f"{group.name}'s answer"[:45], component=self.answer))
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        state = await case_store.state(self.bot.db, interaction.guild_id, self.case.id)
+        if state.closed:
+            raise LabError(
+                "This case was closed while you were writing; copy your text and "
+                "ask your instructor to reopen it."
+            )
+        text = self.answer.value.strip()
+        if not text:
+            raise LabError("The answer is empty: nothing was saved.")
+        number = await answers.save(
+            self.bot.db,
+            guild_id=interaction.guild_id,
+            case_id=self.case.id,
+            group_id=self.group.id,
+            question=self.question,
+            author_id=interaction.user.id,
+            text=text,
+        )  # committed before we say so
+        await interaction.response.send_message(
+            f"Saved {safe(self.group.name)}'s answer to question {self.question} "
+            f"(version {number}).",
+            ephemeral=True,
+        )
+
+
+class AnswerButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"case:answer:(?P<case>[a-z0-9-]+):(?P<question>\d+)",
+):
+    """'Answer question N' under a posted case; works across bot restarts."""
+
+    def __init__(self, case_id: str, question: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=f"Answer question {question}",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"case:answer:{case_id}:{question}",
+            )
+        )
+        self.case_id, self.question = case_id, question
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match[str]):
+        return cls(match["case"], int(match["question"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            await self._open(interaction)
+        except Exception as error:  # noqa: BLE001 - dynamic items have no view error hook
+            await report_error(interaction, error)
+
+    async def _open(self, interaction: discord.Interaction) -> None:
+        from bot.exts.cases._catalogue import find
+
+        bot = interaction.client
+        case = await find(bot, interaction.guild_id, self.case_id)
+        if (await case_store.state(bot.db, interaction.guild_id, case.id)).closed:
+            raise LabError("Answering this case is closed.")
+        if not 1 <= self.question <= len(case.questions):
+            raise LabError("This question no longer exists.")
+        group = await require_group(bot.db, interaction.user)
+        current = await answers.latest(bot.db, interaction.guild_id, case.id, group.id)
+        text = next((r.text for r in current if r.question == self.question), "")
+        await interaction.response.send_modal(AnswerModal(bot, case, self.question, group, text))
+
+
+def answer_view(case) -> discord.ui.View:
+    """One button per question."""
+    view = discord.ui.View(timeout=None)
+    for number in range(1, len(case.questions) + 1):
+        view.add_item(AnswerButton(case.id, number))
+    return view
+
+
+class CreateCaseModal(LabModal, title="New case study"):
+    """An instructor's own case for this server."""
+
+    case_id = discord.ui.TextInput(
+        label="Short id (letters, digits, -)", max_length=49, placeholder="deepfakes-in-elections"
+    )
+    case_title = discord.ui.TextInput(label="Title", max_length=200)
+    summary = discord.ui.TextInput(
+        label="Summary (one or two sentences)", max_length=300, style=discord.TextStyle.paragraph
+    )
+    body = discord.ui.TextInput(
+        label="The case (Markdown, links welcome)",
+        max_length=3500,
+        style=discord.TextStyle.paragraph,
+    )
+    questions = discord.ui.TextInput(
+        label="Questions, one per line (empty: the lab's)",
+        required=False,
+        max_length=3000,
+        style=discord.TextStyle.paragraph,
+    )
+
+    def __init__(self, bot) -> None:
+        super().__init__()
+        self.bot = bot
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        from cases.loader import CaseFileError, validate_case
+
+        lines = [q.strip() for q in self.questions.value.splitlines() if q.strip()]
+        data = {
+            "id": self.case_id.value.strip().lower(),
+            "title": self.case_title.value.strip(),
+            "summary": self.summary.value.strip(),
+            "body": self.body.value.strip(),
+        }
+        if lines:
+            data["questions"] = lines
+        try:
+            case = validate_case(data, origin="server")
+        except CaseFileError as error:
+            raise LabError(f"Not saved: {error.field}: {error.message}") from None
+        stored = {k: v for k, v in data.items() if k != "id"}
+        await case_store.save_server_case(
+            self.bot.db, interaction.guild_id, case.id, stored, interaction.user.id
+        )
+        await interaction.response.send_message(
+            f"Saved case `{case.id}` with {len(case.questions)} questions: /case post "
+            f"case:{case.id}",
+            ephemeral=True,
+        )

@@ -1,0 +1,69 @@
+"""The privacy commands' cog."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import LabView
+from bot.storage import privacy
+
+
+class ConfirmDelete(LabView):
+    """A last chance before deleting."""
+
+    def __init__(self, bot, user_id: int) -> None:
+        super().__init__(timeout=120)
+        self.bot, self.user_id = bot, user_id
+
+    @discord.ui.button(label="Delete my data", style=discord.ButtonStyle.danger)
+    async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button):
+        if interaction.user.id != self.user_id:
+            await interaction.response.send_message("This button is not yours.", ephemeral=True)
+            return
+        counts = await privacy.delete_user(self.bot.db, self.user_id)  # committed first
+        done = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items() if n)
+        await interaction.response.edit_message(
+            content="Deleted. "
+            + (done or "There was nothing stored about you.")
+            + " Your group's answers stay, without your name.",
+            view=None,
+        )
+        self.stop()
+
+    @discord.ui.button(label="Keep it", style=discord.ButtonStyle.secondary)
+    async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button):
+        await interaction.response.edit_message(content="Nothing was deleted.", view=None)
+        self.stop()
+
+
+class Privacy(commands.Cog):
+    """Your data."""
+
+    def __init__(self, bot) -> None:
+        self.bot = bot
+
+    privacy_group = app_commands.Group(name="privacy", description="Your data in the bot.")
+
+    @privacy_group.command(name="export")
+    async def export(self, interaction: discord.Interaction) -> None:
+        """Everything the bot stores about you, as a JSON file (only you see it)."""
+        data = await privacy.export_user(self.bot.db, interaction.user.id)
+        file = discord.File(io.BytesIO(json.dumps(data, indent=2).encode()), "my-data.json")
+        await interaction.response.send_message(
+            "Everything the bot stores about you:", file=file, ephemeral=True
+        )
+
+    @privacy_group.command(name="delete")
+    async def delete(self, interaction: discord.Interaction) -> None:
+        """Delete your personal data (your group's answers stay, anonymised)."""
+        await interaction.response.send_message(
+            "This removes your group memberships and your name from your answers and table "
+            "rows. The group's work stays, without your name. Sure?",
+            view=ConfirmDelete(self.bot, interaction.user.id),
+            ephemeral=True,
+        )

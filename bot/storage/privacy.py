@@ -1,0 +1,66 @@
+"""Everything stored about one person, to show them or to remove it.
+
+Deletion keeps the group's work: answer revisions and table rows stay, with the author
+removed (anonymised), so a group's answers survive a member leaving.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.storage.database import Database
+
+
+async def export_user(db: Database, user_id: int) -> dict[str, Any]:
+    """All rows that name this user, as plain JSON-ready data."""
+    groups = await db.fetchall(
+        "SELECT m.guild_id, g.name AS group_name, m.joined_at FROM group_members m "
+        "JOIN lab_groups g ON g.id = m.group_id WHERE m.user_id = ?",
+        (user_id,),
+    )
+    revisions = await db.fetchall(
+        "SELECT a.guild_id, a.case_id, g.name AS group_name, a.question, r.text, r.created_at "
+        "FROM answer_revisions r JOIN answers a ON a.id = r.answer_id "
+        "JOIN lab_groups g ON g.id = a.group_id WHERE r.author_id = ? ORDER BY r.id",
+        (user_id,),
+    )
+    comparisons = await db.fetchall(
+        "SELECT guild_id, kind, prompt, columns, model, created_at FROM comparisons "
+        "WHERE user_id = ? ORDER BY id",
+        (user_id,),
+    )
+    choices = await db.fetchall(
+        "SELECT guild_id, case_id, chosen_at FROM group_cases WHERE chosen_by = ?", (user_id,)
+    )
+    created = await db.fetchall(
+        "SELECT guild_id, case_id, created_at FROM server_cases WHERE created_by = ?",
+        (user_id,),
+    )
+    return {
+        "user_id": str(user_id),
+        "groups_joined": [dict(r) for r in groups],
+        "answer_revisions": [dict(r) for r in revisions],
+        "comparisons": [{**dict(r), "columns": json.loads(r["columns"])} for r in comparisons],
+        "case_choices": [dict(r) for r in choices],
+        "cases_created": [dict(r) for r in created],
+    }
+
+
+async def delete_user(db: Database, user_id: int) -> dict[str, int]:
+    """Remove the user's personal data; their group work stays, anonymised. Row counts."""
+    counts = {}
+    async with db.transaction() as conn:
+        statements = {
+            "groups_left": "DELETE FROM group_members WHERE user_id = ?",
+            "answers_anonymised": "UPDATE answer_revisions SET author_id = NULL "
+            "WHERE author_id = ?",
+            "comparisons_anonymised": "UPDATE comparisons SET user_id = 0 WHERE user_id = ?",
+            "choices_anonymised": "UPDATE group_cases SET chosen_by = NULL WHERE chosen_by = ?",
+            "cases_anonymised": "UPDATE server_cases SET created_by = NULL WHERE created_by = ?",
+            "posts_anonymised": "UPDATE case_posts SET posted_by = NULL WHERE posted_by = ?",
+        }
+        for name, sql in statements.items():
+            cursor = await conn.execute(sql, (user_id,))
+            counts[name] = cursor.rowcount
+    return counts

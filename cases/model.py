@@ -1,0 +1,39 @@
+"""What a case study is: the text groups read, the works it cites, the questions they discuss.
+
+Both types are frozen so that a loaded case can be shared between servers and threads; the
+loader (`cases.loader`) is the only place that builds them from files or instructors' forms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Source:
+    """A published work that a case study draws on, listed as a link under the case."""
+
+    title: str  # the work's title, or a plain description when the link is a publisher's site
+    url: str  # http(s) link to the work, or to the publisher's site when no stable link is known
+    publisher: str = ""  # who published it: a newspaper, journal, university, agency
+    date: str = ""  # when it was published, as people write it: "July 2025", "9 October 2025"
+
+    def label(self) -> str:
+        """The title followed by publisher and date where known, for a one-line citation."""
+        details = ", ".join(part for part in (self.publisher, self.date) if part)
+        return f"{self.title} ({details})" if details else self.title
+
+
+@dataclass(frozen=True)
+class CaseStudy:
+    """One AI-ethics case study that a group can choose, read and answer questions on."""
+
+    id: str  # short stable name used in commands and the database, e.g. `environmental-impact`
+    title: str  # heading shown on the case's post (1-200 characters)
+    summary: str  # one or two sentences shown in lists and menus (1-300 characters)
+    body: str  # Markdown explanation of the issue; fits one Discord embed (1-3500 characters)
+    sources: tuple[Source, ...]  # the works the body cites, in the order it cites them
+    questions: tuple[str, ...]  # what groups discuss; the four shared questions unless set
+    origin: str = (
+        "builtin"  # where it came from: `builtin`, `folder` (instructor files) or `server`
+    )
