@@ -157,18 +157,9 @@ class Actor:
             upload = value if isinstance(value, Upload) else files.get(value)
             if upload is None:
                 raise ActionError(f"/{command}: option {name!r} needs a file")
-            upload_id = self.emu.ids.next()
-            self.emu.uploads[upload_id] = upload
-            url = f"{self.emu.base_url}/attachments/{upload_id}/{upload.filename}"
-            resolved.setdefault("attachments", {})[str(upload_id)] = {
-                "id": str(upload_id),
-                "filename": upload.filename,
-                "size": len(upload.data),
-                "url": url,
-                "proxy_url": url,
-                "content_type": upload.content_type or None,
-            }
-            return str(upload_id)
+            attachment = self.emu.store_upload(upload)
+            resolved.setdefault("attachments", {})[attachment["id"]] = attachment
+            return attachment["id"]
         if kind in (USER, MENTIONABLE):
             member = self.emu.add_member(value) if isinstance(value, str) else value
             resolved.setdefault("users", {})[str(member.id)] = member.user

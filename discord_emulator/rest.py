@@ -491,22 +491,7 @@ class Api:
             raise DiscordError(400, 50035, "Invalid Form Body: " + "; ".join(hard))
 
     def _attachments(self, files: list[Upload]) -> list[Body]:
-        out = []
-        for upload in files:
-            upload_id = self.emu.ids.next()
-            self.emu.uploads[upload_id] = upload
-            url = f"{self.emu.base_url}/attachments/{upload_id}/{upload.filename}"
-            out.append(
-                {
-                    "id": str(upload_id),
-                    "filename": upload.filename,
-                    "size": len(upload.data),
-                    "url": url,
-                    "proxy_url": url,
-                    "content_type": upload.content_type or None,
-                }
-            )
-        return out
+        return [self.emu.store_upload(upload) for upload in files]
 
     def _new_message(
         self,

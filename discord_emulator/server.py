@@ -196,6 +196,20 @@ class DiscordEmulator:
         self.interactions_by_token[interaction.token] = interaction
         return interaction
 
+    def store_upload(self, upload: Upload) -> dict[str, Any]:
+        """Keep a file for download and return Discord's attachment object for it."""
+        upload_id = self.ids.next()
+        self.uploads[upload_id] = upload
+        url = f"{self.base_url}/attachments/{upload_id}/{upload.filename}"
+        return {
+            "id": str(upload_id),
+            "filename": upload.filename,
+            "size": len(upload.data),
+            "url": url,
+            "proxy_url": url,
+            "content_type": upload.content_type or None,
+        }
+
     # --- faults -------------------------------------------------------------------------
 
     def rate_limit(self, method: str, path: str, *, retry_after: float = 0.3, count: int = 1):

@@ -44,11 +44,14 @@ def _split(text: str, line: int) -> list[str]:
         raise ScriptError(f"line {line}: {error} (check your quotes)") from None
 
 
-def _options(tokens: list[str]) -> tuple[list[str], dict[str, str]]:
+def _options(tokens: list[str], loose: bool = False) -> tuple[list[str], dict[str, str]]:
+    """Split `name:value` options from leading words; `loose` allows any name (modal labels
+    such as "Group 2's answer")."""
     words, options = [], {}
     for token in tokens:
         name, sep, value = token.partition(":")
-        if sep and name and name.replace("_", "").replace("-", "").isalnum():
+        simple = name.replace("_", "").replace("-", "").isalnum()
+        if sep and name and (simple or loose):
             options[name] = value
         elif options:
             raise ScriptError(f"{token!r} comes after the options; put words before options")
@@ -86,7 +89,7 @@ def parse_line(text: str, line: int = 0) -> Step | None:
             raise ScriptError(f"line {line}: select needs at least one option")
         return Step("select", values, {}, line)
     if keyword == "modal":
-        words, options = _options(_split(rest, line))
+        words, options = _options(_split(rest, line), loose=True)
         if words or not options:
             raise ScriptError(f'line {line}: write modal fields as Label:"text"')
         return Step("modal", (), options, line)

@@ -6,23 +6,18 @@ import asyncio
 
 import pytest
 
-from bot.config import RunnerSettings, Settings, StorageSettings
-from bot.exts import find_extensions
-from bot.playground.harness import LabHarness
+from tests.e2e.conftest import running_lab
 
 CALLBACK = "/interactions/{interaction_id}/{interaction_token}/callback"
 
 
 @pytest.fixture
 async def planted(tmp_path):
-    settings = Settings(
-        runner=RunnerSettings(model="tiny", device="cpu"),
-        storage=StorageSettings(data_dir=tmp_path),
-    )
-    harness = LabHarness(settings, extensions=[*find_extensions(), "tests.e2e.planted"])
-    await harness.start()
-    yield harness
-    await harness.stop()
+    """The bot with the rule-breaking commands; the tests inspect the violations."""
+    async with running_lab(
+        tmp_path, extra_extensions=["tests.e2e.planted"], check_contract=False
+    ) as harness:
+        yield harness
 
 
 def rules(harness) -> list[str]:

@@ -6,23 +6,15 @@ import asyncio
 
 import pytest
 
-from bot.config import RunnerSettings, Settings, StorageSettings
-from bot.exts import find_extensions
-from bot.playground.harness import LabHarness
 from discord_emulator import ActionError, Upload
+from tests.e2e.conftest import running_lab
 
 
 @pytest.fixture
 async def widgets(tmp_path):
-    settings = Settings(
-        runner=RunnerSettings(model="tiny", device="cpu"),
-        storage=StorageSettings(data_dir=tmp_path),
-    )
-    harness = LabHarness(settings, extensions=[*find_extensions(), "tests.e2e.widgets"])
-    await harness.start()
-    yield harness
-    await harness.stop()
-    assert not harness.emulator.violations, [str(v) for v in harness.emulator.violations]
+    """The bot with the self-test widgets extension."""
+    async with running_lab(tmp_path, extra_extensions=["tests.e2e.widgets"]) as harness:
+        yield harness
 
 
 async def test_button_click_updates_the_message(widgets):

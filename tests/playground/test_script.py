@@ -33,6 +33,8 @@ def test_other_actions():
     assert parse_line("click Approve all").words == ("Approve all",)
     assert parse_line("select Greedy, 5-Beam").words == ("Greedy", "5-Beam")
     assert parse_line('modal Answer:"We think so"').options == {"Answer": "We think so"}
+    step = parse_line('modal "Group 2\'s answer":"Yes: really"')
+    assert step.options == {"Group 2's answer": "Yes: really"}
     assert parse_line("wait").kind == "wait"
     assert parse_line("wait 30").words == ("30",)
     assert parse_line('wait for "Fine-tune finished"').kind == "wait_for"

@@ -18,6 +18,20 @@ def _code(text: str) -> str:
     return "`" + text.replace("`", "ˋ") + "`"
 
 
+def _code_block(rows: list[str], limit: int) -> tuple[str, bool]:
+    """Rows in a code block, cut at a row boundary to fit `limit` characters."""
+    table, cut = clip("\n".join(rows), limit)
+    if cut:
+        table = table[: table.rfind("\n")] + "\n…"
+    return f"```\n{table.replace('```', 'ˋˋˋ')}\n```", cut
+
+
+def _tsv(filename: str, header: list[str], rows: list[list[object]]) -> discord.File:
+    """A tab-separated file of every row, for when the embed shows only some."""
+    lines = ["\t".join(header)] + ["\t".join(str(cell) for cell in row) for row in rows]
+    return discord.File(io.BytesIO("\n".join(lines).encode()), filename=filename)
+
+
 def next_token_embed(result: NextTokenResult) -> discord.Embed:
     """The ranked candidates as text; the chart is attached as `nexttoken.png`."""
     prompt, _ = clip(result.prompt, 300)
@@ -44,14 +58,12 @@ def next_token_embed(result: NextTokenResult) -> discord.Embed:
 
 def tokens_reply(result: TokenizeResult) -> tuple[discord.Embed, list[discord.File]]:
     """Each token with its id and piece; the full list attached when long."""
-    rows = [f"{t.id:>6}  {t.piece:<14} {t.display}" for t in result.tokens]
-    table = "\n".join(rows)
-    shown, cut = clip(table, 3600)
-    if cut:
-        shown = shown[: shown.rfind("\n")] + "\n…"
+    rows = ["    id  piece          shown as"]
+    rows += [f"{t.id:>6}  {t.piece:<14} {t.display}" for t in result.tokens]
+    block, cut = _code_block(rows, 3600)
     embed = discord.Embed(
         title=f"{len(result.tokens)} tokens for {len(result.text)} characters",
-        description=f"```\n    id  piece          shown as\n{shown.replace('```', 'ˋˋˋ')}\n```",
+        description=block,
         colour=COLOUR,
     )
     embed.add_field(
@@ -60,12 +72,8 @@ def tokens_reply(result: TokenizeResult) -> tuple[discord.Embed, list[discord.Fi
         "own spelling (Ġ or ▁ marks a leading space, shown as ␣).",
     )
     embed.set_footer(text=usage_footer(result.model, result.compute_ms, result.energy_wh))
-    files = []
-    if cut:
-        data = "id\tpiece\tshown as\n" + "\n".join(
-            f"{t.id}\t{t.piece}\t{t.display}" for t in result.tokens
-        )
-        files.append(discord.File(io.BytesIO(data.encode()), filename="tokens.tsv"))
+    rows_out = [[t.id, t.piece, t.display] for t in result.tokens]
+    files = [_tsv("tokens.tsv", ["id", "piece", "shown as"], rows_out)] if cut else []
     return embed, files
 
 
@@ -93,12 +101,10 @@ def loss_reply(result: LossResult) -> tuple[discord.Embed, list[discord.File]]:
         f"{_percent(t.probability):>7} {t.loss:6.2f}  {t.display}{'  ◀' if i in surprising else ''}"
         for i, t in enumerate(result.tokens)
     ]
-    table, cut = clip("\n".join(rows), 2500)
-    if cut:
-        table = table[: table.rfind("\n")] + "\n…"
+    block, cut = _code_block(rows, 2500)
     embed = discord.Embed(
         title=f"Mean loss {result.mean_loss:.2f} · perplexity {result.perplexity:.1f}",
-        description=f"{clip(marked, 900)[0]}\n```\n{table.replace('```', 'ˋˋˋ')}\n```",
+        description=f"{clip(marked, 900)[0]}\n{block}",
         colour=COLOUR,
     )
     embed.add_field(
@@ -108,10 +114,6 @@ def loss_reply(result: LossResult) -> tuple[discord.Embed, list[discord.File]]:
         "perplexity = e^loss is roughly how many tokens it was torn between.",
     )
     embed.set_footer(text=usage_footer(result.model, result.compute_ms, result.energy_wh))
-    files = []
-    if cut:
-        data = "token\tprobability\tloss\n" + "\n".join(
-            f"{t.display}\t{t.probability:.6f}\t{t.loss:.4f}" for t in result.tokens
-        )
-        files.append(discord.File(io.BytesIO(data.encode()), filename="loss.tsv"))
+    rows_out = [[t.display, f"{t.probability:.6f}", f"{t.loss:.4f}"] for t in result.tokens]
+    files = [_tsv("loss.tsv", ["token", "probability", "loss"], rows_out)] if cut else []
     return embed, files
