@@ -75,5 +75,7 @@ def render_modal(modal: dict) -> str:
             labels.append(component.get("label", ""))
         elif component.get("type") == 4 and component.get("label"):
             labels.append(component["label"])
-    fields = ", ".join(f'{label}:"..."' for label in labels)
+    fields = " ".join(
+        f'"{label}":"..."' if " " in label or "'" in label else f'{label}:"..."' for label in labels
+    )
     return f"[bot opened a form: {modal.get('title', '')}]\n  answer with: modal {fields}"

@@ -17,7 +17,9 @@ from bot.storage import answers
 from bot.storage import cases as case_store
 from bot.storage import groups as group_store
 
-INSTRUCTOR_COMMANDS = {"post", "create", "export", "close", "reopen", "reveal"}
+INSTRUCTOR = {
+    "instructor": True
+}  # marks the subcommands /help lists as instructors'; checked below
 
 
 class CaseStudies(commands.Cog):
@@ -29,13 +31,11 @@ class CaseStudies(commands.Cog):
     case = app_commands.Group(name="case", description="AI-ethics case studies.", guild_only=True)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Instructor subcommands are checked on the server as well as hidden by Discord."""
+        """Instructor subcommands are checked on the server (Discord cannot hide subcommands)."""
         command = interaction.command
         if (
             command is not None
-            and command.name in INSTRUCTOR_COMMANDS
-            and command.parent
-            and command.parent.name == "case"
+            and command.extras.get("instructor")
             and not is_instructor(interaction)
         ):
             raise NotInstructor()
@@ -76,7 +76,7 @@ class CaseStudies(commands.Cog):
             f"**{safe(group.name)}** chose **{safe(found.title)}**."
         )
 
-    @case.command(name="post")
+    @case.command(name="post", extras=INSTRUCTOR)
     @app_commands.describe(case="The case to post", channel="Where (default: here)")
     async def post(
         self,
@@ -107,7 +107,7 @@ class CaseStudies(commands.Cog):
             f"Posted {safe(found.title)} in {target.mention}.", ephemeral=True
         )
 
-    @case.command(name="create")
+    @case.command(name="create", extras=INSTRUCTOR)
     async def create(self, interaction: discord.Interaction) -> None:
         """Write a new case study for this server."""
         await interaction.response.send_modal(CreateCaseModal(self.bot))
@@ -157,7 +157,7 @@ class CaseStudies(commands.Cog):
                 return None
             raise
 
-    @case.command(name="reveal")
+    @case.command(name="reveal", extras=INSTRUCTOR)
     @app_commands.describe(case="Show every group's answers to the class")
     async def reveal(self, interaction: discord.Interaction, case: str) -> None:
         """Post all groups' answers for the class to read."""
@@ -172,7 +172,7 @@ class CaseStudies(commands.Cog):
             files=export_files(found, revisions, history=False)[1:],
         )
 
-    @case.command(name="export")
+    @case.command(name="export", extras=INSTRUCTOR)
     @app_commands.describe(case="The case", history="Every version of every answer")
     async def export(
         self, interaction: discord.Interaction, case: str, history: bool = False
@@ -191,7 +191,7 @@ class CaseStudies(commands.Cog):
             ephemeral=True,
         )
 
-    @case.command(name="close")
+    @case.command(name="close", extras=INSTRUCTOR)
     @app_commands.describe(case="Stop accepting answers")
     async def close(self, interaction: discord.Interaction, case: str) -> None:
         """Stop groups from answering or editing."""
@@ -199,7 +199,7 @@ class CaseStudies(commands.Cog):
         await case_store.set_state(self.bot.db, interaction.guild_id, found.id, closed=True)
         await interaction.response.send_message(f"Answering **{safe(found.title)}** is closed.")
 
-    @case.command(name="reopen")
+    @case.command(name="reopen", extras=INSTRUCTOR)
     @app_commands.describe(case="Accept answers again")
     async def reopen(self, interaction: discord.Interaction, case: str) -> None:
         """Let groups answer and edit again."""

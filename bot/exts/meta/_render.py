@@ -21,7 +21,8 @@ def command_lines(commands: list[app_commands.Command | app_commands.Group]) -> 
         else:
             leaves = [top]
         for command in leaves:
-            lines.append(f"`/{command.qualified_name}`{mark} - {command.description}")
+            own = " (instructors)" if command.extras.get("instructor") and not mark else ""
+            lines.append(f"`/{command.qualified_name}`{mark}{own} - {command.description}")
     return lines
 
 
