@@ -9,12 +9,13 @@ rows without one use the unchanged base weights (`"__base__"`).
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import torch
 
-from model_runner.api import InvalidRequest
+from model_runner.api import AdapterInfo, InvalidRequest
 
 BASE = "__base__"
 _ADAPTER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -37,6 +38,31 @@ class AdapterRegistry:
         if not (path / "adapter_config.json").is_file():
             raise InvalidRequest(f"no adapter {adapter_id!r} on this runner", field="adapter")
         return path
+
+    def check_new(self, adapter_id: str) -> None:
+        """A valid id that no saved adapter uses yet."""
+        if not _ADAPTER_ID.match(adapter_id) or ".." in adapter_id:
+            raise InvalidRequest(
+                "adapter must be 1-128 letters, digits, '.', '_' or '-'", field="adapter"
+            )
+        if (self.root / adapter_id).exists():
+            raise InvalidRequest(f"adapter {adapter_id!r} already exists", field="adapter")
+
+    def saved(self) -> list[AdapterInfo]:
+        """Every saved adapter with its training record."""
+        found = []
+        for path in sorted(self.root.glob("*/adapter_config.json")):
+            record_path = path.parent / "training.json"
+            record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+            found.append(
+                AdapterInfo(
+                    id=path.parent.name,
+                    sentences=len(record.get("sentences", [])),
+                    params=record.get("params", {}),
+                    created_at=record.get("created_at", ""),
+                )
+            )
+        return found
 
     def attach(self, model: torch.nn.Module, adapter_id: str) -> torch.nn.Module:
         """Load the adapter into `model` if needed; returns the (possibly wrapped) model."""

@@ -6,7 +6,7 @@ imports torch, so the bot can use these types freely.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Self
 
 
@@ -187,3 +187,27 @@ class CompareResult(Usage):
     def from_dict(cls, data: dict[str, Any]) -> CompareResult:
         results = [GenerateResult.from_dict(r) for r in data.get("results", [])]
         return super().from_dict({**data, "results": results})
+
+
+@dataclass(frozen=True)
+class FineTuneStatus(_Message):
+    """Where a LoRA fine-tune job stands."""
+
+    job_id: str
+    adapter: str  # the adapter it produces (usable with generate once status is "done")
+    status: str  # "queued", "running", "done", "failed" or "cancelled"
+    step: int = 0
+    total_steps: int = 0
+    losses: list[float] = field(default_factory=list)  # training loss after each step
+    eta_s: float | None = None  # estimated seconds left while running
+    error: str = ""  # why it failed
+
+
+@dataclass(frozen=True)
+class AdapterInfo(_Message):
+    """A trained adapter on the runner, with the record of what it learned from."""
+
+    id: str
+    sentences: int  # how many sentences it was trained on
+    params: dict[str, Any]
+    created_at: str

@@ -16,7 +16,9 @@ from typing import Any, Protocol
 import aiohttp
 
 from model_runner.api import (
+    AdapterInfo,
     CompareResult,
+    FineTuneStatus,
     GenerateResult,
     InvalidRequest,
     LossResult,
@@ -28,6 +30,7 @@ from model_runner.api import (
     TokenizeResult,
 )
 from model_runner.decoding.params import DecodingParams
+from model_runner.finetune.params import FineTuneParams
 
 
 class RunnerClient(Protocol):
@@ -61,6 +64,20 @@ class RunnerClient(Protocol):
 
     async def loss(self, text: str) -> LossResult:
         """Each token's probability and loss, the mean loss and perplexity."""
+
+    async def start_finetune(
+        self, adapter: str, sentences: list[str], params: FineTuneParams
+    ) -> FineTuneStatus:
+        """Queue a LoRA fine-tune that saves adapter `adapter`."""
+
+    async def finetune_status(self, job_id: str) -> FineTuneStatus:
+        """A fine-tune's progress."""
+
+    async def cancel_finetune(self, job_id: str) -> FineTuneStatus:
+        """Stop a fine-tune."""
+
+    async def list_adapters(self) -> list[AdapterInfo]:
+        """The trained adapters."""
 
     async def close(self) -> None:
         """Release resources."""
@@ -110,6 +127,18 @@ class EmbeddedRunnerClient:
 
     async def loss(self, text: str) -> LossResult:
         return await self.runner.loss(text)
+
+    async def start_finetune(self, adapter, sentences, params) -> FineTuneStatus:
+        return await self.runner.start_finetune(adapter, sentences, params)
+
+    async def finetune_status(self, job_id: str) -> FineTuneStatus:
+        return self.runner.finetune_status(job_id)
+
+    async def cancel_finetune(self, job_id: str) -> FineTuneStatus:
+        return await self.runner.cancel_finetune(job_id)
+
+    async def list_adapters(self) -> list[AdapterInfo]:
+        return self.runner.list_adapters()
 
     async def close(self) -> None:
         if self._runner is not None:
@@ -165,6 +194,20 @@ class HttpRunnerClient:
 
     async def loss(self, text: str) -> LossResult:
         return LossResult.from_dict(await self._call("POST", "/v1/loss", {"text": text}))
+
+    async def start_finetune(self, adapter, sentences, params) -> FineTuneStatus:
+        body = {"adapter": adapter, "sentences": sentences, **params.to_dict()}
+        return FineTuneStatus.from_dict(await self._call("POST", "/v1/finetune", body))
+
+    async def finetune_status(self, job_id: str) -> FineTuneStatus:
+        return FineTuneStatus.from_dict(await self._call("GET", f"/v1/finetune/{job_id}"))
+
+    async def cancel_finetune(self, job_id: str) -> FineTuneStatus:
+        return FineTuneStatus.from_dict(await self._call("DELETE", f"/v1/finetune/{job_id}"))
+
+    async def list_adapters(self) -> list[AdapterInfo]:
+        data = await self._call("GET", "/v1/adapters")
+        return [AdapterInfo.from_dict(a) for a in data["adapters"]]
 
     async def close(self) -> None:
         if self._session is not None:

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from model_runner.api import InvalidRequest, RunnerError
 from model_runner.decoding.params import DecodingParams
+from model_runner.finetune.params import FineTuneParams
 from model_runner.runner import ModelRunner
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,35 @@ async def post_loss(request: web.Request) -> web.Response:
     return web.json_response(result.to_dict())
 
 
+async def post_finetune(request: web.Request) -> web.Response:
+    """Start a LoRA fine-tune: `adapter`, `sentences` and the FineTuneParams fields."""
+    body = await _body(request)
+    status = await request.app[RUNNER_KEY].start_finetune(
+        _field(body, "adapter", str, required=True),
+        _field(body, "sentences", list, required=True),
+        FineTuneParams.from_dict(body),
+    )
+    return web.json_response(status.to_dict(), status=202)
+
+
+async def get_finetune(request: web.Request) -> web.Response:
+    """A fine-tune's progress."""
+    status = request.app[RUNNER_KEY].finetune_status(request.match_info["job_id"])
+    return web.json_response(status.to_dict())
+
+
+async def delete_finetune(request: web.Request) -> web.Response:
+    """Cancel a fine-tune."""
+    status = await request.app[RUNNER_KEY].cancel_finetune(request.match_info["job_id"])
+    return web.json_response(status.to_dict())
+
+
+async def get_adapters(request: web.Request) -> web.Response:
+    """The trained adapters."""
+    adapters = request.app[RUNNER_KEY].list_adapters()
+    return web.json_response({"adapters": [a.to_dict() for a in adapters]})
+
+
 def build_app(runner: ModelRunner, token: str | None = None) -> web.Application:
     """The aiohttp application serving `runner`."""
     app = web.Application(middlewares=[_auth_middleware(token), _errors])
@@ -159,6 +189,10 @@ def build_app(runner: ModelRunner, token: str | None = None) -> web.Application:
     app.router.add_post("/v1/next-token", post_next_token)
     app.router.add_post("/v1/tokenize", post_tokenize)
     app.router.add_post("/v1/loss", post_loss)
+    app.router.add_post("/v1/finetune", post_finetune)
+    app.router.add_get("/v1/finetune/{job_id}", get_finetune)
+    app.router.add_delete("/v1/finetune/{job_id}", delete_finetune)
+    app.router.add_get("/v1/adapters", get_adapters)
 
     async def lifecycle(app: web.Application):
         await runner.start()

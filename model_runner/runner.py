@@ -23,7 +23,9 @@ from model_runner import __version__, introspect
 from model_runner.adapters import AdapterRegistry
 from model_runner.api import (
     COMPARE_METHODS,
+    AdapterInfo,
     CompareResult,
+    FineTuneStatus,
     GenerateResult,
     InvalidRequest,
     LossResult,
@@ -34,7 +36,9 @@ from model_runner.api import (
 from model_runner.decoding.params import DecodingMethod, DecodingParams
 from model_runner.decoding.run import stepper_for
 from model_runner.energy import typical_power_w, watt_hours
-from model_runner.engine.engine import DecodeEngine, DecodeJob, JobOutcome
+from model_runner.engine.engine import BackgroundWork, DecodeEngine, DecodeJob, JobOutcome
+from model_runner.finetune.params import FineTuneParams, check_sentences
+from model_runner.finetune.trainer import TrainingProgress, save_adapter, train_steps
 from model_runner.loading import LoadedModel, load_model
 
 T = TypeVar("T")
@@ -56,6 +60,18 @@ class RunnerConfig:
     request_timeout_s: float = 300.0  # a request still running after this fails
 
 
+@dataclass
+class _FineTune:
+    """A fine-tune job as the runner tracks it."""
+
+    job_id: str
+    adapter: str
+    progress: TrainingProgress
+    future: Future | None = None
+    status: str = "queued"
+    error: str = ""
+
+
 class ModelRunner:
     """Loads the model on its worker thread and serves requests from it."""
 
@@ -67,6 +83,7 @@ class ModelRunner:
         self._error: str = ""
         self._engine: DecodeEngine | None = None
         self.adapters = AdapterRegistry(config.data_dir / "adapters")
+        self._finetunes: dict[str, _FineTune] = {}
         self._engine_thread: threading.Thread | None = None
         self.power_w = 0.0
 
@@ -251,3 +268,76 @@ class ModelRunner:
             energy_wh=sum(r.energy_wh for r in results),
             model=self.config.model,
         )
+
+    # --- fine-tuning ----------------------------------------------------------------------
+
+    async def start_finetune(
+        self, adapter: str, sentences: list[str], params: FineTuneParams
+    ) -> FineTuneStatus:
+        """Queue a LoRA fine-tune that saves adapter `adapter`; it trains between decode
+        steps, so the class keeps getting answers meanwhile."""
+        sentences = check_sentences(sentences)
+        self.adapters.check_new(adapter)
+        loaded = await self.wait_ready()
+        assert self._engine is not None
+        job = _FineTune(job_id=adapter, adapter=adapter, progress=TrainingProgress())
+        engine = self._engine
+
+        def steps():
+            job.status = "running"
+            model = None
+            for model in train_steps(
+                engine.model, loaded.tokenizer, sentences, params, job.progress
+            ):
+                yield model
+            record = {
+                "adapter": adapter,
+                "base_model": self.config.model,
+                "sentences": sentences,
+                "params": params.to_dict(),
+                "losses": job.progress.losses,
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+            save_adapter(model, self.adapters.root / adapter, record)
+            yield model
+
+        job.future = engine.run_in_background(BackgroundWork(steps()))
+        job.future.add_done_callback(lambda f: self._settle(job, f))
+        self._finetunes[job.job_id] = job
+        return self.finetune_status(job.job_id)
+
+    def _settle(self, job: _FineTune, future: Future) -> None:
+        if future.cancelled():
+            job.status = "cancelled"
+        elif future.exception() is not None:
+            job.status, job.error = "failed", str(future.exception())
+        else:
+            job.status = "done"
+
+    def finetune_status(self, job_id: str) -> FineTuneStatus:
+        """A fine-tune's progress, or an error naming the unknown job."""
+        job = self._finetunes.get(job_id)
+        if job is None:
+            raise InvalidRequest(f"no fine-tune job {job_id!r} on this runner", field="job_id")
+        progress = job.progress
+        return FineTuneStatus(
+            job_id=job.job_id,
+            adapter=job.adapter,
+            status=job.status,
+            step=progress.step,
+            total_steps=progress.total_steps,
+            losses=list(progress.losses),
+            eta_s=progress.eta_s() if job.status == "running" else None,
+            error=job.error,
+        )
+
+    async def cancel_finetune(self, job_id: str) -> FineTuneStatus:
+        """Stop a queued or running fine-tune (nothing is saved)."""
+        job = self._finetunes.get(job_id)
+        if job is not None and job.future is not None:
+            job.future.cancel()
+        return self.finetune_status(job_id)
+
+    def list_adapters(self) -> list[AdapterInfo]:
+        """The trained adapters on disk, with what each learned from."""
+        return self.adapters.saved()

@@ -16,7 +16,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +64,15 @@ class DecodeJob:
 
 
 @dataclass
+class BackgroundWork:
+    """Long work (a fine-tune) done one slice per engine iteration, between decode steps."""
+
+    steps: Iterator[Any]  # each next() does one slice; the last value yielded is the result
+    future: Future = field(default_factory=Future)
+    last: Any = None
+
+
+@dataclass
 class JobOutcome:
     """What the engine hands back for a finished job."""
 
@@ -94,6 +103,7 @@ class DecodeEngine:
         self._active: list[DecodeJob] = []
         self._batch = RowBatch(device)
         self._stop = threading.Event()
+        self._background: collections.deque[BackgroundWork] = collections.deque()
         self._job_s = 5.0  # moving average of a job's time from prefill to its last token
         self.steps = 0
 
@@ -108,6 +118,11 @@ class DecodeEngine:
             )
         self._inbox.put(job)
         return job.future
+
+    def run_in_background(self, work: BackgroundWork) -> Future:
+        """Queue long work; it advances one slice after each decode step (FIFO, one at a time)."""
+        self._inbox.put(work)
+        return work.future
 
     def call(self, fn: Callable[[], Any]) -> Future:
         """Run `fn` on the worker between two steps (for the one-off model operations)."""
@@ -136,10 +151,13 @@ class DecodeEngine:
         """The engine loop; returns after `stop()`."""
         with torch.inference_mode():
             while not self._stop.is_set():
-                self._take_inbox(block=not self._active and not self._waiting)
+                idle = not self._active and not self._waiting and not self._background
+                self._take_inbox(block=idle)
                 self._admit()
                 if self._active:
                     self._step()
+                if self._background:
+                    self._background_slice()
         for job in [*self._active, *self._waiting]:
             self._fail(job, RunnerError("the runner is shutting down"))
 
@@ -151,6 +169,8 @@ class DecodeEngine:
         while True:
             if isinstance(item, DecodeJob):
                 self._waiting.append(item)
+            elif isinstance(item, BackgroundWork):
+                self._background.append(item)
             else:
                 fn, future = item
                 if future.set_running_or_notify_cancel():
@@ -308,6 +328,23 @@ class DecodeEngine:
             rows = len(job.rows) or job.stepper.prefill_rows
             names.extend([job.adapter or BASE] * rows)
         return names
+
+    def _background_slice(self) -> None:
+        """Advance the first background work by one slice (training needs autograd on)."""
+        work = self._background[0]
+        if work.future.cancelled():
+            self._background.popleft()
+            return
+        try:
+            with torch.inference_mode(False), torch.enable_grad():
+                work.last = next(work.steps)
+        except StopIteration:
+            self._background.popleft()
+            work.future.set_result(work.last)
+        except Exception as error:  # noqa: BLE001 - reported to whoever started the work
+            log.exception("background work failed")
+            self._background.popleft()
+            work.future.set_exception(error)
 
     def _reorder(self, decisions: dict[int, Decision]) -> None:
         """Lay the rows out again: each job's rows follow its parents, contiguously."""

@@ -1,0 +1,119 @@
+"""One LoRA fine-tune, run a step at a time so that decoding keeps going in between.
+
+LoRA (Hu et al., 2021, "LoRA: Low-Rank Adaptation of Large Language Models") freezes the
+pre-trained weights W and learns a low-rank update B·A (rank r) for chosen layers, so a group's
+fine-tune is a few hundred kilobytes saved in peft's standard format. The trainer works on a
+private copy of the base model: the shared model that serves the class is never touched.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from peft import LoraConfig, get_peft_model
+
+from model_runner.finetune.params import FineTuneParams
+
+
+@dataclass
+class TrainingProgress:
+    """Where a fine-tune stands; updated by the worker, read by anyone."""
+
+    step: int = 0
+    total_steps: int = 0
+    losses: list[float] = field(default_factory=list)  # mean loss of each step
+    started: float | None = None
+
+    def eta_s(self) -> float | None:
+        """Seconds left, from the pace so far."""
+        if not self.started or not self.step:
+            return None
+        per_step = (time.perf_counter() - self.started) / self.step
+        return per_step * (self.total_steps - self.step)
+
+
+def _batches(tokenizer, sentences: list[str], params: FineTuneParams, device) -> list[dict]:
+    """Shuffled mini-batches for every epoch: input ids, mask, labels (-100 on padding)."""
+    eos = tokenizer.eos_token or ""
+    generator = torch.Generator().manual_seed(params.seed)
+    batches = []
+    for _ in range(params.epochs):
+        order = torch.randperm(len(sentences), generator=generator).tolist()
+        for start in range(0, len(order), params.batch_size):
+            texts = [sentences[i] + eos for i in order[start : start + params.batch_size]]
+            encoded = tokenizer(
+                texts,
+                padding=True,
+                truncation=True,
+                max_length=params.max_length,
+                return_tensors="pt",
+            )
+            labels = encoded["input_ids"].masked_fill(encoded["attention_mask"] == 0, -100)
+            batches.append(
+                {
+                    "input_ids": encoded["input_ids"].to(device),
+                    "attention_mask": encoded["attention_mask"].to(device),
+                    "labels": labels.to(device),
+                }
+            )
+    return batches
+
+
+def clean_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """A private copy of the base model, without any LoRA adapters the runner has loaded."""
+    from peft import PeftModel
+
+    if isinstance(model, PeftModel):
+        return copy.deepcopy(model).unload()  # unload() drops the injected LoRA layers
+    return copy.deepcopy(model)
+
+
+def train_steps(
+    base_model: torch.nn.Module,
+    tokenizer,
+    sentences: list[str],
+    params: FineTuneParams,
+    progress: TrainingProgress,
+) -> Iterator[torch.nn.Module]:
+    """Yield after every optimiser step; the last yield is the trained peft model."""
+    torch.manual_seed(params.seed)
+    model = clean_copy(base_model).float()  # fp32 training; the shared model stays as is
+    config = LoraConfig(
+        r=params.rank, lora_alpha=2 * params.rank, lora_dropout=0.05, task_type="CAUSAL_LM"
+    )
+    model = get_peft_model(model, config)
+    model.train()
+    device = next(model.parameters()).device
+    batches = _batches(tokenizer, sentences, params, device)
+    optimiser = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=params.learning_rate
+    )
+    progress.total_steps = len(batches)
+    progress.started = time.perf_counter()
+    for batch in batches:
+        with torch.enable_grad():
+            loss = model(**batch).loss
+            loss.backward()
+            optimiser.step()
+            optimiser.zero_grad(set_to_none=True)
+        progress.step += 1
+        progress.losses.append(float(loss.detach()))
+        if not math.isfinite(progress.losses[-1]):
+            raise FloatingPointError("the loss became infinite: try a smaller learning_rate")
+        yield model
+    model.eval()
+    yield model
+
+
+def save_adapter(model, path: Path, record: dict) -> None:
+    """peft's standard files plus `training.json`: what it was trained on, and how."""
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(path))
+    (path / "training.json").write_text(json.dumps(record, indent=2), encoding="utf-8")

@@ -1,0 +1,121 @@
+"""LoRA fine-tunes on the runner: they learn, save standard adapters, and share the device."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import torch
+from peft import PeftModel
+
+from model_runner.api import InvalidRequest
+from model_runner.decoding.params import DecodingParams
+from model_runner.finetune.params import FineTuneParams
+from model_runner.runner import ModelRunner, RunnerConfig
+from model_runner.tiny import build_tiny
+
+RECIPES = [f"Mix {n} eggs with flour, then bake the cake for {n + 20} minutes." for n in range(20)]
+
+
+@pytest.fixture
+async def runner(tmp_path):
+    runner = ModelRunner(RunnerConfig(model="tiny", device="cpu", data_dir=tmp_path))
+    await runner.wait_ready()
+    yield runner
+    await runner.close()
+
+
+async def finished(runner, job_id: str, timeout: float = 120):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (status := runner.finetune_status(job_id)).status in ("queued", "running"):
+        assert loop.time() < deadline, status
+        await asyncio.sleep(0.05)
+    return status
+
+
+async def test_finetune_learns_and_saves_a_standard_adapter(runner, tmp_path):
+    loaded = await runner.wait_ready()
+    before = {k: v.clone() for k, v in loaded.model.state_dict().items()}
+    params = FineTuneParams(epochs=5, learning_rate=5e-3, batch_size=4)
+    started = await runner.start_finetune("group-1-v1", RECIPES, params)
+    assert started.status in ("queued", "running")
+    status = await finished(runner, "group-1-v1")
+    assert status.status == "done", status.error
+    assert status.step == status.total_steps == 25
+    assert sum(status.losses[-5:]) < sum(status.losses[:5])  # it learned the pattern
+    # The shared model's weights are untouched.
+    after = loaded.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    # peft's standard format, loadable anywhere, with the record of its data.
+    folder = tmp_path / "adapters" / "group-1-v1"
+    record = json.loads((folder / "training.json").read_text())
+    assert record["sentences"] == RECIPES and record["params"]["epochs"] == 5
+    model, _ = build_tiny()
+    assert isinstance(PeftModel.from_pretrained(model, str(folder)), PeftModel)
+    # The runner decodes with it, beside the base model.
+    prompt, greedy = "Mix", DecodingParams(max_new_tokens=12)
+    tuned, base = await asyncio.gather(
+        runner.generate(prompt, greedy, "group-1-v1"), runner.generate(prompt, greedy)
+    )
+    assert tuned.token_ids != base.token_ids
+    assert [a.id for a in runner.list_adapters()] == ["group-1-v1"]
+
+
+async def test_the_class_keeps_getting_answers_while_a_group_trains(runner):
+    params = FineTuneParams(epochs=20, batch_size=1)  # 400 steps
+    await runner.start_finetune("long-job", RECIPES, params)
+    while runner.finetune_status("long-job").step < 2:
+        await asyncio.sleep(0.02)
+    result = await runner.generate("Once upon a time", DecodingParams(max_new_tokens=8))
+    assert len(result.token_ids) == 8
+    assert runner.finetune_status("long-job").status == "running"
+    cancelled = await runner.cancel_finetune("long-job")
+    await asyncio.sleep(0.1)
+    assert runner.finetune_status("long-job").status == "cancelled"
+    assert cancelled.step < 400
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda r: r.start_finetune("a", [], FineTuneParams()), "sentences"),
+        (lambda r: r.start_finetune("a", ["x" * 501], FineTuneParams()), "sentences"),
+        (lambda r: r.start_finetune("../a", RECIPES, FineTuneParams()), "adapter"),
+    ],
+)
+async def test_bad_requests_name_the_field(runner, call, field):
+    with pytest.raises(InvalidRequest) as caught:
+        await call(runner)
+    assert caught.value.field == field
+
+
+def test_params_are_checked():
+    with pytest.raises(InvalidRequest, match="rank must be a whole number from 1 to 64"):
+        FineTuneParams(rank=0)
+    with pytest.raises(InvalidRequest, match="learning_rate must be between"):
+        FineTuneParams(learning_rate=1.0)
+
+
+async def test_finetune_over_http(runner):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from model_runner.client import HttpRunnerClient
+    from model_runner.http import build_app
+
+    server = TestClient(TestServer(build_app(runner)))
+    await server.start_server()
+    client = HttpRunnerClient(str(server.make_url("")).rstrip("/"))
+    try:
+        started = await client.start_finetune("http-v1", RECIPES[:4], FineTuneParams(epochs=1))
+        assert started.adapter == "http-v1"
+        while (status := await client.finetune_status("http-v1")).status in ("queued", "running"):
+            await asyncio.sleep(0.05)
+        assert status.status == "done" and status.total_steps == 1
+        assert [a.id for a in await client.list_adapters()] == ["http-v1"]
+        with pytest.raises(InvalidRequest, match="no fine-tune job 'nope'"):
+            await client.finetune_status("nope")
+    finally:
+        await client.close()
+        await server.close()
