@@ -37,8 +37,13 @@ async def export_user(db: Database, user_id: int) -> dict[str, Any]:
         "SELECT guild_id, case_id, created_at FROM server_cases WHERE created_by = ?",
         (user_id,),
     )
+    pooled = await db.fetchall(
+        "SELECT guild_id, text, added_at FROM pool_sentences WHERE author_id = ? ORDER BY id",
+        (user_id,),
+    )
     return {
         "user_id": str(user_id),
+        "pool_sentences": [dict(r) for r in pooled],
         "groups_joined": [dict(r) for r in groups],
         "answer_revisions": [dict(r) for r in revisions],
         "comparisons": [{**dict(r), "columns": json.loads(r["columns"])} for r in comparisons],
@@ -56,6 +61,8 @@ async def delete_user(db: Database, user_id: int) -> dict[str, int]:
             "answers_anonymised": "UPDATE answer_revisions SET author_id = NULL "
             "WHERE author_id = ?",
             "comparisons_anonymised": "UPDATE comparisons SET user_id = 0 WHERE user_id = ?",
+            "sentences_anonymised": "UPDATE pool_sentences SET author_id = NULL "
+            "WHERE author_id = ?",
             "choices_anonymised": "UPDATE group_cases SET chosen_by = NULL WHERE chosen_by = ?",
             "cases_anonymised": "UPDATE server_cases SET created_by = NULL WHERE created_by = ?",
             "posts_anonymised": "UPDATE case_posts SET posted_by = NULL WHERE posted_by = ?",
