@@ -39,3 +39,25 @@ def probability_bars(labels: list[str], probabilities: list[float], title: str) 
         return out.getvalue()
     finally:
         plt.close(fig)
+
+
+def loss_curve(losses: list[float], title: str) -> bytes:
+    """Training loss per step: the line should go down as the model learns the pool."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.2), dpi=110)
+    try:
+        ax.plot(
+            range(1, len(losses) + 1),
+            losses,
+            color=BAR_COLOUR,
+            marker="o" if len(losses) < 30 else None,
+        )
+        ax.set_xlabel("training step")
+        ax.set_ylabel("loss")
+        ax.set_title(title, fontsize=11, loc="left")
+        ax.spines[["top", "right"]].set_visible(False)
+        fig.tight_layout()
+        out = io.BytesIO()
+        fig.savefig(out, format="png")
+        return out.getvalue()
+    finally:
+        plt.close(fig)

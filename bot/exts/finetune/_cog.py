@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import LabError, LabModal, LabView
+from bot.exts.finetune._follow import follow, progress_text
 from bot.exts.finetune._pool import PAGE, POOL_LIMIT, added_message, split_sentences
 from bot.formatting import safe
 from bot.groups import require_group
-from bot.storage import pools
+from bot.storage import finetune_jobs, pools
+from model_runner.api import InvalidRequest, RunnerError
+from model_runner.finetune.params import FineTuneParams
+
+log = logging.getLogger(__name__)
+MIN_SENTENCES = 20  # the lab asks for 20-30
 
 MAX_FILE = 200_000  # bytes of a .txt of sentences
 
@@ -72,6 +81,33 @@ class FineTuning(commands.Cog):
 
     def __init__(self, bot) -> None:
         self.bot = bot
+        self._following: set[asyncio.Task] = set()
+
+    async def cog_load(self) -> None:
+        """Pick up the runs that were going on when the bot stopped."""
+        for record in await finetune_jobs.running(self.bot.db):
+            self._follow(record)
+
+    async def cog_unload(self) -> None:
+        for task in self._following:
+            task.cancel()
+
+    def _follow(self, record) -> None:
+        async def run() -> None:
+            await self.bot.wait_until_ready()
+            group = await self._group_name(record.group_id)
+            try:
+                await follow(self.bot, record, group)
+            except Exception:  # noqa: BLE001 - logged; the job record keeps its state
+                log.exception("following fine-tune %s failed", record.adapter)
+
+        task = asyncio.create_task(run(), name=f"follow-{record.adapter}")
+        self._following.add(task)
+        task.add_done_callback(self._following.discard)
+
+    async def _group_name(self, group_id: int) -> str:
+        row = await self.bot.db.fetchone("SELECT name FROM lab_groups WHERE id = ?", (group_id,))
+        return row["name"] if row else "A group"
 
     finetune = app_commands.Group(
         name="finetune", description="Your group's fine-tune.", guild_only=True
@@ -142,6 +178,62 @@ class FineTuning(commands.Cog):
         await interaction.response.send_message(
             f'Removed sentence {number}: "{safe(items[number - 1].text)}".'
         )
+
+    @finetune.command(name="start")
+    @app_commands.describe(
+        epochs="Passes over your sentences (1-20)",
+        learning_rate="How big each training step is (0.00001-0.01)",
+        rank="LoRA rank: how much the adapter can change (1-64)",
+    )
+    async def start(
+        self,
+        interaction: discord.Interaction,
+        epochs: app_commands.Range[int, 1, 20] = 3,
+        learning_rate: app_commands.Range[float, 0.00001, 0.01] = 0.002,
+        rank: app_commands.Range[int, 1, 64] = 8,
+    ) -> None:
+        """Fine-tune the model on your group's pool (LoRA), with live progress."""
+        group = await require_group(self.bot.db, interaction.user)
+        items = await pools.sentences(self.bot.db, group.id)
+        if len(items) < MIN_SENTENCES:
+            raise LabError(
+                f"{group.name}'s pool has {len(items)} sentences; a fine-tune needs "
+                f"at least {MIN_SENTENCES}. Add more with /finetune add or paste."
+            )
+        try:
+            params = FineTuneParams(epochs=epochs, learning_rate=learning_rate, rank=rank)
+        except InvalidRequest as error:
+            raise LabError(str(error)) from None
+        sentences = [item.text for item in items]
+        try:
+            record = await finetune_jobs.create(
+                self.bot.db,
+                guild_id=interaction.guild_id,
+                group_id=group.id,
+                started_by=interaction.user.id,
+                sentences=sentences,
+                params=params.to_dict(),
+                channel_id=interaction.channel_id,
+            )
+        except RuntimeError:
+            raise LabError(f"{group.name} is already fine-tuning: wait for it to finish.") from None
+        await interaction.response.send_message(
+            f"{safe(group.name)} v{record.version}: fine-tuning on {len(sentences)} sentences "
+            f"({epochs} epochs, learning rate {learning_rate:g}, rank {rank}). Progress below."
+        )
+        try:
+            await self.bot.runner.start_finetune(record.adapter, sentences, params)
+        except RunnerError as error:
+            await finetune_jobs.finish(self.bot.db, record.id, "failed", str(error))
+            raise
+        message = await interaction.channel.send(
+            progress_text(f"{group.name} v{record.version}", 0, 0, [], None)
+        )
+        await finetune_jobs.set_message(self.bot.db, record.id, message.id)
+        self._follow(await self._record(record.id))
+
+    async def _record(self, job_id: int):
+        return next(r for r in await finetune_jobs.running(self.bot.db) if r.id == job_id)
 
     @finetune.command(name="clear")
     async def clear(self, interaction: discord.Interaction) -> None:

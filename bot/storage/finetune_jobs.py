@@ -1,0 +1,113 @@
+"""Fine-tune job records: one per run, kept after the bot restarts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from bot.storage.database import Database
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A group's fine-tune as the bot remembers it."""
+
+    id: int
+    guild_id: int
+    group_id: int
+    version: int
+    adapter: str
+    status: str
+    started_by: int | None
+    sentences: list[str]
+    params: dict
+    channel_id: int
+    message_id: int | None
+    error: str
+
+
+def _record(row) -> JobRecord:
+    return JobRecord(
+        row["id"],
+        row["guild_id"],
+        row["group_id"],
+        row["version"],
+        row["adapter"],
+        row["status"],
+        row["started_by"],
+        json.loads(row["sentences"]),
+        json.loads(row["params"]),
+        row["channel_id"],
+        row["message_id"],
+        row["error"],
+    )
+
+
+async def create(
+    db: Database,
+    *,
+    guild_id: int,
+    group_id: int,
+    started_by: int,
+    sentences: list[str],
+    params: dict,
+    channel_id: int,
+) -> JobRecord:
+    """Record a new run with the group's next version number (one running job per group)."""
+    async with db.transaction() as conn:
+        cursor = await conn.execute(
+            "SELECT COUNT(*) FROM finetune_jobs WHERE group_id = ? AND status = 'running'",
+            (group_id,),
+        )
+        if (await cursor.fetchone())[0]:
+            raise RuntimeError("running")
+        cursor = await conn.execute(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM finetune_jobs WHERE group_id = ?",
+            (group_id,),
+        )
+        (version,) = await cursor.fetchone()
+        adapter = f"g{guild_id}-group{group_id}-v{version}"
+        cursor = await conn.execute(
+            "INSERT INTO finetune_jobs (guild_id, group_id, version, adapter, status, "
+            "started_by, sentences, params, channel_id) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+            (
+                guild_id,
+                group_id,
+                version,
+                adapter,
+                started_by,
+                json.dumps(sentences),
+                json.dumps(params),
+                channel_id,
+            ),
+        )
+        job_id = cursor.lastrowid
+        cursor = await conn.execute("SELECT * FROM finetune_jobs WHERE id = ?", (job_id,))
+        return _record(await cursor.fetchone())
+
+
+async def set_message(db: Database, job_id: int, message_id: int) -> None:
+    await db.execute("UPDATE finetune_jobs SET message_id = ? WHERE id = ?", (message_id, job_id))
+
+
+async def finish(db: Database, job_id: int, status: str, error: str = "") -> None:
+    """Mark a run done, failed or cancelled."""
+    await db.execute(
+        "UPDATE finetune_jobs SET status = ?, error = ?, "
+        "finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+        (status, error, job_id),
+    )
+
+
+async def running(db: Database) -> list[JobRecord]:
+    """Runs the bot was following when it last stopped."""
+    rows = await db.fetchall("SELECT * FROM finetune_jobs WHERE status = 'running'")
+    return [_record(r) for r in rows]
+
+
+async def of_group(db: Database, group_id: int) -> list[JobRecord]:
+    """A group's runs, newest first."""
+    rows = await db.fetchall(
+        "SELECT * FROM finetune_jobs WHERE group_id = ? ORDER BY version DESC", (group_id,)
+    )
+    return [_record(r) for r in rows]
