@@ -84,9 +84,19 @@ class FineTuning(commands.Cog):
         self._following: set[asyncio.Task] = set()
 
     async def cog_load(self) -> None:
-        """Pick up the runs that were going on when the bot stopped."""
-        for record in await finetune_jobs.running(self.bot.db):
-            self._follow(record)
+        """Once connected, pick up the runs that were going on when the bot stopped."""
+
+        async def resume() -> None:
+            await self.bot.wait_until_ready()
+            for record in await finetune_jobs.running(self.bot.db):
+                self._follow(record)
+
+        self._keep(asyncio.create_task(resume(), name="finetune-resume"))
+
+    def _keep(self, task: asyncio.Task) -> None:
+        """Hold a reference until the task ends (and cancel it if the cog unloads)."""
+        self._following.add(task)
+        task.add_done_callback(self._following.discard)
 
     async def cog_unload(self) -> None:
         for task in self._following:
@@ -101,9 +111,7 @@ class FineTuning(commands.Cog):
             except Exception:  # noqa: BLE001 - logged; the job record keeps its state
                 log.exception("following fine-tune %s failed", record.adapter)
 
-        task = asyncio.create_task(run(), name=f"follow-{record.adapter}")
-        self._following.add(task)
-        task.add_done_callback(self._following.discard)
+        self._keep(asyncio.create_task(run(), name=f"follow-{record.adapter}"))
 
     async def _group_name(self, group_id: int) -> str:
         row = await self.bot.db.fetchone("SELECT name FROM lab_groups WHERE id = ?", (group_id,))
