@@ -137,4 +137,6 @@ def _load_gemma_offline(data_dir: Path):
         del model.config.quantization_config
     model.save_pretrained(cache)
     tokenizer.save_pretrained(cache)
-    return model, tokenizer
+    # Load the saved copy back: a plain model, the same as every later start gets (the
+    # converted one still carries GGUF loading state that blocks, for example, fine-tuning).
+    return _from_pretrained(str(cache), torch.float32)
