@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
 STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER, ATTACHMENT = range(3, 12)
-APPLICATION_COMMAND, MESSAGE_COMPONENT, MODAL_SUBMIT = 2, 3, 5
+APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 2, 3, 4, 5
 
 
 class ActionError(Exception):
@@ -89,6 +89,45 @@ class Actor:
         **options: Any,
     ) -> Reply:
         """Run `/command [sub [subsub]]` with options, e.g. `slash("table show")`."""
+        data, _ = self._command_data(command, options, files or {})
+        interaction = self.emu.new_interaction(APPLICATION_COMMAND, self.member.id, self.channel_id)
+        return await self._dispatch(interaction, data, wait=wait)
+
+    async def autocomplete(
+        self, command: str, option: str, typed: str = "", **options: Any
+    ) -> list[dict[str, Any]]:
+        """Type `typed` into `option` of `/command` and return the choices the bot offers."""
+        data, target = self._command_data(command, options, {}, partial=True)
+        spec = next((o for o in self._leaf(command)["options"] or [] if o["name"] == option), None)
+        if spec is None or not spec.get("autocomplete"):
+            raise ActionError(f"/{command}: option {option!r} has no autocomplete")
+        target["options"].append(
+            {"name": option, "type": spec["type"], "value": typed, "focused": True}
+        )
+        interaction = self.emu.new_interaction(AUTOCOMPLETE, self.member.id, self.channel_id)
+        await self._dispatch(interaction, data)
+        if interaction.response_type != 8:
+            raise ActionError(
+                f"/{command}: the bot answered autocomplete with type {interaction.response_type}"
+            )
+        return list(interaction.choices or [])
+
+    def _leaf(self, command: str) -> dict[str, Any]:
+        """The registered (sub)command that `command` names."""
+        words = command.lstrip("/").split()
+        node = self._registered(words[0])
+        for word in words[1:]:
+            node = next(o for o in node.get("options") or [] if o["name"] == word)
+        return node
+
+    def _command_data(
+        self,
+        command: str,
+        options: dict[str, Any],
+        files: dict[str, Upload],
+        partial: bool = False,  # autocomplete: the user is still typing, required may be missing
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The interaction's `data` for `/command` with options, and its innermost level."""
         words = command.lstrip("/").split()
         registered = self._registered(words[0])
         data = {
@@ -116,11 +155,10 @@ class Actor:
             node, target = sub, child
         if any(o["type"] in (SUB_COMMAND, SUB_COMMAND_GROUP) for o in node.get("options") or []):
             raise ActionError(f"/{' '.join(words)} needs a subcommand")
-        target["options"] = self._options(command, node, options, files or {}, resolved)
+        target["options"] = self._options(command, node, options, files, resolved, partial)
         if resolved:
             data["resolved"] = resolved
-        interaction = self.emu.new_interaction(APPLICATION_COMMAND, self.member.id, self.channel_id)
-        return await self._dispatch(interaction, data, wait=wait)
+        return data, target
 
     def _registered(self, name: str) -> dict[str, Any]:
         for scope in (f"guild:{self.emu.guild.id}", "global"):
@@ -136,6 +174,7 @@ class Actor:
         given: dict[str, Any],
         files: dict[str, Upload],
         resolved: dict[str, Any],
+        partial: bool = False,
     ) -> list[dict[str, Any]]:
         specs = {o["name"]: o for o in node.get("options") or []}
         unknown = set(given) - set(specs)
@@ -144,7 +183,7 @@ class Actor:
         out = []
         for name, spec in specs.items():
             if name not in given or given[name] is None:
-                if spec.get("required"):
+                if spec.get("required") and not partial:
                     raise ActionError(f"/{command}: option {name!r} is required")
                 continue
             value = self._option_value(command, spec, given[name], files, resolved)

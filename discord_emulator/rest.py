@@ -328,6 +328,12 @@ class Api:
             self._apply_edit(source, data, files)
         elif kind == 9:
             interaction.modal = data
+        elif kind == 8:
+            if interaction.type != 4:
+                emu.record_violation(
+                    endpoint, "autocomplete_answer", "choices answered a non-autocomplete"
+                )
+            interaction.choices = list(data.get("choices") or [])
         reply: Body = {
             "interaction": {
                 "id": str(interaction.id),

@@ -283,6 +283,7 @@ class Interaction:
     modal: dict[str, Any] | None = None
     source_message_id: int | None = None  # the message a component lives on
     last_activity: float = 0.0
+    choices: list[dict[str, Any]] | None = None  # an autocomplete answer
 
     def messages(self) -> list[Message]:
         """The original response (if any) and the follow-ups, in order."""

@@ -24,6 +24,14 @@ class JobRecord:
     channel_id: int
     message_id: int | None
     error: str
+    example: str | None = None  # the built-in example dataset it trained on, if any
+    approved_by: int | None = None
+    created_at: str = ""
+
+    @property
+    def active(self) -> bool:
+        """Waiting for approval or training: the group cannot start another."""
+        return self.status in ("awaiting", "running")
 
 
 def _record(row) -> JobRecord:
@@ -40,6 +48,9 @@ def _record(row) -> JobRecord:
         row["channel_id"],
         row["message_id"],
         row["error"],
+        row["example"],
+        row["approved_by"],
+        row["created_at"],
     )
 
 
@@ -52,11 +63,14 @@ async def create(
     sentences: list[str],
     params: dict,
     channel_id: int,
+    example: str | None = None,
+    awaiting_approval: bool = False,
 ) -> JobRecord:
-    """Record a new run with the group's next version number (one running job per group)."""
+    """Record a new run with the group's next version number (one active job per group)."""
     async with db.transaction() as conn:
         cursor = await conn.execute(
-            "SELECT COUNT(*) FROM finetune_jobs WHERE group_id = ? AND status = 'running'",
+            "SELECT COUNT(*) FROM finetune_jobs WHERE group_id = ? "
+            "AND status IN ('awaiting', 'running')",
             (group_id,),
         )
         if (await cursor.fetchone())[0]:
@@ -69,16 +83,19 @@ async def create(
         adapter = f"g{guild_id}-group{group_id}-v{version}"
         cursor = await conn.execute(
             "INSERT INTO finetune_jobs (guild_id, group_id, version, adapter, status, "
-            "started_by, sentences, params, channel_id) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+            "started_by, sentences, params, channel_id, example) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 guild_id,
                 group_id,
                 version,
                 adapter,
+                "awaiting" if awaiting_approval else "running",
                 started_by,
                 json.dumps(sentences),
                 json.dumps(params),
                 channel_id,
+                example,
             ),
         )
         job_id = cursor.lastrowid
@@ -111,3 +128,29 @@ async def of_group(db: Database, group_id: int) -> list[JobRecord]:
         "SELECT * FROM finetune_jobs WHERE group_id = ? ORDER BY version DESC", (group_id,)
     )
     return [_record(r) for r in rows]
+
+
+async def get(db: Database, job_id: int) -> JobRecord | None:
+    row = await db.fetchone("SELECT * FROM finetune_jobs WHERE id = ?", (job_id,))
+    return _record(row) if row else None
+
+
+async def decide(db: Database, job_id: int, instructor_id: int, approve: bool) -> JobRecord | None:
+    """Approve (the run starts) or decline a run that awaits approval. Returns the updated
+    record, or None when it was no longer waiting (someone else decided first)."""
+    async with db.transaction() as conn:
+        cursor = await conn.execute(
+            "UPDATE finetune_jobs SET status = ?, approved_by = ?, "
+            "decided_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+            "WHERE id = ? AND status = 'awaiting'",
+            ("running" if approve else "declined", instructor_id if approve else None, job_id),
+        )
+        if cursor.rowcount != 1:
+            return None
+        cursor = await conn.execute("SELECT * FROM finetune_jobs WHERE id = ?", (job_id,))
+        return _record(await cursor.fetchone())
+
+
+async def trained(db: Database, group_id: int) -> list[JobRecord]:
+    """A group's finished fine-tunes (its model versions), newest first."""
+    return [r for r in await of_group(db, group_id) if r.status == "done"]

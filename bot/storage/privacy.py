@@ -41,8 +41,15 @@ async def export_user(db: Database, user_id: int) -> dict[str, Any]:
         "SELECT guild_id, text, added_at FROM pool_sentences WHERE author_id = ? ORDER BY id",
         (user_id,),
     )
+    runs = await db.fetchall(
+        "SELECT guild_id, version, status, example, created_at, "
+        "started_by = ? AS started, approved_by = ? AS approved FROM finetune_jobs "
+        "WHERE started_by = ? OR approved_by = ? ORDER BY id",
+        (user_id,) * 4,
+    )
     return {
         "user_id": str(user_id),
+        "finetune_runs": [dict(r) for r in runs],
         "pool_sentences": [dict(r) for r in pooled],
         "groups_joined": [dict(r) for r in groups],
         "answer_revisions": [dict(r) for r in revisions],
@@ -66,6 +73,9 @@ async def delete_user(db: Database, user_id: int) -> dict[str, int]:
             "choices_anonymised": "UPDATE group_cases SET chosen_by = NULL WHERE chosen_by = ?",
             "cases_anonymised": "UPDATE server_cases SET created_by = NULL WHERE created_by = ?",
             "posts_anonymised": "UPDATE case_posts SET posted_by = NULL WHERE posted_by = ?",
+            "runs_anonymised": "UPDATE finetune_jobs SET started_by = NULL WHERE started_by = ?",
+            "approvals_anonymised": "UPDATE finetune_jobs SET approved_by = NULL "
+            "WHERE approved_by = ?",
         }
         for name, sql in statements.items():
             cursor = await conn.execute(sql, (user_id,))

@@ -47,7 +47,7 @@ async def test_a_pool_too_small_and_one_job_per_group(lab):
     await fill_pool(ada, RECIPES[5:])
     await ada.slash("finetune start", epochs=20)
     again = await lab.actor("Bea", roles=["Group 1"]).slash("finetune start")
-    assert again.ephemeral and "already fine-tuning" in again.text
+    assert again.ephemeral and "already has a fine-tune" in again.text
     # The class keeps getting answers meanwhile.
     other = await lab.actor("Cy", roles=["Group 2"]).slash("tokens", text="still here")
     assert "tokens for" in other.text

@@ -1,8 +1,10 @@
 """/finetune: a group pools sentences for its own fine-tune (Task 4)."""
 
 from bot.exts.finetune._cog import FineTuning
+from bot.exts.finetune._review import ReviewButton
 
 
 async def setup(bot) -> None:
-    """Add the fine-tuning commands."""
+    """Add the fine-tuning commands; Approve and Decline keep working after a restart."""
+    bot.add_dynamic_items(ReviewButton)
     await bot.add_cog(FineTuning(bot))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 
 import discord
@@ -10,11 +11,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import LabError, LabModal, LabView
+from bot.exts.finetune._examples import load_examples
 from bot.exts.finetune._follow import follow, progress_text
 from bot.exts.finetune._pool import PAGE, POOL_LIMIT, added_message, split_sentences
-from bot.formatting import safe
+from bot.exts.finetune._review import approval_required, review_view
+from bot.fine_tuned import describe
+from bot.formatting import clip, safe
 from bot.groups import require_group
 from bot.storage import finetune_jobs, pools
+from bot.word_list import blocked_word, blocked_words
 from model_runner.api import InvalidRequest, RunnerError
 from model_runner.finetune.params import FineTuneParams
 
@@ -22,20 +27,38 @@ log = logging.getLogger(__name__)
 MIN_SENTENCES = 20  # the lab asks for 20-30
 
 MAX_FILE = 200_000  # bytes of a .txt of sentences
+MAX_UPLOAD = 10 * 1024 * 1024  # Discord's attachment limit on servers without boosts
+EXAMPLES = [
+    app_commands.Choice(name=example.title[:100], value=example.id)
+    for example in load_examples().values()
+]
 
 
 async def add_to_pool(bot, interaction: discord.Interaction, text: str) -> str:
     """Validate and add; the reply is sent only after the sentences are committed."""
     group = await require_group(bot.db, interaction.user)
+    sentences = split_sentences(text)
+    words = await blocked_words(bot.db, interaction.guild_id)
+    blocked = [n for n, s in enumerate(sentences, 1) if blocked_word(s, words)]
+    allowed = [s for s in sentences if not blocked_word(s, words)]
+    refusal = ""
+    if blocked:
+        which = "That sentence" if len(sentences) == 1 else f"Sentence {_numbers(blocked)}"
+        refusal = (
+            f"{which} uses a word your instructor has blocked for fine-tuning, so it was not added."
+        )
+        if not allowed:
+            raise LabError(refusal)
     outcome = await pools.add(
-        bot.db,
-        interaction.guild_id,
-        group.id,
-        interaction.user.id,
-        split_sentences(text),
-        POOL_LIMIT,
+        bot.db, interaction.guild_id, group.id, interaction.user.id, allowed, POOL_LIMIT
     )
-    return added_message(group.name, outcome)
+    return " ".join(part for part in (added_message(group.name, outcome), refusal) if part)
+
+
+def _numbers(numbers: list[int]) -> str:
+    """`3`, `3 and 7`, `3, 7 and 9` (sentences numbered as the student sent them)."""
+    text = [str(n) for n in numbers[:10]] + (["more"] if len(numbers) > 10 else [])
+    return text[0] if len(text) == 1 else ", ".join(text[:-1]) + " and " + text[-1]
 
 
 class PasteModal(LabModal, title="Add sentences to your pool"):
@@ -212,7 +235,18 @@ class FineTuning(commands.Cog):
             params = FineTuneParams(epochs=epochs, learning_rate=learning_rate, rank=rank)
         except InvalidRequest as error:
             raise LabError(str(error)) from None
-        sentences = [item.text for item in items]
+        words = await blocked_words(self.bot.db, interaction.guild_id)
+        flagged = [n for n, item in enumerate(items, 1) if blocked_word(item.text, words)]
+        if flagged:
+            raise LabError(
+                f"Sentence {_numbers(flagged)} of {group.name}'s pool uses a word your "
+                "instructor has blocked for fine-tuning: /finetune remove it, then start again."
+            )
+        review = await approval_required(self.bot.db, interaction.guild_id)
+        await self._begin(interaction, group, [item.text for item in items], params, None, review)
+
+    async def _begin(self, interaction, group, sentences, params, example, review: bool) -> None:
+        """Record the run; start it now, or post it for an instructor's approval."""
         try:
             record = await finetune_jobs.create(
                 self.bot.db,
@@ -222,26 +256,44 @@ class FineTuning(commands.Cog):
                 sentences=sentences,
                 params=params.to_dict(),
                 channel_id=interaction.channel_id,
+                example=example.id if example else None,
+                awaiting_approval=review,
             )
         except RuntimeError:
-            raise LabError(f"{group.name} is already fine-tuning: wait for it to finish.") from None
-        await interaction.response.send_message(
-            f"{safe(group.name)} v{record.version}: fine-tuning on {len(sentences)} sentences "
-            f"({epochs} epochs, learning rate {learning_rate:g}, rank {rank}). Progress below."
+            raise LabError(
+                f"{group.name} already has a fine-tune waiting or running: wait for it to finish."
+            ) from None
+        what = f'the example "{example.title}"' if example else f"{len(sentences)} sentences"
+        settings = (
+            f"{params.epochs} epochs, learning rate {params.learning_rate:g}, rank {params.rank}"
         )
+        heading = f"{safe(group.name)} v{record.version}: fine-tuning on {safe(what)} ({settings})"
+        if review:
+            listing = "\n".join(f"{n}. {s}" for n, s in enumerate(sentences, 1))
+            await interaction.response.send_message(
+                f"{heading} is waiting for an instructor to approve it. "
+                "The sentences are attached.",
+                file=discord.File(io.BytesIO(listing.encode()), "sentences.txt"),
+                view=review_view(record.id),
+            )
+            return
+        embed = _example_embed(example) if example else discord.utils.MISSING
+        await interaction.response.send_message(f"{heading}. Progress below.", embed=embed)
+        await self.launch(record, interaction.channel)
+
+    async def launch(self, record, channel) -> None:
+        """Hand a recorded run to the runner and follow it with a progress message."""
+        group = await self._group_name(record.group_id)
         try:
-            await self.bot.runner.start_finetune(record.adapter, sentences, params)
+            await self.bot.runner.start_finetune(
+                record.adapter, record.sentences, FineTuneParams.from_dict(record.params)
+            )
         except RunnerError as error:
             await finetune_jobs.finish(self.bot.db, record.id, "failed", str(error))
             raise
-        message = await interaction.channel.send(
-            progress_text(f"{group.name} v{record.version}", 0, 0, [], None)
-        )
+        message = await channel.send(progress_text(f"{group} v{record.version}", 0, 0, [], None))
         await finetune_jobs.set_message(self.bot.db, record.id, message.id)
-        self._follow(await self._record(record.id))
-
-    async def _record(self, job_id: int):
-        return next(r for r in await finetune_jobs.running(self.bot.db) if r.id == job_id)
+        self._follow(await finetune_jobs.get(self.bot.db, record.id))
 
     @finetune.command(name="clear")
     async def clear(self, interaction: discord.Interaction) -> None:
@@ -253,3 +305,107 @@ class FineTuning(commands.Cog):
             view=ConfirmClear(self.bot, group),
             ephemeral=True,
         )
+
+    @finetune.command(name="example")
+    @app_commands.describe(name="Which built-in dataset", epochs="Passes over its sentences (1-20)")
+    @app_commands.choices(name=EXAMPLES)
+    async def example(
+        self,
+        interaction: discord.Interaction,
+        name: str,
+        epochs: app_commands.Range[int, 1, 20] = 5,
+    ) -> None:
+        """Fine-tune on a built-in example dataset, to see the effect before your own."""
+        example = load_examples().get(name)
+        if example is None:
+            choices = ", ".join(load_examples())
+            raise LabError(f"There is no example {name!r}: choose one of {choices}.")
+        group = await require_group(self.bot.db, interaction.user)
+        params = FineTuneParams(epochs=epochs)
+        await self._begin(interaction, group, list(example.sentences), params, example, False)
+
+    @finetune.command(name="models")
+    async def models(self, interaction: discord.Interaction) -> None:
+        """Your group's fine-tuned versions: what each trained on, who started it, how it ended."""
+        group = await require_group(self.bot.db, interaction.user)
+        runs = await finetune_jobs.of_group(self.bot.db, group.id)
+        if not runs:
+            raise LabError(
+                f"{group.name} has not fine-tuned yet: /finetune example or /finetune start."
+            )
+        lines = []
+        for run in runs[:20]:
+            params = run.params
+            line = (
+                f"**{describe(run)}** · {STATUS.get(run.status, run.status)} · "
+                f"{params.get('epochs')} epochs, lr {params.get('learning_rate'):g}, "
+                f"rank {params.get('rank')} · started by "
+                + (f"<@{run.started_by}>" if run.started_by else "a former member")
+                + (f", approved by <@{run.approved_by}>" if run.approved_by else "")
+                + f" · {run.created_at[:16].replace('T', ' ')} UTC"
+            )
+            lines.append(line)
+        embed = discord.Embed(
+            title=f"{group.name}'s fine-tuned models",
+            description="\n".join(lines)[:4000],
+            colour=discord.Colour.orange(),
+        )
+        embed.set_footer(
+            text="Use one with /generate model:v2 or /compare models:... version:2; "
+            "/finetune download gives the files."
+        )
+        await interaction.response.send_message(embed=embed)
+
+    @finetune.command(name="download")
+    @app_commands.describe(version="Which version (default: the latest)")
+    async def download(
+        self,
+        interaction: discord.Interaction,
+        version: app_commands.Range[int, 1, 10_000] | None = None,
+    ) -> None:
+        """Download a fine-tuned model (LoRA adapter) as a zip that loads with peft."""
+        group = await require_group(self.bot.db, interaction.user)
+        versions = await finetune_jobs.trained(self.bot.db, group.id)
+        record = next((r for r in versions if version in (None, r.version)), None)
+        if record is None:
+            have = ", ".join(f"v{r.version}" for r in reversed(versions)) or "none yet"
+            raise LabError(f"{group.name} has no finished version {version}: it has {have}.")
+        await interaction.response.defer(thinking=True)
+        data = await self.bot.runner.adapter_archive(record.adapter)
+        if len(data) > MAX_UPLOAD:
+            raise LabError(
+                f"The zip is {len(data) / 2**20:.1f} MiB, too big for Discord. Ask your "
+                f"instructor for the folder adapters/{record.adapter} on the model runner."
+            )
+        stem = "".join(c if c.isalnum() else "-" for c in group.name.lower()).strip("-")
+        await interaction.edit_original_response(
+            content=(
+                f"{safe(group.name)}'s fine-tuned model v{record.version} (a LoRA adapter). "
+                "Unzip it, then in a notebook: `PeftModel.from_pretrained(base_model, folder)`; "
+                "README.txt inside says which base model it needs."
+            ),
+            attachments=[discord.File(io.BytesIO(data), f"{stem}-v{record.version}-lora.zip")],
+        )
+
+
+STATUS = {
+    "awaiting": "⏸️ waiting for approval",
+    "running": "⏳ training",
+    "done": "✅ done",
+    "failed": "⚠️ failed",
+    "cancelled": "cancelled",
+    "declined": "❌ declined",
+}
+
+
+def _example_embed(example) -> discord.Embed:
+    """What the example dataset is and what to look for."""
+    embed = discord.Embed(
+        title=f"Example: {example.title}", description=example.summary, colour=0xE67E22
+    )
+    sample = "\n".join(f"• {safe(clip(s, 150)[0])}" for s in example.sentences[:3])
+    embed.add_field(name=f"{len(example.sentences)} sentences, such as", value=sample, inline=False)
+    embed.add_field(name="What to look for", value=example.look_for[:1024], inline=False)
+    prompts = " · ".join(f"`{p}`" for p in example.prompts)
+    embed.add_field(name="Prompts to try afterwards", value=prompts[:1024], inline=False)
+    return embed

@@ -14,6 +14,7 @@ import logging
 import discord
 
 from bot.charts import loss_curve
+from bot.exts.finetune._examples import load_examples
 from bot.formatting import clip, safe
 from bot.storage import finetune_jobs
 from bot.storage.finetune_jobs import JobRecord
@@ -43,8 +44,9 @@ def progress_text(
 async def samples(bot, record: JobRecord) -> discord.Embed:
     """Two prompts from the pool's own openings, pre-trained beside fine-tuned."""
     embed = discord.Embed(title="Pre-trained vs fine-tuned", colour=discord.Colour.orange())
-    openings = []
-    for sentence in record.sentences:
+    example = load_examples().get(record.example) if record.example else None
+    openings = list(example.prompts[:2]) if example else []
+    for sentence in [] if example else record.sentences:
         words = sentence.split()[:3]
         if words and " ".join(words) not in openings:
             openings.append(" ".join(words))
@@ -65,7 +67,12 @@ async def samples(bot, record: JobRecord) -> discord.Embed:
             value=f"**{safe(prompt)}**{safe(clip(tuned.text, 400)[0])}",
             inline=False,
         )
-    embed.set_footer(text="Greedy search, 25 tokens. Try more with /generate.")
+    if example is not None:
+        embed.add_field(name="Key takeaway", value=example.takeaway[:1024], inline=False)
+    embed.set_footer(
+        text="Greedy search, 25 tokens. Try more prompts with /compare models:Pre-trained, "
+        "in-context and fine-tuned."
+    )
     return embed
 
 
@@ -107,7 +114,8 @@ async def follow(bot, record: JobRecord, group_name: str) -> None:
         embed = await samples(bot, record)
         done = (
             f"✅ **{safe(title)}** fine-tune finished: {status.total_steps} steps, loss "
-            f"{status.losses[0]:.2f} → {status.losses[-1]:.2f}. Compare it with /generate."
+            f"{status.losses[0]:.2f} → {status.losses[-1]:.2f}. Compare it with /compare "
+            "models:Pre-trained, in-context and fine-tuned."
         )
         await channel.send(
             done, embed=embed, file=discord.File(io.BytesIO(chart), filename="loss.png")

@@ -12,6 +12,7 @@ from bot.formatting import safe
 from bot.permissions import is_instructor
 from bot.policy import LabLimits
 from bot.storage import guild_settings
+from bot.word_list import MAX_WORDS, clean_words
 
 METHODS = [app_commands.Choice(name=title, value=key) for key, (title, _) in EXPLANATIONS.items()]
 REVEAL = [app_commands.Choice(name="All four methods", value="all"), *METHODS]
@@ -131,6 +132,43 @@ class LabControls(commands.Cog):
         await interaction.response.send_message(
             f"{safe(role.name)} {state} a group role.", ephemeral=True
         )
+
+    @lab.command(name="blockwords")
+    @app_commands.describe(
+        add="Words or phrases to block, separated by commas",
+        remove="Words or phrases to unblock, separated by commas",
+    )
+    async def blockwords(
+        self, interaction: discord.Interaction, add: str = "", remove: str = ""
+    ) -> None:
+        """Block words from fine-tuning pools (or show the list)."""
+        settings = await guild_settings.load(self.bot.db, interaction.guild_id)
+        words = list(settings.get("blocked_words", []))
+        added = [w for w in clean_words(add) if w not in words]
+        dropped = set(clean_words(remove))
+        words = [w for w in words + added if w not in dropped]
+        if len(words) > MAX_WORDS:
+            raise LabError(f"The list can hold at most {MAX_WORDS} words or phrases.")
+        if add or remove:
+            await self._update(interaction, blocked_words=words)
+        shown = ", ".join(f"`{w}`" for w in words) or "no words"
+        await interaction.response.send_message(
+            f"Blocked from fine-tuning pools: {shown}. Sentences that use them are refused when "
+            "added, and a pool that holds one cannot start a fine-tune.",
+            ephemeral=True,
+        )
+
+    @lab.command(name="approval")
+    @app_commands.describe(required="Runs wait for an instructor's Approve (or start at once)")
+    async def approval(self, interaction: discord.Interaction, required: bool) -> None:
+        """Require an instructor's approval before a group's fine-tune runs."""
+        await self._update(interaction, finetune_approval=required)
+        state = (
+            "Fine-tunes now wait for an instructor to press Approve."
+            if required
+            else "Fine-tunes now start without approval."
+        )
+        await interaction.response.send_message(state, ephemeral=True)
 
     @app_commands.command(name="explain")
     @app_commands.describe(method="The decoding method")

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import random
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import fine_tuned
 from bot.errors import LabError
-from bot.exts.sampling._render import METHOD_NAMES, compare_reply, generate_reply
-from bot.groups import group_of
+from bot.exts.sampling._models import pick_examples, run_columns
+from bot.exts.sampling._render import METHOD_NAMES, compare_reply, generate_reply, models_reply
+from bot.groups import group_of, require_group
 from bot.progress import show_queue
-from bot.storage import tables
+from bot.storage import finetune_jobs, pools, tables
 from model_runner.api import InvalidRequest
 from model_runner.decoding.params import DecodingParams
 
 METHODS = [app_commands.Choice(name=name, value=value) for value, name in METHOD_NAMES.items()]
+COMPARISONS = [
+    app_commands.Choice(name="The four decoding methods", value="methods"),
+    app_commands.Choice(name="Pre-trained, in-context and fine-tuned", value="models"),
+]
 MAX_PROMPT = 1000
 
 
@@ -55,8 +63,10 @@ class Sampling(commands.Cog):
         num_beams="Beam search: how many continuations are kept (2-10)",
         penalty_alpha="Contrastive search: how strongly repetition is penalised (0-1)",
         seed="Random sampling: the same seed gives the same text",
+        model="Pre-trained (default), fine-tuned (your group's latest) or a version like v2",
     )
     @app_commands.choices(method=METHODS)
+    @app_commands.autocomplete(model=fine_tuned.autocomplete)
     async def generate(
         self,
         interaction: discord.Interaction,
@@ -69,8 +79,9 @@ class Sampling(commands.Cog):
         num_beams: app_commands.Range[int, 2, 10] | None = None,
         penalty_alpha: app_commands.Range[float, 0.0, 1.0] | None = None,
         seed: app_commands.Range[int, 0, 2_147_483_647] | None = None,
+        model: str | None = None,
     ) -> None:
-        """Continue a prompt with one decoding method."""
+        """Continue a prompt with one decoding method (pre-trained or fine-tuned model)."""
         check_prompt(prompt)
         given = {
             "temperature": temperature,
@@ -87,11 +98,12 @@ class Sampling(commands.Cog):
             max_new_tokens=max_tokens,
             **{k: v for k, v in given.items() if v is not None},
         )
+        chosen = await fine_tuned.resolve(self.bot.db, interaction.user, model)
         await self.bot.policy.admit(interaction, max_tokens)
         await interaction.response.defer(thinking=True)
         await show_queue(self.bot, interaction)
-        result = await self.bot.runner.generate(prompt, params)
-        embed, files = generate_reply(result)
+        result = await self.bot.runner.generate(prompt, params, chosen.adapter)
+        embed, files = generate_reply(result, chosen.label)
         await interaction.edit_original_response(content=None, embed=embed, attachments=files)
 
     @app_commands.command(name="compare")
@@ -99,7 +111,11 @@ class Sampling(commands.Cog):
         prompt="The text the model should continue",
         max_tokens="How many tokens each method adds",
         seed="Random sampling's seed (the same seed gives the same text)",
+        models="What to compare: the decoding methods, or the pre-trained and fine-tuned models",
+        version="models: which fine-tuned version (default: your group's latest)",
+        method="models: the decoding method every column uses (default Greedy)",
     )
+    @app_commands.choices(models=COMPARISONS, method=METHODS)
     @app_commands.guild_only()
     async def compare(
         self,
@@ -107,8 +123,14 @@ class Sampling(commands.Cog):
         prompt: str,
         max_tokens: app_commands.Range[int, 1, 1024] = 30,
         seed: app_commands.Range[int, 0, 2_147_483_647] | None = None,
+        models: str = "methods",
+        version: app_commands.Range[int, 1, 10_000] | None = None,
+        method: str = "greedy",
     ) -> None:
-        """Greedy, 5-Beam, Contrastive Search and Random Sampling side by side."""
+        """Compare decoding methods side by side, or the pre-trained and fine-tuned models."""
+        if models == "models":
+            await self._compare_models(interaction, prompt, max_tokens, seed, version, method)
+            return
         check_prompt(prompt)
         decoding_params(self._ceiling(), max_new_tokens=max_tokens)
         group = await group_of(self.bot.db, interaction.user)
@@ -131,4 +153,63 @@ class Sampling(commands.Cog):
         else:
             note = "Not saved: join a group to build your group's table."
         embed, files = compare_reply(result, note)
+        await interaction.edit_original_response(content=None, embed=embed, attachments=files)
+
+    async def _compare_models(
+        self,
+        interaction: discord.Interaction,
+        prompt: str,
+        max_tokens: int,
+        seed: int | None,
+        version: int | None,
+        method: str,
+    ) -> None:
+        """Pre-trained | In-context | Fine-tuned, saved to the group's fine-tune table."""
+        check_prompt(prompt)
+        if method == "sampling" and seed is None:
+            seed = random.randrange(2**31)  # one seed for every column: only the model differs
+        settings = {"beam": {"num_beams": 5}, "contrastive": {"penalty_alpha": 0.6, "top_k": 4}}
+        params = decoding_params(
+            self._ceiling(),
+            method=method,
+            max_new_tokens=max_tokens,
+            **settings.get(method, {}),
+            **({"seed": seed} if method == "sampling" else {}),
+        )
+        group = await require_group(self.bot.db, interaction.user)
+        if await finetune_jobs.trained(self.bot.db, group.id):
+            wanted = f"v{version}" if version else fine_tuned.LATEST
+            tuned = await fine_tuned.resolve(self.bot.db, interaction.user, wanted)
+            sentences = tuned.record.sentences
+        else:
+            if version:
+                raise LabError(f"{group.name} has no fine-tuned version yet.")
+            tuned = None
+            sentences = [item.text for item in await pools.sentences(self.bot.db, group.id)]
+        examples = pick_examples(sentences, prompt)
+        await self.bot.policy.admit(interaction, max_tokens)
+        await interaction.response.defer(thinking=True)
+        await show_queue(self.bot, interaction)
+        columns = await run_columns(self.bot.runner, prompt, params, tuned, examples)
+        by_key = {c.key: c for c in columns}
+        await tables.add_row(
+            self.bot.db,
+            guild_id=interaction.guild_id,
+            group_id=group.id,
+            user_id=interaction.user.id,
+            kind="finetune",
+            prompt=prompt,
+            columns={
+                **{c.key: c.result.text for c in columns if c.result is not None},
+                "version": f"v{tuned.record.version}" if tuned else "",
+                "examples": " / ".join(examples),
+            },
+            model=by_key["pretrained"].result.model,
+        )
+        note = (
+            f"Saved to {group.name}'s fine-tune table: /table show kind:Pre-trained vs fine-tuned"
+        )
+        embed, files = models_reply(
+            prompt, method, columns, examples, by_key["pretrained"].result.model, note
+        )
         await interaction.edit_original_response(content=None, embed=embed, attachments=files)

@@ -48,9 +48,13 @@ def full_text(prompt: str, results: list[GenerateResult]) -> discord.File:
     return discord.File(io.BytesIO("\n".join(lines).encode()), filename="continuations.txt")
 
 
-def generate_reply(result: GenerateResult) -> tuple[discord.Embed, list[discord.File]]:
-    """One continuation, with the settings that produced it."""
+def generate_reply(
+    result: GenerateResult, model_label: str = "Pre-trained"
+) -> tuple[discord.Embed, list[discord.File]]:
+    """One continuation, with the settings and the model that produced it."""
     title = method_name(result.method, result.params)
+    if result.adapter:
+        title = f"{title} · {model_label}"
     prompt, _ = clip(result.prompt, PROMPT_LIMIT)
     body, cut = _continuation(result.prompt, result.text, GENERATE_LIMIT)
     embed = discord.Embed(title=title, description=body, colour=COLOUR)
@@ -92,4 +96,46 @@ def compare_reply(
     footer = usage_footer(result.model, result.compute_ms, result.energy_wh, result.queue_ms)
     embed.set_footer(text=f"{footer}\n{table_note}")
     files = [full_text(result.prompt, result.results)] if any_cut else []
+    return embed, files
+
+
+def models_reply(
+    prompt: str,
+    method: str,
+    columns,
+    examples: list[str],
+    model: str,
+    table_note: str,
+) -> tuple[discord.Embed, list[discord.File]]:
+    """Pre-trained, in-context and fine-tuned continuations stacked under the prompt."""
+    shown, _ = clip(prompt, PROMPT_LIMIT)
+    embed = discord.Embed(
+        title=f"Same prompt, three ways to teach the model ({METHOD_NAMES.get(method, method)})",
+        description=f"**{safe(shown)}**",
+        colour=COLOUR,
+    )
+    any_cut = False
+    compute_ms = energy_wh = 0.0
+    for column in columns:
+        if column.result is None:
+            embed.add_field(name=column.heading, value=f"*{column.note}*", inline=False)
+            continue
+        value, cut = _continuation(prompt, column.result.text, FIELD_LIMIT - 100)
+        any_cut |= cut
+        compute_ms += column.result.compute_ms
+        energy_wh += column.result.energy_wh
+        embed.add_field(name=column.heading, value=value, inline=False)
+    if examples:
+        listed = "\n".join(f"{n}. {safe(clip(e, 150)[0])}" for n, e in enumerate(examples, 1))
+        embed.add_field(name="Examples placed before the prompt (in-context)", value=listed[:1024])
+    footer = usage_footer(model, compute_ms, energy_wh)
+    embed.set_footer(text=f"{footer}\n{table_note}")
+    files = []
+    if any_cut:
+        lines = [f"Prompt: {prompt}", ""]
+        for column in columns:
+            if column.result is not None:
+                lines += [f"== {column.heading} ==", prompt + column.result.text, ""]
+        data = "\n".join(lines).encode()
+        files.append(discord.File(io.BytesIO(data), filename="continuations.txt"))
     return embed, files

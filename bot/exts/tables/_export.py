@@ -13,7 +13,13 @@ DECODING_COLUMNS = [
     ("contrastive", "Contrastive"),
     ("sampling", "Random"),
 ]
-FINETUNE_COLUMNS = [("pretrained", "Pre-trained"), ("finetuned", "Fine-tuned")]
+FINETUNE_COLUMNS = [
+    ("pretrained", "Pre-trained"),
+    ("incontext", "In-context"),
+    ("finetuned", "Fine-tuned"),
+    ("version", "Fine-tuned version"),
+    ("examples", "In-context examples"),
+]
 
 
 def columns_for(kind: str) -> list[tuple[str, str]]:

@@ -1,0 +1,81 @@
+"""Instructor approval of fine-tunes: Approve and Decline under a run that waits.
+
+The buttons are dynamic items, so they keep working after the bot restarts; only instructors
+can press them (checked here, on the server), and the first decision wins.
+"""
+
+from __future__ import annotations
+
+import re
+
+import discord
+
+from bot.errors import LabError, NotInstructor, report_error
+from bot.permissions import is_instructor
+from bot.storage import finetune_jobs, guild_settings
+
+
+async def approval_required(db, guild_id: int) -> bool:
+    """Whether the server's instructors turned approval on (/lab approval)."""
+    return bool((await guild_settings.load(db, guild_id)).get("finetune_approval", False))
+
+
+def review_view(job_id: int) -> discord.ui.View:
+    """Approve and Decline under a run that waits for an instructor."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(ReviewButton(job_id, "approve"))
+    view.add_item(ReviewButton(job_id, "decline"))
+    return view
+
+
+class ReviewButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"finetune:(?P<action>approve|decline):(?P<job>\d+)",
+):
+    """An instructor approves or declines a group's run."""
+
+    def __init__(self, job_id: int, action: str) -> None:
+        approve = action == "approve"
+        super().__init__(
+            discord.ui.Button(
+                label="Approve" if approve else "Decline",
+                style=discord.ButtonStyle.success if approve else discord.ButtonStyle.danger,
+                custom_id=f"finetune:{action}:{job_id}",
+            )
+        )
+        self.job_id, self.action = job_id, action
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match[str]):
+        return cls(int(match["job"]), match["action"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            await self._decide(interaction)
+        except Exception as error:  # noqa: BLE001 - dynamic items have no view error hook
+            await report_error(interaction, error)
+
+    async def _decide(self, interaction: discord.Interaction) -> None:
+        if not is_instructor(interaction):
+            raise NotInstructor()
+        bot = interaction.client
+        approve = self.action == "approve"
+        record = await finetune_jobs.decide(bot.db, self.job_id, interaction.user.id, approve)
+        if record is None:
+            current = await finetune_jobs.get(bot.db, self.job_id)
+            state = current.status if current else "gone"
+            raise LabError(f"This run was already decided (it is {state}).")
+        title = f"v{record.version}"
+        who = interaction.user.mention
+        if not approve:
+            await interaction.response.edit_message(
+                content=f"{interaction.message.content}\n❌ Declined by {who}. "
+                "The pool is unchanged.",
+                view=None,
+            )
+            return
+        await interaction.response.edit_message(
+            content=f"{interaction.message.content}\n✅ Approved by {who} ({title}).",
+            view=None,
+        )
+        await bot.get_cog("FineTuning").launch(record, interaction.channel)

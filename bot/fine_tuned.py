@@ -1,0 +1,89 @@
+"""Which model a command runs: the pre-trained one, or one of the group's fine-tuned versions.
+
+Commands take a `model` option typed by students: `pre-trained`, `fine-tuned` (the group's
+latest finished fine-tune) or a version such as `v2`. Autocomplete offers the group's versions
+with what each was trained on, so nobody has to remember adapter ids.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import discord
+from discord import app_commands
+
+from bot.errors import LabError
+from bot.groups import group_of, require_group
+from bot.storage import finetune_jobs
+from bot.storage.finetune_jobs import JobRecord
+
+PRETRAINED = "pre-trained"
+LATEST = "fine-tuned"
+_VERSION = re.compile(r"^\s*v?\s*(\d{1,6})\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model as the lab names it, and the runner adapter behind it (None = pre-trained)."""
+
+    label: str  # "Pre-trained" or "Fine-tuned v2"
+    adapter: str | None
+    record: JobRecord | None = None
+
+
+PRETRAINED_CHOICE = ModelChoice("Pre-trained", None)
+
+
+def describe(record: JobRecord) -> str:
+    """`v2: your pool, 24 sentences` or `v1: example "recipes"`, for menus and lists."""
+    source = f'example "{record.example}"' if record.example else "your pool"
+    return f"v{record.version}: {source}, {len(record.sentences)} sentences"
+
+
+async def resolve(db, member: discord.Member, value: str | None) -> ModelChoice:
+    """The model a student asked for, or a message that says what there is to choose."""
+    text = (value or PRETRAINED).strip().lower().replace("_", "-")
+    if text in (PRETRAINED, "pretrained", "base", "pre trained"):
+        return PRETRAINED_CHOICE
+    group = await require_group(db, member)
+    versions = await finetune_jobs.trained(db, group.id)
+    if not versions:
+        raise LabError(
+            f"{group.name} has no fine-tuned model yet: /finetune start (or /finetune example) "
+            "trains one."
+        )
+    if text in (LATEST, "finetuned", "latest", "fine tuned"):
+        record = versions[0]
+    else:
+        match = _VERSION.match(text)
+        record = next((r for r in versions if match and r.version == int(match[1])), None)
+        if record is None:
+            have = ", ".join(f"v{r.version}" for r in reversed(versions))
+            raise LabError(
+                f"Choose pre-trained, fine-tuned (the latest) or one of {group.name}'s "
+                f"versions: {have}."
+            )
+    return ModelChoice(f"Fine-tuned v{record.version}", record.adapter, record)
+
+
+async def autocomplete(interaction: discord.Interaction, current: str):
+    """Pre-trained, the latest fine-tune, then each finished version of the member's group."""
+    options = [
+        app_commands.Choice(name="Pre-trained (the model as the class shares it)", value=PRETRAINED)
+    ]
+    db = interaction.client.db  # type: ignore[attr-defined]
+    group = await group_of(db, interaction.user) if interaction.guild_id else None
+    if group is not None:
+        versions = await finetune_jobs.trained(db, group.id)
+        if versions:
+            options.append(
+                app_commands.Choice(
+                    name=f"Fine-tuned, latest ({describe(versions[0])})"[:100], value=LATEST
+                )
+            )
+        options += [
+            app_commands.Choice(name=describe(r)[:100], value=f"v{r.version}") for r in versions
+        ]
+    typed = current.strip().lower()
+    return [o for o in options if typed in o.name.lower() or typed in o.value][:25]

@@ -1,0 +1,136 @@
+"""A group's fine-tuned models through the emulator: choosing one in /generate and /compare,
+listing versions, downloading the adapter and loading it with peft, built-in examples."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+
+import torch
+
+from model_runner.decoding.params import DecodingParams
+from model_runner.loading import load_model
+from tests.e2e.test_finetune_jobs import RECIPES, fill_pool, wait_for_text
+
+PROMPT = "Whisk 3 eggs"
+
+
+async def trained_group(lab, name="Ada", version=1):
+    """A member of Group 1 whose group has a finished fine-tune."""
+    ada = lab.actor(name, roles=["Group 1"])
+    if version == 1:
+        await fill_pool(ada)
+    await ada.slash("finetune start", epochs=2, learning_rate=0.01)
+    await wait_for_text(lab, f"v{version}** fine-tune finished")
+    return ada
+
+
+async def test_generate_and_compare_with_the_groups_model(lab):
+    ada = await trained_group(lab)
+    tuned = await ada.slash("generate", prompt=PROMPT, max_tokens=8, model="fine-tuned")
+    assert tuned.message.embeds[0]["title"] == "Greedy · Fine-tuned v1"
+    base = await ada.slash("generate", prompt=PROMPT, max_tokens=8)
+    assert base.message.embeds[0]["title"] == "Greedy"
+    missing = await ada.slash("generate", prompt=PROMPT, model="v7")
+    assert missing.ephemeral and "v1" in missing.text and "pre-trained" in missing.text
+
+    reply = await ada.slash("compare", prompt=PROMPT, max_tokens=8, models="models")
+    fields = reply.message.embeds[0]["fields"]
+    names = [f["name"] for f in fields]
+    assert names[:3] == ["Pre-trained", "In-context (4 examples)", "Fine-tuned v1"]
+    assert "Whisk" in fields[3]["value"]  # the examples the in-context column used
+    export = await ada.slash("table export", kind="finetune")
+    files = {f.filename: f.data.decode() for f in export.message.files}
+    rows = list(csv.DictReader(io.StringIO(files["group-1-finetune.csv"])))
+    assert rows[0]["Prompt"] == PROMPT and rows[0]["Fine-tuned version"] == "v1"
+    assert rows[0]["In-context examples"].count(" / ") == 3
+
+
+async def test_autocomplete_offers_the_groups_versions(lab):
+    ada = await trained_group(lab)
+    choices = await ada.autocomplete("generate", "model", "", prompt=PROMPT)
+    assert [c["value"] for c in choices] == ["pre-trained", "fine-tuned", "v1"]
+    assert "24 sentences" in choices[2]["name"]
+    loner = lab.actor("Loner")
+    assert [c["value"] for c in await loner.autocomplete("generate", "model")] == ["pre-trained"]
+
+
+async def test_models_lists_versions_and_download_loads_with_peft(lab, tmp_path):
+    ada = await trained_group(lab)
+    listing = await ada.slash("finetune models")
+    assert "v1: your pool, 24 sentences" in listing.text and "✅ done" in listing.text
+    reply = await ada.slash("finetune download")
+    (archive,) = reply.message.files
+    assert archive.filename == "group-1-v1-lora.zip"
+    with zipfile.ZipFile(io.BytesIO(archive.data)) as zipped:
+        zipped.extractall(tmp_path / "unzipped")
+    folder = next(p.parent for p in (tmp_path / "unzipped").rglob("adapter_config.json"))
+
+    from peft import PeftModel
+
+    base = load_model("tiny", device="cpu", data_dir=tmp_path / "models")
+    model = PeftModel.from_pretrained(base.model, str(folder)).eval()
+    record = await lab.bot.db.fetchone("SELECT adapter FROM finetune_jobs")
+    expected = await lab.bot.runner.generate(
+        PROMPT, DecodingParams(max_new_tokens=8), record["adapter"]
+    )
+    ids = base.tokenizer(PROMPT, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        out = model.generate(ids, max_new_tokens=8, do_sample=False, pad_token_id=0)
+    assert out[0, ids.shape[1] :].tolist() == expected.token_ids
+
+
+async def test_a_built_in_example_trains_and_ends_with_its_takeaway(lab):
+    ada = lab.actor("Ada", roles=["Group 2"])
+    reply = await ada.slash("finetune example", name="full-stop", epochs=1)
+    assert "fine-tuning on the example" in reply.text
+    assert reply.message.embeds[0]["title"].startswith("Example: ")
+    done = await wait_for_text(lab, "v1** fine-tune finished")
+    assert "Key takeaway" in [f["name"] for f in done.embeds[0]["fields"]]
+    listing = await ada.slash("finetune models")
+    assert 'example "full-stop"' in listing.text
+
+
+async def test_the_word_list_blocks_sentences(lab):
+    teacher = lab.actor("Ms Rivera", roles=["Instructor"])
+    ada = lab.actor("Ada", roles=["Group 1"])
+    await fill_pool(ada, RECIPES[:20] + ["Spam fritters are golden and crisp."])
+    shown = await teacher.slash("lab blockwords", add="spam, deep fry")
+    assert shown.ephemeral and "`spam`, `deep fry`" in shown.text
+    refused = await ada.slash("finetune add", text="I like SPAM on toast.")
+    assert refused.ephemeral and "blocked" in refused.text
+    mixed = await ada.slash("finetune add", text="A hamster ate the spamalot.\nWe deep  fry it.")
+    assert "Added 1 sentence" in mixed.text and "Sentence 2 uses a word" in mixed.text
+    # Added before the word was blocked: the run cannot start until it is removed.
+    start = await ada.slash("finetune start")
+    assert start.ephemeral and "Sentence 21 of Group 1's pool" in start.text
+    await ada.slash("finetune remove", number=21)
+    assert "fine-tuning on 21 sentences" in (await ada.slash("finetune start", epochs=1)).text
+    student = await ada.slash("lab blockwords", add="eggs")
+    assert student.ephemeral and "for instructors only" in student.text
+
+
+async def test_runs_wait_for_approval_when_required(lab):
+    teacher = lab.actor("Ms Rivera", roles=["Instructor"])
+    await teacher.slash("lab approval", required=True)
+    ada = lab.actor("Ada", roles=["Group 1"])
+    await fill_pool(ada)
+    waiting = await ada.slash("finetune start", epochs=1)
+    assert "waiting for an instructor to approve" in waiting.text
+    assert waiting.message.files[0].filename == "sentences.txt"
+    assert b"1. Whisk 0 eggs" in waiting.message.files[0].data
+    again = await ada.slash("finetune start")
+    assert again.ephemeral and "already has a fine-tune waiting" in again.text
+    denied = await ada.click("Approve", message=waiting.message)
+    assert denied.ephemeral and "for instructors only" in denied.text
+
+    await teacher.click("Decline", message=waiting.message)
+    assert "Declined by" in lab.emulator.messages[waiting.message.id].text()
+    assert (await lab.bot.db.fetchone("SELECT status FROM finetune_jobs"))["status"] == "declined"
+
+    second = await ada.slash("finetune start", epochs=1)
+    await teacher.click("Approve", message=second.message)
+    await wait_for_text(lab, "v2** fine-tune finished")
+    record = await lab.bot.db.fetchone("SELECT * FROM finetune_jobs WHERE version = 2")
+    assert record["approved_by"] == teacher.member.id and record["started_by"] == ada.member.id
