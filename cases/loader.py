@@ -1,15 +1,17 @@
 """Read case studies from TOML files and check every field before a group ever sees them.
 
 Three places supply cases:
-- the package's own `content/` folder (the lab's four cases, origin `builtin`);
+- the package's own `content/` folder (the lab's four ethics cases and the discussion
+  questions of lab tasks 1 to 4, origin `builtin`);
 - an instructor's folder of `<id>.toml` files (origin `folder`); a file whose id matches a
   built-in case replaces it;
 - cases instructors type into a Discord form, checked with `validate_case` (origin `server`).
 
 A file has the keys `id` (equal to the file name without `.toml`), `title`, `summary`, `body`,
-optional `[[sources]]` tables (`title`, `url`, `publisher`, `date`) and an optional `questions`
-list; without one the case gets `DEFAULT_QUESTIONS`. Any problem raises `CaseFileError`, whose
-message is one line naming the file and the field.
+optional `[[sources]]` tables (`title`, `url`, `publisher`, `date`), an optional `questions`
+list (without one the case gets `DEFAULT_QUESTIONS`) and an optional `kind`: `ethics` (the
+default) or `lab-task` for a lab task's discussion questions. Any problem raises
+`CaseFileError`, whose message is one line naming the file and the field.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from cases.model import CaseStudy, Source
+from cases.model import KINDS, CaseStudy, Source
 from cases.questions import DEFAULT_QUESTIONS
 
 NEW_CASE = "(new case)"  # the "path" in errors about a case typed into Discord
@@ -33,12 +35,17 @@ LAB_ORDER = (  # built-ins come first, in the order the lab page presents them
     "copyright-training-data",
     "fine-tuning-toxicity",
 )
+LAB_TASK_ORDER = (  # the lab tasks' discussions, in task order; they come before the ethics
+    "lab-task-1-pretraining",
+    "lab-task-2-3-generation",
+    "lab-task-4-fine-tuning",
+)
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}$")
 LIMITS = {"title": 200, "summary": 300, "body": 3500}  # characters, after trimming spaces
 MAX_QUESTIONS = 10
 QUESTION_CHARS = (5, 300)
-CASE_KEYS = ("id", "title", "summary", "body", "sources", "questions")
+CASE_KEYS = ("id", "title", "summary", "body", "sources", "questions", "kind")
 SOURCE_KEYS = ("title", "url", "publisher", "date")
 URL_PATTERN = re.compile(r"^https?://[^/\s]+\S*$")
 
@@ -61,9 +68,18 @@ def load_case_file(path: Path | str, *, origin: str = "folder") -> CaseStudy:
 
 
 def load_cases(
-    folder: Path | str | None = None, *, include_builtin: bool = True
+    folder: Path | str | None = None,
+    *,
+    include_builtin: bool = True,
+    kind: str | None = "ethics",
 ) -> list[CaseStudy]:
-    """Built-in cases, then the folder's; a folder case replaces a built-in with its id."""
+    """Built-in cases, then the folder's; a folder case replaces a built-in with its id.
+
+    Only cases of `kind` are returned: `ethics` (the default), `lab-task`, or None for all.
+    Every file is still read and checked, so a broken file fails the load whatever `kind`.
+    """
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)} or None, not {kind!r}")
     by_id: dict[str, CaseStudy] = {}
     if include_builtin:
         for entry in _builtin_files():
@@ -76,8 +92,9 @@ def load_cases(
         for path in sorted(folder.glob("*.toml")):
             case = _load(path, str(path), "folder")
             by_id[case.id] = case
-    rank = {case_id: index for index, case_id in enumerate(LAB_ORDER)}
-    return sorted(by_id.values(), key=lambda case: (rank.get(case.id, len(rank)), case.id))
+    rank = {case_id: index for index, case_id in enumerate(LAB_TASK_ORDER + LAB_ORDER)}
+    found = (case for case in by_id.values() if kind is None or case.kind == kind)
+    return sorted(found, key=lambda case: (rank.get(case.id, len(rank)), case.id))
 
 
 def validate_case(
@@ -154,6 +171,7 @@ def _build(data: Mapping[str, Any], path: str, *, stem: str | None, origin: str)
         sources=_sources(data.get("sources", []), path),
         questions=_questions(data["questions"], path) if "questions" in data else DEFAULT_QUESTIONS,
         origin=origin,
+        kind=_kind(data, path),
     )
 
 
@@ -178,6 +196,16 @@ def _sized(value: str, low: int, high: int, path: str, field: str) -> str:
     if not low <= len(value) <= high:
         raise CaseFileError(path, field, f"must be {low}-{high} characters (it has {len(value)})")
     return value
+
+
+def _kind(data: Mapping[str, Any], path: str) -> str:
+    if "kind" not in data:
+        return KINDS[0]
+    kind = _text(data, "kind", path)
+    if kind not in KINDS:
+        allowed = " or ".join(repr(k) for k in KINDS)
+        raise CaseFileError(path, "kind", f"must be {allowed} (it is {kind!r})")
+    return kind
 
 
 def _sources(raw: Any, path: str) -> tuple[Source, ...]:

@@ -26,7 +26,11 @@ class Source:
 
 @dataclass(frozen=True)
 class CaseStudy:
-    """One AI-ethics case study that a group can choose, read and answer questions on."""
+    """Something a group reads and answers questions on in a thread.
+
+    Most are AI-ethics case studies (`kind` "ethics"); the lab's tasks 1 to 4 each end with
+    discussion questions too, and those are posted the same way with `kind` "lab-task".
+    """
 
     id: str  # short stable name used in commands and the database, e.g. `environmental-impact`
     title: str  # heading shown on the case's post (1-200 characters)
@@ -37,3 +41,7 @@ class CaseStudy:
     origin: str = (
         "builtin"  # where it came from: `builtin`, `folder` (instructor files) or `server`
     )
+    kind: str = "ethics"  # `ethics` (a lab case study) or `lab-task` (a task's discussion)
+
+
+KINDS = ("ethics", "lab-task")  # the values `CaseStudy.kind` may take

@@ -211,3 +211,21 @@ async def test_answers_survive_a_bot_restart(tmp_path):
         export = await teacher.slash("case export", case=CASE)
         text = export.message.files[0].data.decode()
         assert "Kept across restarts" in text and "Written after the restart" in text
+
+
+async def test_the_lab_tasks_questions_run_on_the_same_machinery(lab, teacher):
+    ada = lab.actor("Ada", roles=["Group 1"])
+    listing = await ada.slash("case list")
+    assert "Lab tasks: discussion questions" in listing.text
+    assert "lab-task-1-pretraining" in listing.text
+    refused = await ada.slash("case choose", case="lab-task-1-pretraining")
+    assert refused.ephemeral and "Every group answers" in refused.text
+    reply = await teacher.slash("case post", case="lab-task-1-pretraining")
+    assert "Posted" in reply.text
+    await asyncio.sleep(0.2)
+    saved = await answer(ada, 1, "Inference only runs the forward pass.")
+    assert "question 1 (version 1)" in saved.text
+    export = await teacher.slash("case export", case="lab-task-1-pretraining")
+    files = {f.filename: f.data.decode() for f in export.message.files}
+    rows = list(csv.DictReader(io.StringIO(files["lab-task-1-pretraining-answers.csv"])))
+    assert rows[0]["answer"] == "Inference only runs the forward pass."

@@ -14,13 +14,13 @@ log = logging.getLogger(__name__)
 
 
 async def available(bot, guild_id: int | None) -> dict[str, CaseStudy]:
-    """Every case, by id; a server's own case replaces a file case with the same id."""
+    """Every case (ethics cases and the lab tasks' questions), by id; a server's own case replaces a file case with the same id."""
     folder = bot.settings.storage.cases_dir
     try:
-        found = await asyncio.to_thread(load_cases, folder)
+        found = await asyncio.to_thread(load_cases, folder, kind=None)
     except CaseFileError as error:  # a broken instructor file must not hide the others
         log.error("case files: %s", error)
-        found = await asyncio.to_thread(load_cases, None)
+        found = await asyncio.to_thread(load_cases, None, kind=None)
     by_id = {case.id: case for case in found}
     if guild_id is not None:
         for data in await case_store.server_cases(bot.db, guild_id):

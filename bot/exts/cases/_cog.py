@@ -43,17 +43,29 @@ class CaseStudies(commands.Cog):
 
     @case.command(name="list")
     async def list_cases(self, interaction: discord.Interaction) -> None:
-        """The case studies you can choose from."""
+        """The case studies you can choose from, and the lab tasks' discussion questions."""
         cases = await available(self.bot, interaction.guild_id)
-        lines = [
-            f"`{c.id}` **{safe(c.title)}**: {safe(clip(c.summary, 200)[0])}" for c in cases.values()
-        ]
+
+        def lines(kind: str) -> str:
+            return "\n".join(
+                f"`{c.id}` **{safe(c.title)}**: {safe(clip(c.summary, 160)[0])}"
+                for c in cases.values()
+                if c.kind == kind
+            )
+
         embed = discord.Embed(
             title="Case studies",
-            description="\n".join(lines)[:4000],
+            description=lines("ethics")[:3000],
             colour=discord.Colour.from_rgb(235, 69, 158),
         )
-        embed.set_footer(text="Read one with /case show, pick one for your group with /case choose")
+        tasks = lines("lab-task")
+        if tasks:
+            embed.add_field(
+                name="Lab tasks: discussion questions for every group", value=tasks[:1024]
+            )
+        embed.set_footer(
+            text="Read one with /case show; pick a case study for your group with /case choose"
+        )
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @case.command(name="show")
@@ -68,6 +80,11 @@ class CaseStudies(commands.Cog):
     async def choose(self, interaction: discord.Interaction, case: str) -> None:
         """Record which case your group chose."""
         found = await find(self.bot, interaction.guild_id, case)
+        if found.kind == "lab-task":
+            raise LabError(
+                "Every group answers the lab tasks' questions: use the Answer buttons under the "
+                "post your instructor made. /case choose is for the ethics case studies."
+            )
         group = await require_group(self.bot.db, interaction.user)
         await case_store.choose(
             self.bot.db, interaction.guild_id, group.id, found.id, interaction.user.id
