@@ -54,3 +54,69 @@ def loss_curve(losses: list[float], title: str) -> bytes:
     ax.set_xlabel("training step")
     ax.set_ylabel("loss")
     return _finish(fig, ax, title)
+
+
+def attention_heatmap(labels: list[str], weights: list[list[float]], title: str) -> bytes:
+    """Each row a token, each column an earlier token it can attend to; darker = more weight."""
+    n = len(labels)
+    side = min(12.0, 2.4 + 0.3 * n)
+    font = 11 if n <= 16 else 9 if n <= 32 else 7
+    fig, ax = plt.subplots(figsize=(side, side * 0.92), dpi=110)
+    image = ax.imshow(weights, cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks(range(n), labels=labels, rotation=90, fontsize=font)
+    ax.set_yticks(range(n), labels=labels, fontsize=font)
+    ax.set_xlabel("attends to (earlier tokens)")
+    ax.set_ylabel("token")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03, label="attention weight")
+    return _finish(fig, ax, title)
+
+
+PALETTE = ["#5865F2", "#ED4245", "#57F287", "#FAA61A", "#EB459E", "#3BA55C", "#9B59B6", "#1ABC9C"]
+
+
+def embedding_map(points: list[tuple[str, float, float, str, bool]], title: str) -> bytes:
+    """Words (large) and their nearest tokens (small) on the first two principal components;
+    each word and its neighbours share a colour."""
+    fig, ax = plt.subplots(figsize=(6.8, 5.6), dpi=110)
+    words = list(dict.fromkeys(point[3] for point in points))
+    for label, x, y, word, is_word in points:
+        colour = PALETTE[words.index(word) % len(PALETTE)]
+        ax.scatter([x], [y], s=90 if is_word else 22, color=colour, alpha=1.0 if is_word else 0.7)
+        ax.annotate(
+            label,
+            (x, y),
+            xytext=(4, 3),
+            textcoords="offset points",
+            fontsize=11 if is_word else 8,
+            fontweight="bold" if is_word else "normal",
+            color=colour if is_word else "#333333",
+        )
+    ax.set_xlabel("principal component 1")
+    ax.set_ylabel("principal component 2")
+    return _finish(fig, ax, title)
+
+
+def train_step_chart(
+    losses: list[float], labels: list[str], before: list[float], after: list[float], title: str
+) -> bytes:
+    """Left: the sentence's loss before and after each step. Right: each token's probability
+    before training and after the last step."""
+    n = len(labels)
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(9.6, max(3.2, 1.0 + 0.3 * n)), dpi=110, width_ratios=[1, 1.3]
+    )
+    left.plot(range(len(losses)), losses, color=BAR_COLOUR, marker="o")
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
+    left.set_xlabel("gradient steps")
+    left.set_ylabel("loss of the sentence")
+    left.spines[["top", "right"]].set_visible(False)
+    positions = list(range(n))[::-1]
+    height = 0.4
+    right.barh([p + height / 2 for p in positions], before, height, color="#B9BBBE", label="before")
+    right.barh([p - height / 2 for p in positions], after, height, color=BAR_COLOUR, label="after")
+    right.set_yticks(positions, labels=labels, fontsize=9 if n > 20 else 10)
+    right.set_xlim(0, 1)
+    right.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    right.set_xlabel("probability of the token")
+    right.legend(loc="lower right", fontsize=9)
+    return _finish(fig, right, title)

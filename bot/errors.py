@@ -111,7 +111,13 @@ async def send_ephemeral(interaction: discord.Interaction, message: str) -> None
         log.warning("interaction %s expired before we could reply", interaction.id)
         return
     try:
-        if interaction.response.is_done():
+        if interaction.response.type is discord.InteractionResponseType.deferred_channel_message:
+            # The public "thinking…" placeholder becomes the message (a follow-up would take
+            # over that placeholder and its visibility anyway, so it cannot be private).
+            await interaction.edit_original_response(
+                content=f"⚠️ {message}", embed=None, attachments=[], view=None
+            )
+        elif interaction.response.is_done():
             await interaction.followup.send(message, ephemeral=True)
         else:
             await interaction.response.send_message(message, ephemeral=True)

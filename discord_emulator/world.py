@@ -286,5 +286,6 @@ class Interaction:
     choices: list[dict[str, Any]] | None = None  # an autocomplete answer
 
     def messages(self) -> list[Message]:
-        """The original response (if any) and the follow-ups, in order."""
-        return ([self.original] if self.original else []) + self.followups
+        """The original response (if any) and the follow-ups, in order; deleted ones left out."""
+        found = ([self.original] if self.original else []) + self.followups
+        return [m for m in found if not m.payload.get("deleted")]

@@ -211,3 +211,109 @@ class AdapterInfo(_Message):
     sentences: int  # how many sentences it was trained on
     params: dict[str, Any]
     created_at: str
+
+
+# --- the lab's pre-training steps: attention, embeddings, one backpropagation step ----------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttentionResult(Usage):
+    """Attention weights of one layer over a text's tokens (one head, or averaged over heads)."""
+
+    text: str
+    tokens: list[TokenPiece]  # as the model saw them: a beginning-of-text token, then the text
+    layer: int  # 1-based, 1 = closest to the input
+    head: int | None  # 1-based; None = the mean over all heads of the layer
+    layers: int  # how many layers the model has
+    heads: int  # attention heads per layer
+    weights: list[list[float]]  # [query token][key token]; rows sum to 1, 0 above the diagonal
+    attends_to: list[int]  # per token, the index of the earlier (or same) token it weighs most
+    # The same among the text's own tokens: the beginning-of-text token, where most heads park
+    # spare weight (an "attention sink"), skipped; its own row points at itself.
+    attends_to_in_text: list[int] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AttentionResult:
+        tokens = [TokenPiece.from_dict(t) for t in data.get("tokens", [])]
+        return super().from_dict({**data, "tokens": tokens})
+
+
+@dataclass(frozen=True)
+class Neighbour(_Message):
+    """A vocabulary token close to a word in the model's input-embedding space."""
+
+    id: int
+    display: str  # readable, a leading space shown as "␣"
+    similarity: float  # cosine similarity to the word's vector, from -1 to 1
+    text: str = ""  # what it decodes to
+
+
+@dataclass(frozen=True)
+class WordNeighbours(_Message):
+    """One word: the tokens it splits into and its nearest tokens."""
+
+    word: str
+    tokens: list[TokenPiece]  # its vector is the mean of these tokens' vectors
+    neighbours: list[Neighbour]  # most similar first; the word's own tokens left out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WordNeighbours:
+        return cls(
+            word=data["word"],
+            tokens=[TokenPiece.from_dict(t) for t in data.get("tokens", [])],
+            neighbours=[Neighbour.from_dict(n) for n in data.get("neighbours", [])],
+        )
+
+
+@dataclass(frozen=True)
+class EmbeddingPoint(_Message):
+    """A word or a neighbour, placed on the 2-D PCA picture."""
+
+    label: str  # the word itself, or the neighbour's display form
+    x: float  # first principal component
+    y: float  # second principal component
+    word: str  # the word this point belongs to
+    is_word: bool  # True for the word itself, False for one of its neighbours
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmbeddingResult(Usage):
+    """Nearest tokens of each word by cosine similarity, and a 2-D PCA projection of them all."""
+
+    words: list[WordNeighbours]
+    top: int  # neighbours per word
+    points: list[EmbeddingPoint]  # every word, then its neighbours, word by word
+    explained: list[float]  # share of the variance on the x and y axes (0 to 1)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EmbeddingResult:
+        words = [WordNeighbours.from_dict(w) for w in data.get("words", [])]
+        points = [EmbeddingPoint.from_dict(p) for p in data.get("points", [])]
+        return super().from_dict({**data, "words": words, "points": points})
+
+
+@dataclass(frozen=True)
+class TrainStepToken(_Message):
+    """One token of the training sentence and how likely the model found it, step by step."""
+
+    id: int
+    display: str
+    probabilities: list[float]  # before training, then after each step (steps + 1 values)
+    text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainStepResult(Usage):
+    """A few gradient steps on one sentence, on a throwaway LoRA adapter."""
+
+    text: str
+    tokens: list[TrainStepToken]
+    losses: list[float]  # mean loss before training, then after each step (steps + 1 values)
+    steps: int
+    learning_rate: float
+    rank: int  # rank r of the throwaway LoRA adapter
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainStepResult:
+        tokens = [TrainStepToken.from_dict(t) for t in data.get("tokens", [])]
+        return super().from_dict({**data, "tokens": tokens})

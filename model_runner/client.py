@@ -12,12 +12,15 @@ import asyncio
 import importlib
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import aiohttp
 
 from model_runner.api import (
     AdapterInfo,
+    AttentionResult,
     CompareResult,
+    EmbeddingResult,
     FineTuneStatus,
     GenerateResult,
     InvalidRequest,
@@ -28,9 +31,11 @@ from model_runner.api import (
     RunnerInfo,
     RunnerUnavailable,
     TokenizeResult,
+    TrainStepResult,
 )
 from model_runner.decoding.params import DecodingParams
 from model_runner.finetune.params import FineTuneParams
+from model_runner.lab_params import LEARNING_RATE_DEFAULT, STEPS_DEFAULT, TOP_DEFAULT
 
 
 class RunnerClient(Protocol):
@@ -78,6 +83,23 @@ class RunnerClient(Protocol):
 
     async def list_adapters(self) -> list[AdapterInfo]:
         """The trained adapters."""
+
+    async def attention(
+        self, text: str, layer: int | None = None, head: int | None = None
+    ) -> AttentionResult:
+        """Attention weights of one layer (1-based, default the last) over `text`'s tokens,
+        of one head (1-based) or averaged over heads (None)."""
+
+    async def embedding(self, words: list[str], top: int = TOP_DEFAULT) -> EmbeddingResult:
+        """Each word's nearest tokens by cosine similarity, and a 2-D PCA picture."""
+
+    async def train_step(
+        self, text: str, steps: int = STEPS_DEFAULT, learning_rate: float = LEARNING_RATE_DEFAULT
+    ) -> TrainStepResult:
+        """A few gradient steps on `text` on a throwaway LoRA adapter."""
+
+    async def adapter_archive(self, adapter_id: str) -> bytes:
+        """A saved adapter as zip bytes, ready to load in a notebook."""
 
     async def close(self) -> None:
         """Release resources."""
@@ -139,6 +161,22 @@ class EmbeddedRunnerClient:
 
     async def list_adapters(self) -> list[AdapterInfo]:
         return self.runner.list_adapters()
+
+    async def attention(
+        self, text: str, layer: int | None = None, head: int | None = None
+    ) -> AttentionResult:
+        return await self.runner.attention(text, layer, head)
+
+    async def embedding(self, words: list[str], top: int = TOP_DEFAULT) -> EmbeddingResult:
+        return await self.runner.embedding(words, top)
+
+    async def train_step(
+        self, text: str, steps: int = STEPS_DEFAULT, learning_rate: float = LEARNING_RATE_DEFAULT
+    ) -> TrainStepResult:
+        return await self.runner.train_step(text, steps, learning_rate)
+
+    async def adapter_archive(self, adapter_id: str) -> bytes:
+        return await self.runner.adapter_archive(adapter_id)
 
     async def close(self) -> None:
         if self._runner is not None:
@@ -208,6 +246,37 @@ class HttpRunnerClient:
     async def list_adapters(self) -> list[AdapterInfo]:
         data = await self._call("GET", "/v1/adapters")
         return [AdapterInfo.from_dict(a) for a in data["adapters"]]
+
+    async def attention(
+        self, text: str, layer: int | None = None, head: int | None = None
+    ) -> AttentionResult:
+        body = {"text": text, "layer": layer, "head": head}
+        return AttentionResult.from_dict(await self._call("POST", "/v1/attention", body))
+
+    async def embedding(self, words: list[str], top: int = TOP_DEFAULT) -> EmbeddingResult:
+        body = {"words": words, "top": top}
+        return EmbeddingResult.from_dict(await self._call("POST", "/v1/embedding", body))
+
+    async def train_step(
+        self, text: str, steps: int = STEPS_DEFAULT, learning_rate: float = LEARNING_RATE_DEFAULT
+    ) -> TrainStepResult:
+        body = {"text": text, "steps": steps, "learning_rate": learning_rate}
+        return TrainStepResult.from_dict(await self._call("POST", "/v1/train-step", body))
+
+    async def adapter_archive(self, adapter_id: str) -> bytes:
+        path = f"/v1/adapters/{quote(adapter_id, safe='')}/archive"
+        await self.start()
+        assert self._session is not None
+        try:
+            async with self._session.get(self.location + path) as reply:
+                if reply.status < 400:
+                    return await reply.read()
+                data = await reply.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            raise RunnerUnavailable(
+                f"the model runner at {self.location} did not answer ({type(error).__name__})"
+            ) from error
+        raise _error_from(reply.status, data)
 
     async def close(self) -> None:
         if self._session is not None:

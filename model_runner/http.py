@@ -17,6 +17,7 @@ from aiohttp import web
 from model_runner.api import InvalidRequest, RunnerError
 from model_runner.decoding.params import DecodingParams
 from model_runner.finetune.params import FineTuneParams
+from model_runner.lab_params import LEARNING_RATE_DEFAULT, STEPS_DEFAULT, TOP_DEFAULT
 from model_runner.runner import ModelRunner
 
 log = logging.getLogger(__name__)
@@ -178,6 +179,49 @@ async def get_adapters(request: web.Request) -> web.Response:
     return web.json_response({"adapters": [a.to_dict() for a in adapters]})
 
 
+async def post_attention(request: web.Request) -> web.Response:
+    """Attention weights of one layer over a text's tokens."""
+    body = await _body(request)
+    result = await request.app[RUNNER_KEY].attention(
+        _field(body, "text", str, required=True),
+        layer=_field(body, "layer", int),
+        head=_field(body, "head", int),
+    )
+    return web.json_response(result.to_dict())
+
+
+async def post_embedding(request: web.Request) -> web.Response:
+    """Nearest tokens of words in the input-embedding space, and a 2-D PCA picture."""
+    body = await _body(request)
+    result = await request.app[RUNNER_KEY].embedding(
+        _field(body, "words", list, required=True),
+        top=_field(body, "top", int, TOP_DEFAULT),
+    )
+    return web.json_response(result.to_dict())
+
+
+async def post_train_step(request: web.Request) -> web.Response:
+    """A few gradient steps on one sentence, on a throwaway LoRA adapter."""
+    body = await _body(request)
+    result = await request.app[RUNNER_KEY].train_step(
+        _field(body, "text", str, required=True),
+        steps=_field(body, "steps", int, STEPS_DEFAULT),
+        learning_rate=_field(body, "learning_rate", float, LEARNING_RATE_DEFAULT),
+    )
+    return web.json_response(result.to_dict())
+
+
+async def get_adapter_archive(request: web.Request) -> web.Response:
+    """A saved adapter as a zip, ready to load in a notebook."""
+    adapter_id = request.match_info["adapter_id"]
+    data = await request.app[RUNNER_KEY].adapter_archive(adapter_id)
+    return web.Response(
+        body=data,
+        content_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{adapter_id}.zip"'},
+    )
+
+
 def build_app(runner: ModelRunner, token: str | None = None) -> web.Application:
     """The aiohttp application serving `runner`."""
     app = web.Application(middlewares=[_auth_middleware(token), _errors])
@@ -193,6 +237,10 @@ def build_app(runner: ModelRunner, token: str | None = None) -> web.Application:
     app.router.add_get("/v1/finetune/{job_id}", get_finetune)
     app.router.add_delete("/v1/finetune/{job_id}", delete_finetune)
     app.router.add_get("/v1/adapters", get_adapters)
+    app.router.add_get("/v1/adapters/{adapter_id}/archive", get_adapter_archive)
+    app.router.add_post("/v1/attention", post_attention)
+    app.router.add_post("/v1/embedding", post_embedding)
+    app.router.add_post("/v1/train-step", post_train_step)
 
     async def lifecycle(app: web.Application):
         await runner.start()

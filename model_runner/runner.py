@@ -4,7 +4,8 @@ Every torch call happens on the worker thread, so the event loop that serves Dis
 blocks on the model. The model loads in the background: the runner answers `info()` with
 status "loading" straight away and "ready" once the weights are in memory. Then the worker
 runs the batching engine: decode requests that arrive together share forward passes, and
-the one-off operations (tokenize, next token, loss) run between its steps.
+the one-off operations (tokenize, next token, loss, attention, embeddings, a train step) run
+between its steps.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from model_runner import __version__, introspect
+from model_runner import __version__, anatomy, introspect, trainstep
 from model_runner.adapters import AdapterRegistry
 from model_runner.api import (
     COMPARE_METHODS,
     AdapterInfo,
+    AttentionResult,
     CompareResult,
+    EmbeddingResult,
     FineTuneStatus,
     GenerateResult,
     InvalidRequest,
@@ -32,13 +35,24 @@ from model_runner.api import (
     RunnerInfo,
     RunnerUnavailable,
     TokenizeResult,
+    TrainStepResult,
 )
+from model_runner.archive import adapter_zip
 from model_runner.decoding.params import DecodingMethod, DecodingParams
 from model_runner.decoding.run import stepper_for
 from model_runner.energy import typical_power_w, watt_hours
 from model_runner.engine.engine import BackgroundWork, DecodeEngine, DecodeJob, JobOutcome
 from model_runner.finetune.params import FineTuneParams, check_sentences
 from model_runner.finetune.trainer import TrainingProgress, save_adapter, train_steps
+from model_runner.lab_params import (
+    LEARNING_RATE_DEFAULT,
+    STEPS_DEFAULT,
+    TOP_DEFAULT,
+    TOP_RANGE,
+    check_int,
+    check_train_step,
+    check_words,
+)
 from model_runner.loading import LoadedModel, load_model
 
 T = TypeVar("T")
@@ -192,15 +206,26 @@ class ModelRunner:
         """The most likely next tokens after `prompt`."""
         introspect.check_text(prompt, "prompt")
         result, q, c = await self._on_worker(
-            lambda m: introspect.next_token(m, prompt, temperature, top)
+            self._on_base(lambda m: introspect.next_token(m, prompt, temperature, top))
         )
         return replace(result, **self._usage(q, c))
 
     async def loss(self, text: str) -> LossResult:
         """Per-token loss of `text`."""
         introspect.check_text(text)
-        result, q, c = await self._on_worker(lambda m: introspect.loss(m, text))
+        result, q, c = await self._on_worker(self._on_base(lambda m: introspect.loss(m, text)))
         return replace(result, **self._usage(q, c))
+
+    def _on_base(self, fn: Callable[[LoadedModel], T]) -> Callable[[LoadedModel], T]:
+        """`fn` on the pre-trained weights: once a group's adapter is loaded, peft's LoRA
+        layers sit inside the shared model and would otherwise apply to it."""
+
+        def run(loaded: LoadedModel) -> T:
+            assert self._engine is not None
+            with anatomy.base_weights(self._engine.model):
+                return fn(loaded)
+
+        return run
 
     async def generate(
         self, prompt: str, params: DecodingParams, adapter: str | None = None
@@ -341,3 +366,50 @@ class ModelRunner:
     def list_adapters(self) -> list[AdapterInfo]:
         """The trained adapters on disk, with what each learned from."""
         return self.adapters.saved()
+
+    # --- the pre-training steps made visible: attention, embeddings, backpropagation --------
+
+    async def attention(
+        self, text: str, layer: int | None = None, head: int | None = None
+    ) -> AttentionResult:
+        """Attention weights of one layer (1-based, default the last) over `text`'s tokens,
+        of one head (1-based) or averaged over heads (None)."""
+        introspect.check_text(text)
+
+        def run(loaded: LoadedModel) -> AttentionResult:
+            assert self._engine is not None
+            # The engine's model, read on its thread: a PeftModel once adapters are loaded.
+            return anatomy.attention(loaded, text, layer, head, shared=self._engine.model)
+
+        result, q, c = await self._on_worker(run)
+        return replace(result, **self._usage(q, c))
+
+    async def embedding(self, words: list[str], top: int = TOP_DEFAULT) -> EmbeddingResult:
+        """Each word's nearest tokens by cosine similarity of input embeddings, and a 2-D
+        PCA picture of the words with their neighbours."""
+        words = check_words(words)
+        check_int("top", top, *TOP_RANGE)
+        result, q, c = await self._on_worker(lambda m: anatomy.embedding(m, words, top))
+        return replace(result, **self._usage(q, c))
+
+    async def train_step(
+        self, text: str, steps: int = STEPS_DEFAULT, learning_rate: float = LEARNING_RATE_DEFAULT
+    ) -> TrainStepResult:
+        """A few gradient steps on `text` with a throwaway LoRA adapter on a private copy of
+        the model; the shared model's weights never change."""
+        introspect.check_text(text)
+        steps, learning_rate = check_train_step(steps, learning_rate)
+
+        def run(loaded: LoadedModel) -> TrainStepResult:
+            assert self._engine is not None
+            return trainstep.train_step(
+                loaded, text, steps, learning_rate, shared=self._engine.model
+            )
+
+        result, q, c = await self._on_worker(run)
+        return replace(result, **self._usage(q, c))
+
+    async def adapter_archive(self, adapter_id: str) -> bytes:
+        """A zip of a saved adapter's folder, with a README on loading it in a notebook."""
+        path = self.adapters.path(adapter_id)  # unknown ids fail here, naming the adapter
+        return await asyncio.to_thread(adapter_zip, path, self.config.model)

@@ -97,8 +97,13 @@ async def follow(bot, record: JobRecord, group_name: str) -> None:
             await asyncio.sleep(POLL_S * 5)
             continue
         if status.status in ("queued", "running"):
-            text = progress_text(
-                title, status.step, status.total_steps, status.losses, status.eta_s
+            text = (
+                f"⏳ **{safe(title)}** is queued: fine-tunes train one at a time, in the order "
+                "they started, and another group's is training now."
+                if status.status == "queued"
+                else progress_text(
+                    title, status.step, status.total_steps, status.losses, status.eta_s
+                )
             )
             if text != shown and message is not None:
                 await message.edit(content=text)

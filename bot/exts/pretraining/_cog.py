@@ -9,10 +9,21 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.charts import probability_bars
+from bot.charts import attention_heatmap, embedding_map, probability_bars, train_step_chart
 from bot.errors import LabError
 from bot.exts.pretraining._render import loss_reply, next_token_embed, tokens_reply
+from bot.exts.pretraining._steps import attention_reply, embedding_reply, train_step_reply
 from bot.formatting import clip
+from model_runner.lab_params import (
+    LEARNING_RATE_DEFAULT,
+    LEARNING_RATE_RANGE,
+    MAX_WORD_CHARS,
+    MAX_WORDS,
+    STEPS_DEFAULT,
+    STEPS_RANGE,
+    TOP_DEFAULT,
+    TOP_RANGE,
+)
 
 MAX_TEXT = 1000
 
@@ -26,8 +37,26 @@ def check_text(text: str, what: str = "text") -> str:
     return text
 
 
+def split_words(text: str) -> list[str]:
+    """Words separated by commas (so phrases work), or by spaces when there is no comma."""
+    parts = text.split(",") if "," in text else text.split()
+    words = [" ".join(p.split()) for p in parts if p.strip()]
+    if not words:
+        raise LabError("Give one or more words, separated by spaces or commas.")
+    if len(words) > MAX_WORDS:
+        raise LabError(f"At most {MAX_WORDS} words at once (you gave {len(words)}).")
+    long = next((w for w in words if len(w) > MAX_WORD_CHARS), None)
+    if long is not None:
+        raise LabError(f"Each word can have at most {MAX_WORD_CHARS} characters.")
+    return words
+
+
+def _png(data: bytes, name: str) -> discord.File:
+    return discord.File(io.BytesIO(data), filename=name)
+
+
 class Pretraining(commands.Cog):
-    """Task 1: tokens, next-token probabilities, loss."""
+    """Task 1: tokens, embeddings, attention, next-token probabilities, loss, one train step."""
 
     def __init__(self, bot) -> None:
         self.bot = bot
@@ -82,3 +111,86 @@ class Pretraining(commands.Cog):
         await interaction.response.defer(thinking=True)
         embed, files = loss_reply(await self.bot.runner.loss(text))
         await interaction.edit_original_response(embed=embed, attachments=files)
+
+    @app_commands.command(name="attention")
+    @app_commands.describe(
+        text="A sentence (at most 64 tokens)",
+        layer="Which layer (1 = nearest the input; default: the last)",
+        head="One attention head (default: the average of all heads)",
+    )
+    async def attention(
+        self,
+        interaction: discord.Interaction,
+        text: str,
+        layer: app_commands.Range[int, 1, 256] | None = None,
+        head: app_commands.Range[int, 1, 256] | None = None,
+    ) -> None:
+        """Which earlier words each word looks at: a heatmap of the attention weights."""
+        check_text(text)
+        await self.bot.policy.admit(interaction)
+        await interaction.response.defer(thinking=True)
+        result = await self.bot.runner.attention(text, layer, head)
+        labels = [t.display for t in result.tokens]
+        which = f"head {result.head}" if result.head else "mean of heads"
+        chart = await asyncio.to_thread(
+            attention_heatmap, labels, result.weights, f"Layer {result.layer}, {which}"
+        )
+        embed, files = attention_reply(result)
+        await interaction.edit_original_response(
+            embed=embed, attachments=[_png(chart, "attention.png"), *files]
+        )
+
+    @app_commands.command(name="embedding")
+    @app_commands.describe(
+        words="Up to 8 words, separated by spaces (or commas, for phrases)",
+        top=f"How many nearest tokens per word ({TOP_RANGE[0]}-{TOP_RANGE[1]})",
+    )
+    async def embedding(
+        self,
+        interaction: discord.Interaction,
+        words: str,
+        top: app_commands.Range[int, TOP_RANGE[0], TOP_RANGE[1]] = TOP_DEFAULT,
+    ) -> None:
+        """Each word's nearest tokens in the model's embedding space, and a map of them."""
+        wanted = split_words(words)
+        await self.bot.policy.admit(interaction)
+        await interaction.response.defer(thinking=True)
+        result = await self.bot.runner.embedding(wanted, top)
+        points = [(p.label, p.x, p.y, p.word, p.is_word) for p in result.points]
+        chart = await asyncio.to_thread(embedding_map, points, "Token embeddings (PCA)")
+        await interaction.edit_original_response(
+            embed=embedding_reply(result), attachments=[_png(chart, "embedding.png")]
+        )
+
+    @app_commands.command(name="trainstep")
+    @app_commands.describe(
+        text="A sentence for the model to learn (at most 64 tokens)",
+        steps=f"Gradient steps ({STEPS_RANGE[0]}-{STEPS_RANGE[1]})",
+        learning_rate="How big each step is (0.00001-0.1)",
+    )
+    async def trainstep(
+        self,
+        interaction: discord.Interaction,
+        text: str,
+        steps: app_commands.Range[int, STEPS_RANGE[0], STEPS_RANGE[1]] = STEPS_DEFAULT,
+        learning_rate: app_commands.Range[
+            float, LEARNING_RATE_RANGE[0], LEARNING_RATE_RANGE[1]
+        ] = LEARNING_RATE_DEFAULT,
+    ) -> None:
+        """Backpropagation on your sentence: its loss before and after a few training steps."""
+        check_text(text)
+        await self.bot.policy.admit(interaction)
+        await interaction.response.defer(thinking=True)
+        result = await self.bot.runner.train_step(text, steps, learning_rate)
+        chart = await asyncio.to_thread(
+            train_step_chart,
+            result.losses,
+            [t.display for t in result.tokens],
+            [t.probabilities[0] for t in result.tokens],
+            [t.probabilities[-1] for t in result.tokens],
+            "One sentence, a few training steps",
+        )
+        embed, files = train_step_reply(result)
+        await interaction.edit_original_response(
+            embed=embed, attachments=[_png(chart, "trainstep.png"), *files]
+        )

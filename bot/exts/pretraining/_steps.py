@@ -1,0 +1,118 @@
+"""Replies for /attention, /embedding and /trainstep: the pre-training steps the lab names
+(embedding, attention, backpropagation) shown on a group's own words, as text and a chart."""
+
+from __future__ import annotations
+
+import discord
+
+from bot.exts.pretraining._render import COLOUR, _code_block, _percent, _tsv
+from bot.formatting import clip, safe, usage_footer
+from model_runner.api import AttentionResult, EmbeddingResult, TrainStepResult
+
+
+def _cell(display: str, width: int = 12) -> str:
+    """A token's readable form padded (or cut) for a fixed-width table."""
+    shown = display if len(display) <= width else display[: width - 1] + "…"
+    return shown.ljust(width)
+
+
+def attention_reply(result: AttentionResult) -> tuple[discord.Embed, list[discord.File]]:
+    """Which earlier token each token weighs most; the heatmap is attached as attention.png."""
+    which = f"head {result.head} of {result.heads}" if result.head else f"all {result.heads} heads"
+    pointers = result.attends_to_in_text or result.attends_to
+    rows = [f"{'token':<12}  attends most to   weight"]
+    for i, token in enumerate(result.tokens):
+        j = pointers[i]
+        rows.append(
+            f"{_cell(token.display)}→ {_cell(result.tokens[j].display, 14)} "
+            f"{result.weights[i][j]:6.0%}"
+        )
+    block, cut = _code_block(rows, 2600)
+    embed = discord.Embed(
+        title=f"Attention in layer {result.layer} of {result.layers} ({which})",
+        description=block,
+        colour=COLOUR,
+    )
+    embed.add_field(
+        name="Reading it",
+        value="Each row of the heatmap is a token; its colours show how much weight it gives "
+        "each earlier token when the model builds its next prediction (a row adds up to 100%). "
+        "A token never looks ahead. Many heads park spare weight on the first token, so the "
+        "list above names the strongest link among the text's own tokens. Try other layers "
+        "and heads: each one learned to look for something different.",
+        inline=False,
+    )
+    embed.set_image(url="attachment://attention.png")
+    embed.set_footer(text=usage_footer(result.model, result.compute_ms, result.energy_wh))
+    files = []
+    if cut:
+        header = ["token", *(t.display for t in result.tokens)]
+        table = [
+            [t.display, *(f"{w:.4f}" for w in row)]
+            for t, row in zip(result.tokens, result.weights, strict=True)
+        ]
+        files.append(_tsv("attention.tsv", header, table))
+    return embed, files
+
+
+def embedding_reply(result: EmbeddingResult) -> discord.Embed:
+    """Each word's nearest tokens; the PCA picture is attached as embedding.png."""
+    embed = discord.Embed(
+        title="Nearest tokens in the model's embedding space",
+        colour=COLOUR,
+    )
+    for word in result.words:
+        pieces = " + ".join(f"`{t.display}`" for t in word.tokens)
+        near = ", ".join(f"`{n.display}` {n.similarity:.2f}" for n in word.neighbours)
+        name, _ = clip(word.word, 200)
+        embed.add_field(
+            name=safe(name),
+            value=clip(f"{pieces}\n{near}", 1000)[0].replace("@", "@\u200b"),
+            inline=False,
+        )
+    embed.add_field(
+        name="Reading it",
+        value="Before attention, every token becomes a vector of numbers (its embedding). "
+        "Tokens used in similar ways end up pointing in similar directions: the number is "
+        "the cosine similarity (1 = same direction). A word of several tokens uses the mean "
+        "of their vectors. The picture squeezes the vectors onto their two main directions "
+        f"(PCA, {sum(result.explained):.0%} of the spread), so distances there are rough.",
+        inline=False,
+    )
+    embed.set_image(url="attachment://embedding.png")
+    embed.set_footer(text=usage_footer(result.model, result.compute_ms, result.energy_wh))
+    return embed
+
+
+def train_step_reply(result: TrainStepResult) -> tuple[discord.Embed, list[discord.File]]:
+    """The loss step by step and each token's probability before and after."""
+    losses = " → ".join(f"{loss:.2f}" for loss in result.losses)
+    rows = [f"{'token':<12} {'before':>7} {'after':>7}"]
+    for token in result.tokens:
+        before, after = token.probabilities[0], token.probabilities[-1]
+        arrow = "▲" if after > before else "▼" if after < before else " "
+        rows.append(f"{_cell(token.display)} {_percent(before):>7} {_percent(after):>7} {arrow}")
+    block, cut = _code_block(rows, 2400)
+    embed = discord.Embed(
+        title=f"Loss {result.losses[0]:.2f} → {result.losses[-1]:.2f} after "
+        f"{result.steps} step{'s' if result.steps != 1 else ''}",
+        description=f"**Loss at each step:** {losses}\n{block}",
+        colour=COLOUR,
+    )
+    embed.add_field(
+        name="Reading it",
+        value="This is backpropagation: the loss says how surprised the model was by your "
+        "sentence, and each gradient step nudges the weights so the same tokens become more "
+        f"likely (learning rate {result.learning_rate:g}). It ran on a throwaway copy "
+        f"(a rank-{result.rank} LoRA adapter), then was thrown away: the model the class "
+        "uses is unchanged, just as a model's weights stay frozen once training ends.",
+        inline=False,
+    )
+    embed.set_image(url="attachment://trainstep.png")
+    embed.set_footer(text=usage_footer(result.model, result.compute_ms, result.energy_wh))
+    files = []
+    if cut:
+        header = ["token", *(f"p after {n} steps" for n in range(result.steps + 1))]
+        table = [[t.display, *(f"{p:.6f}" for p in t.probabilities)] for t in result.tokens]
+        files.append(_tsv("trainstep.tsv", header, table))
+    return embed, files

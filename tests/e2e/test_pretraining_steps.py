@@ -1,0 +1,76 @@
+"""/attention, /embedding and /trainstep through the emulator, with bad input."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from discord_emulator import ActionError
+
+SENTENCE = "The cat sat on the mat because it was tired"
+
+
+async def test_attention_heatmap_and_text(lab):
+    ada = lab.actor("Ada")
+    reply = await ada.slash("attention", text=SENTENCE)
+    embed = reply.message.embeds[0]
+    assert embed["title"] == "Attention in layer 2 of 2 (all 2 heads)"  # tiny: 2 layers, 2 heads
+    rows = embed["description"].strip("`\n").splitlines()[1:]
+    assert rows[1].startswith("The ") and all("→" in row for row in rows)
+    assert [f.filename for f in reply.message.files] == ["attention.png"]
+    assert reply.message.files[0].data.startswith(b"\x89PNG")
+    one_head = await ada.slash("attention", text=SENTENCE, layer=1, head=2)
+    assert one_head.message.embeds[0]["title"] == "Attention in layer 1 of 2 (head 2 of 2)"
+
+
+async def test_attention_bad_input(lab):
+    ada = lab.actor("Ada")
+    too_deep = await ada.slash("attention", text=SENTENCE, layer=9)
+    # Only the runner knows the model's depth: the "thinking" placeholder says what to change.
+    assert too_deep.text.startswith("⚠️") and "layer must be 1-2" in too_deep.text
+    long = await ada.slash("attention", text="word " * 100)
+    assert "64" in long.text
+    empty = await ada.slash("attention", text="  ")
+    assert empty.ephemeral and "empty" in empty.text
+
+
+async def test_embedding_neighbours_and_map(lab):
+    reply = await lab.actor("Ada").slash("embedding", words="cat dog, the", top=5)
+    embed = reply.message.embeds[0]
+    names = [f["name"] for f in embed["fields"]]
+    assert names[:2] == ["cat dog", "the"]
+    assert embed["fields"][0]["value"].count("`") >= 2 * 6  # pieces + 5 neighbours
+    assert reply.message.files[0].filename == "embedding.png"
+
+
+async def test_embedding_bad_input(lab):
+    ada = lab.actor("Ada")
+    many = await ada.slash("embedding", words="a b c d e f g h i")
+    assert many.ephemeral and "At most 8 words" in many.text
+    with pytest.raises(ActionError, match="between 1 and 20"):
+        await ada.slash("embedding", words="cat", top=50)
+
+
+def weights_hash(lab) -> str:
+    model = lab.bot.runner.runner._engine.model
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+async def test_trainstep_lowers_the_loss_and_leaves_the_class_model_alone(lab):
+    ada = lab.actor("Ada")
+    await ada.slash("tokens", text="warm up")  # the model is loaded
+    before = weights_hash(lab)
+    reply = await ada.slash("trainstep", text=SENTENCE, steps=3, learning_rate=0.05)
+    embed = reply.message.embeds[0]
+    first, last = (float(x) for x in embed["title"].split()[1:4:2])
+    assert last < first and "after 3 steps" in embed["title"]
+    assert "unchanged" in embed["fields"][0]["value"]
+    assert reply.message.files[0].filename == "trainstep.png"
+    assert weights_hash(lab) == before
+    bad = await ada.slash("trainstep", text="word " * 100)
+    assert bad.text.startswith("⚠️") and "64" in bad.text
