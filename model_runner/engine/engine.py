@@ -104,6 +104,9 @@ class DecodeEngine:
         self._batch = RowBatch(device)
         self._stop = threading.Event()
         self._background: collections.deque[BackgroundWork] = collections.deque()
+        # Seconds of decoding owed after each background second while requests are waiting.
+        self.decode_share = 1.0
+        self._decode_until = 0.0
         self._job_s = 5.0  # moving average of a job's time from prefill to its last token
         self.steps = 0
 
@@ -156,8 +159,13 @@ class DecodeEngine:
                 self._admit()
                 if self._active:
                     self._step()
-                if self._background:
+                if self._background and self._background_due():
+                    started = time.perf_counter()
                     self._background_slice()
+                    # Fair share: decoding then gets at least as long as the slice took
+                    # before the next one, so a fine-tune at most halves the class's speed.
+                    spent = time.perf_counter() - started
+                    self._decode_until = time.perf_counter() + spent * self.decode_share
         for job in [*self._active, *self._waiting]:
             self._fail(job, RunnerError("the runner is shutting down"))
 
@@ -328,6 +336,11 @@ class DecodeEngine:
             rows = len(job.rows) or job.stepper.prefill_rows
             names.extend([job.adapter or BASE] * rows)
         return names
+
+    def _background_due(self) -> bool:
+        """Background work runs when no one waits for tokens, or once decoding had its share."""
+        busy = self._active or self._waiting
+        return not busy or time.perf_counter() >= self._decode_until
 
     def _background_slice(self) -> None:
         """Advance the first background work by one slice (training needs autograd on)."""

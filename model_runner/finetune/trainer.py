@@ -40,14 +40,25 @@ class TrainingProgress:
 
 
 def _batches(tokenizer, sentences: list[str], params: FineTuneParams, device) -> list[dict]:
-    """Shuffled mini-batches for every epoch: input ids, mask, labels (-100 on padding)."""
+    """Shuffled mini-batches for every epoch: input ids, mask, labels (-100 on padding).
+
+    Sentences of similar length share a batch (lengths rounded to 4 tokens, shuffled within
+    that), and the batches come in random order: padding is compute spent on nothing, and on a
+    CPU this makes a run about a fifth faster.
+    """
     eos = tokenizer.eos_token or ""
     generator = torch.Generator().manual_seed(params.seed)
+    lengths = [len(ids) for ids in tokenizer([s + eos for s in sentences])["input_ids"]]
     batches = []
     for _ in range(params.epochs):
-        order = torch.randperm(len(sentences), generator=generator).tolist()
-        for start in range(0, len(order), params.batch_size):
-            texts = [sentences[i] + eos for i in order[start : start + params.batch_size]]
+        shuffled = torch.randperm(len(sentences), generator=generator).tolist()
+        by_length = sorted(shuffled, key=lambda i: min(lengths[i], params.max_length) // 4)
+        groups = [
+            by_length[start : start + params.batch_size]
+            for start in range(0, len(by_length), params.batch_size)
+        ]
+        for n in torch.randperm(len(groups), generator=generator).tolist():
+            texts = [sentences[i] + eos for i in groups[n]]
             encoded = tokenizer(
                 texts,
                 padding=True,

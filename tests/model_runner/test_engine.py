@@ -140,3 +140,30 @@ def test_calls_run_between_steps(engine, model_and_tokenizer):
     assert engine.call(lambda: threading.current_thread().name).result(timeout=30)
     assert not long_job.future.done()  # answered while the long request was still decoding
     long_job.cancel()
+
+
+def test_background_work_leaves_decoding_its_fair_share(engine, model_and_tokenizer):
+    """A fine-tune's slices (0.2 s each here) must not stand between every two decode steps:
+    after each slice, decoding gets as long again, so 30 tokens come in a few slices' time."""
+    from model_runner.engine.engine import BackgroundWork
+
+    _, tokenizer = model_and_tokenizer
+    slices = []
+
+    def slow_steps():
+        for _ in range(40):
+            time.sleep(0.2)
+            slices.append(time.perf_counter())
+            yield None
+
+    work = BackgroundWork(slow_steps())
+    engine.run_in_background(work)
+    time.sleep(0.3)  # the fine-tune is under way
+    start = time.perf_counter()
+    job = job_for(tokenizer, "Mix the flour", {}, 30, None)
+    engine.submit(job).result(timeout=30)
+    took = time.perf_counter() - start
+    assert took < 30 * 0.2 / 2  # one slice per token would take 6 s
+    during = [t for t in slices if start <= t <= start + took]
+    assert len(during) <= took / 0.2 / 2 + 1  # at most about half the time went to slices
+    work.future.cancel()
