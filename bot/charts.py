@@ -62,12 +62,17 @@ def attention_heatmap(labels: list[str], weights: list[list[float]], title: str)
     side = min(12.0, 2.4 + 0.3 * n)
     font = 11 if n <= 16 else 9 if n <= 32 else 7
     fig, ax = plt.subplots(figsize=(side, side * 0.92), dpi=110)
-    image = ax.imshow(weights, cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")
+    # Most heads park spare weight on the first token (an "attention sink"); scaling the colours
+    # to the other tokens keeps the links between words visible (the first column saturates).
+    rest = max((w for row in weights[1:] for w in row[1:]), default=1.0)
+    top = 1.0 if n < 3 else min(1.0, max(0.05, rest))
+    image = ax.imshow(weights, cmap="Blues", vmin=0.0, vmax=top, interpolation="nearest")
     ax.set_xticks(range(n), labels=labels, rotation=90, fontsize=font)
     ax.set_yticks(range(n), labels=labels, fontsize=font)
     ax.set_xlabel("attends to (earlier tokens)")
     ax.set_ylabel("token")
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03, label="attention weight")
+    label = "attention weight" + (" (first column off the scale)" if top < 1.0 else "")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03, label=label)
     return _finish(fig, ax, title)
 
 

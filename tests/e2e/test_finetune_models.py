@@ -134,3 +134,12 @@ async def test_runs_wait_for_approval_when_required(lab):
     await wait_for_text(lab, "v2** fine-tune finished")
     record = await lab.bot.db.fetchone("SELECT * FROM finetune_jobs WHERE version = 2")
     assert record["approved_by"] == teacher.member.id and record["started_by"] == ada.member.id
+    # Who started and who approved a run is personal data: exported, and removed on request.
+    import json
+
+    mine = json.loads((await teacher.slash("privacy export")).message.files[0].data)
+    assert [(r["version"], r["approved"]) for r in mine["finetune_runs"]] == [(2, 1)]
+    await ada.slash("privacy delete")
+    await ada.click("Delete my data")
+    record = await lab.bot.db.fetchone("SELECT started_by FROM finetune_jobs WHERE version = 2")
+    assert record["started_by"] is None

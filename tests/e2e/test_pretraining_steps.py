@@ -17,11 +17,19 @@ async def test_attention_heatmap_and_text(lab):
     embed = reply.message.embeds[0]
     assert embed["title"] == "Attention in layer 2 of 2 (all 2 heads)"  # tiny: 2 layers, 2 heads
     rows = embed["description"].strip("`\n").splitlines()[1:]
-    assert rows[1].startswith("The ") and all("→" in row for row in rows)
+    assert rows[0].startswith("The ") and rows[0].endswith("→ -")  # nothing earlier in the text
+    assert all("→" in row for row in rows) and "%" in rows[1]
     assert [f.filename for f in reply.message.files] == ["attention.png"]
     assert reply.message.files[0].data.startswith(b"\x89PNG")
     one_head = await ada.slash("attention", text=SENTENCE, layer=1, head=2)
     assert one_head.message.embeds[0]["title"] == "Attention in layer 1 of 2 (head 2 of 2)"
+
+
+def test_the_line_per_token_names_the_strongest_earlier_word():
+    from bot.exts.pretraining._steps import strongest_earlier
+
+    weights = [[1, 0, 0, 0], [0.9, 0.1, 0, 0], [0.5, 0.1, 0.4, 0], [0.4, 0.35, 0.05, 0.2]]
+    assert [strongest_earlier(weights, i) for i in range(4)] == [None, None, 1, 1]
 
 
 async def test_attention_bad_input(lab):

@@ -11,18 +11,9 @@ from peft import LoraConfig, get_peft_model
 
 from model_runner.api import InvalidRequest
 from model_runner.decoding.params import DecodingParams
-from model_runner.runner import ModelRunner, RunnerConfig
 from model_runner.tiny import build_tiny
 
 TEXT = "Mix the flour with the eggs"
-
-
-@pytest.fixture
-async def runner(tmp_path):
-    runner = ModelRunner(RunnerConfig(model="tiny", device="cpu", data_dir=tmp_path))
-    await runner.wait_ready()
-    yield runner
-    await runner.close()
 
 
 def eager_reference(text: str):

@@ -10,18 +10,9 @@ import torch
 
 from model_runner.api import InvalidRequest
 from model_runner.decoding.params import DecodingParams
-from model_runner.runner import ModelRunner, RunnerConfig
 from model_runner.tiny import build_tiny
 
 TEXT = "Mix the flour with the eggs, then bake the cake."
-
-
-@pytest.fixture
-async def runner(tmp_path):
-    runner = ModelRunner(RunnerConfig(model="tiny", device="cpu", data_dir=tmp_path))
-    await runner.wait_ready()
-    yield runner
-    await runner.close()
 
 
 def weight_hashes(model: torch.nn.Module) -> dict[str, str]:

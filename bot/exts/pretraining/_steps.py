@@ -16,17 +16,21 @@ def _cell(display: str, width: int = 12) -> str:
     return shown.ljust(width)
 
 
+def strongest_earlier(weights: list[list[float]], i: int) -> int | None:
+    """The earlier token (not the first, where spare weight parks, nor itself) that token `i`
+    weighs most, or None when there is none."""
+    earlier = range(1, i)
+    return max(earlier, key=lambda j: weights[i][j]) if earlier else None
+
+
 def attention_reply(result: AttentionResult) -> tuple[discord.Embed, list[discord.File]]:
     """Which earlier token each token weighs most; the heatmap is attached as attention.png."""
     which = f"head {result.head} of {result.heads}" if result.head else f"all {result.heads} heads"
-    pointers = result.attends_to_in_text or result.attends_to
     rows = [f"{'token':<12}  attends most to   weight"]
-    for i, token in enumerate(result.tokens):
-        j = pointers[i]
-        rows.append(
-            f"{_cell(token.display)}→ {_cell(result.tokens[j].display, 14)} "
-            f"{result.weights[i][j]:6.0%}"
-        )
+    for i, token in enumerate(result.tokens[1:], start=1):
+        j = strongest_earlier(result.weights, i)
+        target = f"{_cell(result.tokens[j].display, 14)} {result.weights[i][j]:6.0%}" if j else "-"
+        rows.append(f"{_cell(token.display)}→ {target}")
     block, cut = _code_block(rows, 2600)
     embed = discord.Embed(
         title=f"Attention in layer {result.layer} of {result.layers} ({which})",
@@ -37,9 +41,10 @@ def attention_reply(result: AttentionResult) -> tuple[discord.Embed, list[discor
         name="Reading it",
         value="Each row of the heatmap is a token; its colours show how much weight it gives "
         "each earlier token when the model builds its next prediction (a row adds up to 100%). "
-        "A token never looks ahead. Many heads park spare weight on the first token, so the "
-        "list above names the strongest link among the text's own tokens. Try other layers "
-        "and heads: each one learned to look for something different.",
+        "A token never looks ahead. Many heads park spare weight on the first token "
+        f"({result.tokens[0].display}) or on the token itself, so the list names the earlier "
+        "word each token looks at most. Try other layers and heads: each one learned to look "
+        "for something different.",
         inline=False,
     )
     embed.set_image(url="attachment://attention.png")

@@ -1,0 +1,16 @@
+"""Shared fixtures of the runner's tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from model_runner.runner import ModelRunner, RunnerConfig
+
+
+@pytest.fixture
+async def runner(tmp_path):
+    """A started runner on the tiny model, its data (adapters) under tmp_path."""
+    runner = ModelRunner(RunnerConfig(model="tiny", device="cpu", data_dir=tmp_path))
+    await runner.wait_ready()
+    yield runner
+    await runner.close()
