@@ -40,7 +40,8 @@ COMMANDS = {  # what each task's post reminds groups they used
         "/finetune paste",
         "/finetune upload",
         "/finetune start",
-        "/compare models:",
+        "/compare",
+        "models: Pre-trained, in-context and fine-tuned",
     ),
 }
 FORM = {
