@@ -143,3 +143,17 @@ async def test_runs_wait_for_approval_when_required(lab):
     await ada.click("Delete my data")
     record = await lab.bot.db.fetchone("SELECT started_by FROM finetune_jobs WHERE version = 2")
     assert record["started_by"] is None
+
+
+async def test_approve_still_works_after_a_bot_restart(tmp_path):
+    from tests.e2e.conftest import running_lab
+
+    async with running_lab(tmp_path) as lab:
+        teacher = lab.actor("Ms Rivera", roles=["Instructor"])
+        await teacher.slash("lab approval", required=True)
+        ada = lab.actor("Ada", roles=["Group 1"])
+        await fill_pool(ada)
+        waiting = await ada.slash("finetune start", epochs=1)
+        await lab.restart_bot()
+        await teacher.click("Approve", message=waiting.message)
+        await wait_for_text(lab, "v1** fine-tune finished")
