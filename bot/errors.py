@@ -106,7 +106,8 @@ class LabModal(discord.ui.Modal):
 
 
 async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
-    """Reply privately, whether or not the interaction was already answered."""
+    """Reply privately, whether or not the interaction was already answered; after a public
+    "thinking…" placeholder, the placeholder itself becomes the (public) message."""
     if interaction.is_expired():
         log.warning("interaction %s expired before we could reply", interaction.id)
         return

@@ -47,7 +47,12 @@ async def resolve(db, member: discord.Member, value: str | None) -> ModelChoice:
     if text in (PRETRAINED, "pretrained", "base", "pre trained"):
         return PRETRAINED_CHOICE
     group = await require_group(db, member)
-    versions = await finetune_jobs.trained(db, group.id)
+    return choose(group, await finetune_jobs.trained(db, group.id), text)
+
+
+def choose(group, versions: list[JobRecord], value: str) -> ModelChoice:
+    """`fine-tuned` or `vN` among a group's finished versions (newest first)."""
+    text = value.strip().lower().replace("_", "-")
     if not versions:
         raise LabError(
             f"{group.name} has no fine-tuned model yet: /finetune start (or /finetune example) "

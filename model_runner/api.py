@@ -174,6 +174,12 @@ class GenerateResult(Usage):
 
 # The lab's comparison table: the four methods with the lab's settings, in its column order.
 COMPARE_METHODS = ("greedy", "beam", "contrastive", "sampling")
+LAB_SETTINGS: dict[str, dict[str, Any]] = {
+    "greedy": {},
+    "beam": {"num_beams": 5},
+    "contrastive": {"penalty_alpha": 0.6, "top_k": 4},
+    "sampling": {},
+}
 
 
 @dataclass(frozen=True, kw_only=True)

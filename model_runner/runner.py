@@ -18,12 +18,13 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from model_runner import __version__, anatomy, introspect, trainstep
 from model_runner.adapters import AdapterRegistry
 from model_runner.api import (
     COMPARE_METHODS,
+    LAB_SETTINGS,
     AdapterInfo,
     AttentionResult,
     CompareResult,
@@ -272,15 +273,12 @@ class ModelRunner:
         self, prompt: str, max_new_tokens: int = 50, seed: int | None = None
     ) -> CompareResult:
         """The lab's table row: Greedy, 5-Beam, Contrastive Search, Random Sampling."""
-        settings: dict[str, dict[str, Any]] = {
-            "greedy": {},
-            "beam": {"num_beams": 5},
-            "contrastive": {"penalty_alpha": 0.6, "top_k": 4},
-            "sampling": {"seed": seed},
-        }
         requests = [
             DecodingParams(
-                method=DecodingMethod(name), max_new_tokens=max_new_tokens, **settings[name]
+                method=DecodingMethod(name),
+                max_new_tokens=max_new_tokens,
+                **LAB_SETTINGS[name],
+                **({"seed": seed} if name == "sampling" else {}),
             )
             for name in COMPARE_METHODS
         ]

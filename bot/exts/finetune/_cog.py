@@ -40,7 +40,7 @@ async def add_to_pool(bot, interaction: discord.Interaction, text: str) -> str:
     sentences = split_sentences(text)
     words = await blocked_words(bot.db, interaction.guild_id)
     blocked = [n for n, s in enumerate(sentences, 1) if blocked_word(s, words)]
-    allowed = [s for s in sentences if not blocked_word(s, words)]
+    allowed = [s for n, s in enumerate(sentences, 1) if n not in blocked]
     refusal = ""
     if blocked:
         which = "That sentence" if len(sentences) == 1 else f"Sentence {_numbers(blocked)}"

@@ -15,7 +15,7 @@ from bot.exts.sampling._render import METHOD_NAMES, compare_reply, generate_repl
 from bot.groups import group_of, require_group
 from bot.progress import show_queue
 from bot.storage import finetune_jobs, pools, tables
-from model_runner.api import InvalidRequest
+from model_runner.api import LAB_SETTINGS, InvalidRequest
 from model_runner.decoding.params import DecodingParams
 
 METHODS = [app_commands.Choice(name=name, value=value) for value, name in METHOD_NAMES.items()]
@@ -168,18 +168,18 @@ class Sampling(commands.Cog):
         check_prompt(prompt)
         if method == "sampling" and seed is None:
             seed = random.randrange(2**31)  # one seed for every column: only the model differs
-        settings = {"beam": {"num_beams": 5}, "contrastive": {"penalty_alpha": 0.6, "top_k": 4}}
         params = decoding_params(
             self._ceiling(),
             method=method,
             max_new_tokens=max_tokens,
-            **settings.get(method, {}),
+            **LAB_SETTINGS[method],
             **({"seed": seed} if method == "sampling" else {}),
         )
         group = await require_group(self.bot.db, interaction.user)
-        if await finetune_jobs.trained(self.bot.db, group.id):
+        versions = await finetune_jobs.trained(self.bot.db, group.id)
+        if versions:
             wanted = f"v{version}" if version else fine_tuned.LATEST
-            tuned = await fine_tuned.resolve(self.bot.db, interaction.user, wanted)
+            tuned = fine_tuned.choose(group, versions, wanted)
             sentences = tuned.record.sentences
         else:
             if version:
