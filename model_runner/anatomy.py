@@ -29,10 +29,9 @@ from model_runner.api import (
     InvalidRequest,
     Neighbour,
     RunnerError,
-    TokenPiece,
     WordNeighbours,
 )
-from model_runner.introspect import check_text, context_ids, display_token
+from model_runner.introspect import check_text, context_ids, display_token, token_pieces
 from model_runner.lab_params import MAX_TOKENS, TOP_DEFAULT, TOP_RANGE, check_int, check_words
 from model_runner.loading import LoadedModel
 
@@ -40,22 +39,6 @@ _CHUNK_ROWS = 32768  # vocabulary rows compared at once (bounds memory for Gemma
 
 
 # --- helpers shared with trainstep -------------------------------------------------------
-
-
-def token_pieces(tokenizer, ids: list[int]) -> list[TokenPiece]:
-    """Each id as a `TokenPiece`: vocabulary entry, decoded text and readable form."""
-    found = []
-    for token_id, piece in zip(ids, tokenizer.convert_ids_to_tokens(ids), strict=True):
-        text = tokenizer.decode([token_id], clean_up_tokenization_spaces=False)
-        found.append(
-            TokenPiece(
-                id=token_id,
-                piece=piece,
-                text=text,
-                display=display_token(tokenizer, token_id, text),
-            )
-        )
-    return found
 
 
 def check_token_count(tokenizer, text: str) -> None:

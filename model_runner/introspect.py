@@ -88,13 +88,18 @@ def tokenize(loaded: LoadedModel, text: str) -> TokenizeResult:
     check_text(text)
     tokenizer = loaded.tokenizer
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    return TokenizeResult(text=text, tokens=token_pieces(tokenizer, ids))
+
+
+def token_pieces(tokenizer, ids: list[int]) -> list[TokenPiece]:
+    """Each id as a `TokenPiece`: vocabulary entry, decoded text and readable form."""
     pieces = tokenizer.convert_ids_to_tokens(ids)
     tokens = []
     for token_id, piece in zip(ids, pieces, strict=True):
         decoded = _decode_one(tokenizer, token_id)
         display = display_token(tokenizer, token_id, decoded)
         tokens.append(TokenPiece(id=token_id, piece=piece, text=decoded, display=display))
-    return TokenizeResult(text=text, tokens=tokens)
+    return tokens
 
 
 def context_ids(loaded: LoadedModel, text: str) -> list[int]:
