@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.redact import redact_url
+
 DEFAULT_MODEL = "openai-community/gpt2"
 DISCORD_API_BASE = "https://discord.com/api/v10"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -404,5 +406,7 @@ def describe(settings: Settings) -> list[tuple[str, str]]:
             shown = ", ".join(value) or "(none)"
         else:
             shown = str(value) if value != "" else "(empty)"
+        if spec.key == "url" and value:
+            shown = redact_url(value)  # a URL may carry a password or a token
         rows.append((spec.env, shown))
     return rows

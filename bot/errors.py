@@ -13,9 +13,13 @@ import secrets
 import discord
 from discord import app_commands
 
+from bot.formatting import clip, for_log
+from bot.redact import scrub_urls
 from model_runner.api import RunnerBusy, RunnerError, RunnerUnavailable
 
 log = logging.getLogger(__name__)
+MAX_CONTENT = 2000  # Discord refuses a message with more characters than this
+WARNING = "⚠️ "
 
 
 class LabError(app_commands.AppCommandError):
@@ -58,6 +62,7 @@ def user_message(error: Exception) -> tuple[str, bool]:
 async def report_error(interaction: discord.Interaction, error: Exception) -> None:
     """Tell the user what went wrong (briefly) and log unexpected errors with an id."""
     message, expected = user_message(error)
+    message = scrub_urls(message, show=_is_instructor(interaction))  # runner URL, credentials
     command = interaction.command.qualified_name if interaction.command else "component"
     if not expected:
         error_id = secrets.token_hex(4)
@@ -74,14 +79,45 @@ async def report_error(interaction: discord.Interaction, error: Exception) -> No
             "Please tell your instructor; the bot's log has the details."
         )
     else:
-        log.info("/%s by %s: %s", command, interaction.user.id, message)
+        # Messages may quote what the student typed: the log keeps a short, URL-free form.
+        log.info(
+            "/%s by %s: %s", command, interaction.user.id, for_log(scrub_urls(message, show=True))
+        )
     # Listeners (the playground, metrics) learn which interactions ended in an error.
     interaction.client.dispatch("lab_command_error", interaction, message, expected)
     await send_ephemeral(interaction, message)
 
 
+def _is_instructor(interaction: discord.Interaction) -> bool:
+    """Instructors may see a redacted runner address in errors; students see none."""
+    from bot.permissions import is_instructor  # bot.permissions imports this module
+
+    try:
+        return interaction.guild is not None and is_instructor(interaction)
+    except Exception:  # noqa: BLE001 - no settings or member at hand: treat as a student
+        return False
+
+
+def fit(message: str, room: int = MAX_CONTENT) -> str:
+    """`message` clipped to fit in one Discord message (with `room` characters)."""
+    return clip(message, room)[0]
+
+
 class LabCommandTree(app_commands.CommandTree):
-    """The bot's command tree, with the shared error handler."""
+    """The bot's command tree, with the shared error handler.
+
+    Server-only commands are refused outside a server here too, not only by Discord: an
+    older global registration (or a crafted interaction) must not let a student run a
+    model or group command in a DM, past the channel rules, limits and group quota.
+    """
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        command = interaction.command
+        if interaction.guild_id is None and command is not None:
+            root = command.root_parent or command
+            if root.guild_only or getattr(command, "guild_only", False):
+                raise app_commands.NoPrivateMessage()
+        return True
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -107,7 +143,8 @@ class LabModal(discord.ui.Modal):
 
 async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
     """Reply privately, whether or not the interaction was already answered; after a public
-    "thinking…" placeholder, the placeholder itself becomes the (public) message."""
+    "thinking…" placeholder, the placeholder itself becomes the (public) message. The reply
+    is clipped to Discord's 2,000 characters: a longer one would be refused, leaving none."""
     if interaction.is_expired():
         log.warning("interaction %s expired before we could reply", interaction.id)
         return
@@ -116,11 +153,14 @@ async def send_ephemeral(interaction: discord.Interaction, message: str) -> None
             # The public "thinking…" placeholder becomes the message (a follow-up would take
             # over that placeholder and its visibility anyway, so it cannot be private).
             await interaction.edit_original_response(
-                content=f"⚠️ {message}", embed=None, attachments=[], view=None
+                content=WARNING + fit(message, MAX_CONTENT - len(WARNING)),
+                embed=None,
+                attachments=[],
+                view=None,
             )
         elif interaction.response.is_done():
-            await interaction.followup.send(message, ephemeral=True)
+            await interaction.followup.send(fit(message), ephemeral=True)
         else:
-            await interaction.response.send_message(message, ephemeral=True)
+            await interaction.response.send_message(fit(message), ephemeral=True)
     except discord.HTTPException:
         log.exception("could not send an error reply for interaction %s", interaction.id)

@@ -44,3 +44,26 @@ def usage_footer(model: str, compute_ms: float, energy_wh: float, queue_ms: floa
         parts.append(f"waited {queue_ms / 1000:.1f} s")
     parts.append(energy(energy_wh))
     return " · ".join(parts)
+
+
+def quoted(text: str, limit: int = 60) -> str:
+    """User input quoted back in a reply: one line, clipped to `limit`, made safe."""
+    return f'"{safe(clip(" ".join(text.split()), limit)[0])}"'
+
+
+def for_log(text: str, limit: int = 80) -> str:
+    """A student's text as a log line may show it: one line, clipped, with its length."""
+    flat = " ".join(text.split())
+    short, clipped = clip(flat, limit)
+    return f"{short!r} ({len(text)} chars)" if clipped else repr(short)
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A CSV cell that a spreadsheet cannot run as a formula (OWASP CSV injection): text
+    starting with = + - @, a tab or a carriage return gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value

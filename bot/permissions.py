@@ -45,3 +45,14 @@ def instructor_only():
         return app_commands.check(predicate)(func)
 
     return decorator
+
+
+async def only_opener(interaction: discord.Interaction, opener_id: int) -> bool:
+    """True for the member who opened a form or a confirmation; anyone else (a crafted
+    interaction: Discord shows these to their opener alone) is told it is not theirs."""
+    if interaction.user.id == opener_id:
+        return True
+    await interaction.response.send_message(
+        "This is not yours: run the command (or press the button) yourself.", ephemeral=True
+    )
+    return False

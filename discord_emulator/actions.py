@@ -4,6 +4,7 @@ Each action builds the INTERACTION_CREATE that Discord's client would send, refu
 the client itself would not allow (a missing required option, a value outside a choice list
 or range, modal text over its max length), dispatches it over the gateway, and waits until
 the bot has finished answering. The result is the `Interaction` record with every message.
+`Actor.forge` sends a hand-crafted slash command instead, with no client-side checks.
 """
 
 from __future__ import annotations
@@ -111,6 +112,39 @@ class Actor:
                 f"/{command}: the bot answered autocomplete with type {interaction.response_type}"
             )
         return list(interaction.choices or [])
+
+    async def forge(
+        self,
+        command: str,
+        options: list[dict[str, Any]],
+        *,
+        resolved: dict[str, Any] | None = None,
+        wait: bool = True,
+    ) -> Reply:
+        """Send `/command` with `options` exactly as given, as a hand-crafted interaction.
+
+        A modified client or a script can put anything in an interaction's `data.options`:
+        values outside the choices or range, wrong JSON types, a required option left out, an
+        option the command does not have. `options` are raw option objects
+        (`{"name": ..., "type": ..., "value": ...}`) for the innermost (sub)command; nothing is
+        checked or converted, and `resolved` goes along unchanged. The command and its
+        subcommands must still be registered (Discord routes by them). Use `slash` for what a
+        normal client sends.
+        """
+        data, target = self._command_data(command, {}, {}, partial=True)
+        target["options"] = list(options)
+        if resolved is not None:
+            data["resolved"] = resolved
+        interaction = self.emu.new_interaction(APPLICATION_COMMAND, self.member.id, self.channel_id)
+        return await self._dispatch(interaction, data, wait=wait)
+
+    def prepare(
+        self, command: str, *, files: dict[str, Upload] | None = None, **options: Any
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """The raw options and `resolved` data a normal client sends for `slash(...)`, checked
+        the same way: a starting point for a test to alter and pass to `forge`."""
+        data, target = self._command_data(command, options, files or {})
+        return target["options"], data.get("resolved")
 
     def _leaf(self, command: str) -> dict[str, Any]:
         """The registered (sub)command that `command` names."""

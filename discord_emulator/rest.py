@@ -374,6 +374,12 @@ class Api:
     def _webhook_target(self, request, interaction) -> Message:
         message_id = request.match_info.get("message_id")
         if message_id is None:  # @original
+            if interaction.original is None and interaction.response_type in (6, 7):
+                # A component's deferred (or direct) update: Discord's "original response"
+                # is the message the component is on.
+                source = self.emu.messages.get(interaction.source_message_id or 0)
+                if source is not None:
+                    return source
             if interaction.original is None:
                 raise DiscordError(404, 10008, "Unknown Message")
             return interaction.original

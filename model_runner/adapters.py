@@ -9,7 +9,9 @@ rows without one use the unchanged base weights (`"__base__"`).
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -17,8 +19,40 @@ import torch
 
 from model_runner.api import AdapterInfo, InvalidRequest
 
+log = logging.getLogger(__name__)
+
 BASE = "__base__"
-_ADAPTER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_ADAPTER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # whole id: fullmatch
+
+
+def valid_id(adapter_id: object) -> bool:
+    """1-128 letters, digits, '.', '_' or '-', starting with a letter or digit, no '..'."""
+    return (
+        isinstance(adapter_id, str)
+        and _ADAPTER_ID.fullmatch(adapter_id) is not None
+        and ".." not in adapter_id
+    )
+
+
+def reset_routing(model: torch.nn.Module) -> int:
+    """Remove the adapter-routing hooks a failed forward pass left on the model.
+
+    For a mixed-adapter batch peft registers a pre-forward hook on every LoRA layer that
+    hands it the rows' adapter names, and removes the hooks only when the pass returns
+    normally. After a pass that raised, the stale hooks would route every later call
+    (with another number of rows) and fail it. Returns how many hooks were removed.
+    """
+    removed = 0
+    for module in model.modules():
+        hooks = module._forward_pre_hooks
+        for key, hook in list(hooks.items()):
+            if isinstance(hook, functools.partial) and "adapter_names" in hook.keywords:
+                del hooks[key]
+                module._forward_pre_hooks_with_kwargs.pop(key, None)
+                removed += 1
+    if removed:
+        log.warning("removed %d stale adapter-routing hooks after a failed pass", removed)
+    return removed
 
 
 class AdapterRegistry:
@@ -30,7 +64,7 @@ class AdapterRegistry:
 
     def path(self, adapter_id: str) -> Path:
         """The adapter's directory, or an error naming the adapter."""
-        if not _ADAPTER_ID.match(adapter_id) or ".." in adapter_id:
+        if not valid_id(adapter_id):
             raise InvalidRequest(
                 "adapter must be 1-128 letters, digits, '.', '_' or '-'", field="adapter"
             )
@@ -41,7 +75,7 @@ class AdapterRegistry:
 
     def check_new(self, adapter_id: str) -> None:
         """A valid id that no saved adapter uses yet."""
-        if not _ADAPTER_ID.match(adapter_id) or ".." in adapter_id:
+        if not valid_id(adapter_id):
             raise InvalidRequest(
                 "adapter must be 1-128 letters, digits, '.', '_' or '-'", field="adapter"
             )
@@ -72,7 +106,16 @@ class AdapterRegistry:
 
         path = self.path(adapter_id)
         if isinstance(model, PeftModel):
-            model.load_adapter(str(path), adapter_name=adapter_id, is_trainable=False)
+            try:
+                model.load_adapter(str(path), adapter_name=adapter_id, is_trainable=False)
+            except Exception:
+                # A damaged adapter must not stay half-loaded in the shared model.
+                if adapter_id in model.peft_config:
+                    try:
+                        model.delete_adapter(adapter_id)
+                    except Exception:  # noqa: BLE001 - the load error is the one to report
+                        log.exception("could not unload the damaged adapter %s", adapter_id)
+                raise
         else:
             model = PeftModel.from_pretrained(model, str(path), adapter_name=adapter_id)
         model.eval()

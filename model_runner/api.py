@@ -66,7 +66,7 @@ class RunnerInfo(_Message):
     """What the runner is serving, for /about and health checks."""
 
     model: str  # what the instructor configured (Hub id, path or preset)
-    status: str  # "loading", "ready" or "failed"
+    status: str  # "loading", "ready" or "failed" (not loaded, or its worker restarting)
     device: str = ""  # e.g. "cpu", "cuda:0"
     dtype: str = ""  # e.g. "float32"
     parameters: int = 0  # number of model parameters
@@ -74,6 +74,7 @@ class RunnerInfo(_Message):
     error: str = ""  # why loading failed, when status == "failed"
     waiting: int = 0  # decoding requests queued for the model right now
     active: int = 0  # decoding requests being decoded right now
+    restarts: int = 0  # times the model's worker died and was started again
 
 
 @dataclass(frozen=True, kw_only=True)

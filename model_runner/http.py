@@ -72,7 +72,9 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def healthz(request: web.Request) -> web.Response:
     """Liveness and model status; no token needed."""
     info = await request.app[RUNNER_KEY].info()
-    return web.json_response({"ok": info.status != "failed", "status": info.status})
+    ok = info.status != "failed"
+    # 503 while failed, so health checks that only look at the status code see it too.
+    return web.json_response({"ok": ok, "status": info.status}, status=200 if ok else 503)
 
 
 async def get_info(request: web.Request) -> web.Response:

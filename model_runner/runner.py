@@ -6,6 +6,12 @@ status "loading" straight away and "ready" once the weights are in memory. Then 
 runs the batching engine: decode requests that arrive together share forward passes, and
 the one-off operations (tokenize, next token, loss, attention, embeddings, a train step) run
 between its steps.
+
+The engine thread is supervised: if it ever dies, the runner logs why, reports `failed`,
+fails whatever was waiting at once, and starts it again (waiting longer after each crash
+in a row). Every request is checked at this edge, in tokens, against the model's
+positions; one-off operations have a queue bound and a time limit like decoding, and
+loading the model has a deadline.
 """
 
 from __future__ import annotations
@@ -42,7 +48,13 @@ from model_runner.archive import adapter_zip
 from model_runner.decoding.params import DecodingMethod, DecodingParams
 from model_runner.decoding.run import stepper_for
 from model_runner.energy import typical_power_w, watt_hours
-from model_runner.engine.engine import BackgroundWork, DecodeEngine, DecodeJob, JobOutcome
+from model_runner.engine.engine import (
+    BackgroundWork,
+    DecodeEngine,
+    DecodeJob,
+    JobOutcome,
+    RequestTimeout,
+)
 from model_runner.finetune.params import FineTuneParams, check_sentences
 from model_runner.finetune.trainer import TrainingProgress, save_adapter, train_steps
 from model_runner.lab_params import (
@@ -55,6 +67,8 @@ from model_runner.lab_params import (
     check_words,
 )
 from model_runner.loading import LoadedModel, load_model
+from model_runner.positions import check_fits
+from model_runner.together import all_or_none
 
 T = TypeVar("T")
 
@@ -73,6 +87,7 @@ class RunnerConfig:
     queue_size: int = 256  # waiting requests beyond this are told to retry
     max_rows: int = 128  # rows decoded together at most (a beam request takes num_beams)
     request_timeout_s: float = 300.0  # a request still running after this fails
+    load_timeout_s: float = 1800.0  # loading (download, conversion) taking longer fails
 
 
 @dataclass
@@ -100,6 +115,10 @@ class ModelRunner:
         self.adapters = AdapterRegistry(config.data_dir / "adapters")
         self._finetunes: dict[str, _FineTune] = {}
         self._engine_thread: threading.Thread | None = None
+        self._supervisor: threading.Thread | None = None
+        self._closing = threading.Event()
+        self.restarts = 0  # times the engine thread died and was started again
+        self.crash = ""  # why it last died
         self.power_w = 0.0
 
     async def start(self) -> None:
@@ -110,12 +129,19 @@ class ModelRunner:
     async def _load(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            self._loaded = await loop.run_in_executor(
+            loading = loop.run_in_executor(
                 self._worker,
                 lambda: load_model(
                     self.config.model, device=self.config.device, data_dir=self.config.data_dir
                 ),
             )
+            try:
+                self._loaded = await asyncio.wait_for(loading, self.config.load_timeout_s)
+            except TimeoutError:
+                raise RunnerUnavailable(
+                    f"loading {self.config.model} took longer than "
+                    f"{self.config.load_timeout_s:g} s"
+                ) from None
             self.power_w = self.config.device_power_w or typical_power_w(self._loaded.device)
             self._engine = DecodeEngine(
                 self._loaded.model,
@@ -125,14 +151,45 @@ class ModelRunner:
                 adapters=self.adapters,
             )
             self._worker.shutdown(wait=True)  # the engine thread owns the model from now on
-            self._engine_thread = threading.Thread(
-                target=self._engine.run, name="model-runner-engine", daemon=True
+            self._supervisor = threading.Thread(
+                target=self._supervise, name="model-runner-supervisor", daemon=True
             )
-            self._engine_thread.start()
+            self._supervisor.start()
             log.info("model %s ready on %s", self.config.model, self._loaded.device)
         except Exception as error:  # noqa: BLE001 - reported through info() and every request
             self._error = str(error)
             log.error("model %s failed to load: %s", self.config.model, error)
+
+    def _supervise(self) -> None:
+        """Run the engine on its own thread; start it again whenever it dies."""
+        assert self._engine is not None
+        engine = self._engine
+        crashes_in_a_row = 0
+        while not self._closing.is_set():
+            self._engine_thread = threading.Thread(
+                target=self._run_engine, name="model-runner-engine", daemon=True
+            )
+            started = time.monotonic()
+            self._engine_thread.start()
+            self._engine_thread.join()
+            if self._closing.is_set():
+                return
+            crashes_in_a_row = 1 if time.monotonic() - started > 60 else crashes_in_a_row + 1
+            engine.down = "the model stopped unexpectedly and is restarting: try again shortly"
+            log.error("the engine thread died (%s); restarting it", self.crash)
+            engine.abandon(RunnerUnavailable(engine.down))
+            if self._closing.wait(min(30.0, 0.25 * 2**crashes_in_a_row)):
+                return
+            self.restarts += 1
+            engine.down = ""
+
+    def _run_engine(self) -> None:
+        assert self._engine is not None
+        try:
+            self._engine.run()
+        except BaseException as error:  # noqa: BLE001 - reported, then the thread restarts
+            self.crash = f"{type(error).__name__}: {error}"[:300]
+            log.critical("the engine thread died", exc_info=error)
 
     async def wait_ready(self) -> LoadedModel:
         """Wait for the model to finish loading, or raise why it could not."""
@@ -152,9 +209,12 @@ class ModelRunner:
                 model=self.config.model, status=status, version=__version__, error=self._error
             )
         waiting, active = self._engine.load() if self._engine is not None else (0, 0)
+        down = self._engine.down if self._engine is not None else ""
         return RunnerInfo(
             model=self.config.model,
-            status="ready",
+            status="failed" if down else "ready",
+            error=down or (f"restarted after: {self.crash}" if self.crash else ""),
+            restarts=self.restarts,
             waiting=waiting,
             active=active,
             device=str(loaded.device),
@@ -164,12 +224,18 @@ class ModelRunner:
         )
 
     async def close(self) -> None:
-        """Stop the worker after the current step."""
+        """Stop the worker after the current step, and wait (up to 10 s) for it to end."""
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
+        self._closing.set()
         if self._engine is not None:
             self._engine.stop()
         self._worker.shutdown(wait=False, cancel_futures=True)
+        thread = self._engine_thread
+        if thread is not None and thread.is_alive():
+            # Let the current step or training slice end: a thread still inside torch when
+            # the interpreter exits aborts the whole process.
+            await asyncio.to_thread(thread.join, 10)
 
     # --- operations -----------------------------------------------------------------------
 
@@ -186,7 +252,13 @@ class ModelRunner:
             timing["end"] = time.perf_counter()
             return result
 
-        result = await asyncio.wrap_future(self._engine.call(timed))
+        future = self._engine.call(timed)
+        limit = self.config.request_timeout_s
+        try:
+            result = await asyncio.wait_for(asyncio.wrap_future(future), limit)
+        except TimeoutError:
+            future.cancel()  # skipped if it has not started yet
+            raise RequestTimeout(f"the request took longer than {limit:g} s") from None
         return result, timing["start"] - queued, timing["end"] - timing["start"]
 
     def _usage(self, queue_s: float, compute_s: float) -> dict[str, float]:
@@ -203,9 +275,17 @@ class ModelRunner:
         result, q, c = await self._on_worker(lambda m: introspect.tokenize(m, text))
         return replace(result, **self._usage(q, c))
 
+    async def _check_length(self, text: str, field: str, *, with_bos: bool = False) -> None:
+        """`text` fits in the model's positions (with a beginning-of-text token if added)."""
+        loaded = await self.wait_ready()
+        assert self._engine is not None
+        count = len(loaded.tokenizer(text)["input_ids"]) + (1 if with_bos else 0)
+        check_fits(count, 0, self._engine.max_positions, field)
+
     async def next_token(self, prompt: str, temperature: float = 1.0, top: int = 10):
         """The most likely next tokens after `prompt`."""
         introspect.check_text(prompt, "prompt")
+        await self._check_length(prompt, "prompt")
         result, q, c = await self._on_worker(
             self._on_base(lambda m: introspect.next_token(m, prompt, temperature, top))
         )
@@ -214,6 +294,7 @@ class ModelRunner:
     async def loss(self, text: str) -> LossResult:
         """Per-token loss of `text`."""
         introspect.check_text(text)
+        await self._check_length(text, "text", with_bos=True)
         result, q, c = await self._on_worker(self._on_base(lambda m: introspect.loss(m, text)))
         return replace(result, **self._usage(q, c))
 
@@ -246,6 +327,7 @@ class ModelRunner:
         prompt_ids = tokenizer(prompt)["input_ids"]
         if not prompt_ids:
             raise InvalidRequest("prompt must contain at least one token", field="prompt")
+        check_fits(len(prompt_ids), params.max_new_tokens, self._engine.max_positions)
         eos = tokenizer.eos_token_id
         stepper = stepper_for(params, eos, tokenizer.pad_token_id, loaded.device)
         job = DecodeJob(
@@ -282,7 +364,8 @@ class ModelRunner:
             )
             for name in COMPARE_METHODS
         ]
-        results = await asyncio.gather(*(self.generate(prompt, p) for p in requests))
+        # One column refused (busy, too long) cancels the others: no orphaned decoding.
+        results = await all_or_none(*(self.generate(prompt, p) for p in requests))
         return CompareResult(
             prompt=prompt,
             results=list(results),

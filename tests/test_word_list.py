@@ -3,7 +3,7 @@
 import pytest
 
 from bot.errors import LabError
-from bot.word_list import MAX_WORD, blocked_word, clean_words
+from bot.word_list import MAX_WORD, blocked_word, clean_words, same_word
 
 
 def test_words_are_normalised_from_a_comma_list():
@@ -25,3 +25,42 @@ def test_words_are_normalised_from_a_comma_list():
 )
 def test_matching_is_by_whole_word(sentence, hit):
     assert blocked_word(sentence, ["spam", "deep fry"]) == hit
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "I like sp\u200bam.",  # zero-width space
+        "I like s\u00adp\u2060am.",  # soft hyphen, word joiner
+        "I like spa\u0301m.",  # combining accent
+        "I like s\u0336p\u0336a\u0336m\u0336.",  # strike-through overlay
+        "I like ѕрам.",  # Cyrillic look-alikes
+        "I like SΡAM.",  # Greek capital rho
+        "I like 5p4m.",  # digits for letters
+    ],
+)
+def test_disguised_words_are_still_found(sentence):
+    assert blocked_word(sentence, ["spam"]) == "spam"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Whisk 5 eggs in 2024.",
+        "Spain has 3 amazing beaches.",
+        "The café serves naïve art.",
+        "Привет, как дела?",
+    ],
+)
+def test_ordinary_sentences_are_not_refused(sentence):
+    assert blocked_word(sentence, ["spam", "hate", "eggs 5", "pain"]) is None
+
+
+def test_words_blocked_with_accents_match_either_way():
+    assert blocked_word("A cafe on the corner", clean_words("Café")) == "café"
+    assert blocked_word("A café on the corner", ["cafe"]) == "cafe"
+
+
+def test_the_list_keeps_words_as_written_and_knows_variants():
+    assert clean_words("covid19, h\u200bate") == ["covid19", "hate"]
+    assert same_word("h4te", "HATE") and not same_word("hate", "hat")

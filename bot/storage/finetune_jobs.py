@@ -31,7 +31,14 @@ class JobRecord:
     @property
     def active(self) -> bool:
         """Waiting for approval or training: the group cannot start another."""
-        return self.status in ("awaiting", "running")
+        return self.status in ACTIVE
+
+
+ACTIVE = ("awaiting", "running")  # states that end; every other state is final
+
+
+class RunAlreadyActive(Exception):
+    """The group already has a run waiting for approval or training."""
 
 
 def _record(row) -> JobRecord:
@@ -73,8 +80,9 @@ async def create(
             "AND status IN ('awaiting', 'running')",
             (group_id,),
         )
-        if (await cursor.fetchone())[0]:
-            raise RuntimeError("running")
+        (active,) = await cursor.fetchone()
+        if active:
+            raise RunAlreadyActive(group_id)
         cursor = await conn.execute(
             "SELECT COALESCE(MAX(version), 0) + 1 FROM finetune_jobs WHERE group_id = ?",
             (group_id,),
@@ -107,13 +115,38 @@ async def set_message(db: Database, job_id: int, message_id: int) -> None:
     await db.execute("UPDATE finetune_jobs SET message_id = ? WHERE id = ?", (message_id, job_id))
 
 
-async def finish(db: Database, job_id: int, status: str, error: str = "") -> None:
-    """Mark a run done, failed or cancelled."""
-    await db.execute(
-        "UPDATE finetune_jobs SET status = ?, error = ?, "
-        "finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
-        (status, error, job_id),
+async def finish(db: Database, job_id: int, status: str, error: str = "") -> bool:
+    """Mark a run done, failed or cancelled; True if this call ended it.
+
+    A run that already ended keeps its end, except that a trained adapter wins: "done"
+    replaces an earlier "failed" (the model exists and works), never the other way round.
+    """
+    async with db.transaction() as conn:
+        cursor = await conn.execute(
+            "UPDATE finetune_jobs SET status = ?, error = ?, "
+            "finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ? "
+            "AND (status IN ('awaiting', 'running') OR (? = 'done' AND status = 'failed'))",
+            (status, error, job_id, status),
+        )
+        return cursor.rowcount == 1
+
+
+async def active_of_group(db: Database, group_id: int) -> JobRecord | None:
+    """The group's run that waits for approval or trains, if any."""
+    row = await db.fetchone(
+        "SELECT * FROM finetune_jobs WHERE group_id = ? AND status IN ('awaiting', 'running')",
+        (group_id,),
     )
+    return _record(row) if row else None
+
+
+async def awaiting_before(db: Database, cutoff_iso: str) -> list[JobRecord]:
+    """Runs still waiting for approval that were asked for before `cutoff_iso` (UTC)."""
+    rows = await db.fetchall(
+        "SELECT * FROM finetune_jobs WHERE status = 'awaiting' AND created_at < ?",
+        (cutoff_iso,),
+    )
+    return [_record(r) for r in rows]
 
 
 async def running(db: Database) -> list[JobRecord]:

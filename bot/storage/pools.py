@@ -63,9 +63,29 @@ async def sentences(db: Database, group_id: int) -> list[PoolSentence]:
     return [PoolSentence(r["id"], r["text"], r["author_id"]) for r in rows]
 
 
-async def remove(db: Database, sentence_id: int) -> None:
-    """Remove one sentence."""
-    await db.execute("DELETE FROM pool_sentences WHERE id = ?", (sentence_id,))
+async def remove(db: Database, group_id: int, sentence_id: int) -> str | None:
+    """Remove one sentence of a group's pool in one statement; its text, or None if it was
+    already gone (so a reply never claims a removal that did not happen)."""
+    async with db.transaction() as conn:
+        cursor = await conn.execute(
+            "DELETE FROM pool_sentences WHERE id = ? AND group_id = ? RETURNING text",
+            (sentence_id, group_id),
+        )
+        row = await cursor.fetchone()
+    return row[0] if row else None
+
+
+async def remove_number(db: Database, group_id: int, number: int) -> str | None:
+    """Remove the pool's sentence number `number` (from 1, in listing order) as the pool is
+    now, in one statement; its text, or None if the pool has fewer sentences."""
+    async with db.transaction() as conn:
+        cursor = await conn.execute(
+            "DELETE FROM pool_sentences WHERE id = (SELECT id FROM pool_sentences "
+            "WHERE group_id = ? ORDER BY id LIMIT 1 OFFSET ?) RETURNING text",
+            (group_id, number - 1),
+        )
+        row = await cursor.fetchone()
+    return row[0] if row else None
 
 
 async def clear(db: Database, group_id: int) -> int:

@@ -66,6 +66,35 @@ class RowBatch:
         )
         return range(start, start + rows)
 
+    def snapshot(self) -> tuple:
+        """The batch as it is now, to put back after a forward pass that raised.
+
+        A forward pass grows each layer's keys and values by concatenation (new tensors), so
+        holding the current tensors is enough: a pass that fails half-way through the layers
+        leaves some layers one token longer than others, and `restore` undoes that.
+        """
+        layers = (
+            []
+            if self.cache is None
+            else [
+                (layer, layer.keys, layer.values, getattr(layer, "cumulative_length", None))
+                for layer in _layers(self.cache)
+            ]
+        )
+        return self.cache, self.mask, layers
+
+    def restore(self, snapshot: tuple) -> None:
+        """Put back the batch that `snapshot` saw."""
+        self.cache, self.mask, layers = snapshot
+        for layer, keys, values, length in layers:
+            layer.keys, layer.values = keys, values
+            if length is not None:
+                layer.cumulative_length = length
+
+    def positions(self) -> list[int]:
+        """Each row's next position: how many real tokens it already holds."""
+        return self.mask.sum(dim=1).tolist()
+
     def select(self, index: list[int]) -> None:
         """Keep rows `index` in this order (rows may repeat; absent rows leave)."""
         if index == list(range(self.rows)):

@@ -6,6 +6,11 @@ One thread (the runner's worker) owns the model and runs `run()`. Callers on any
 introspection operations), and drops finished, cancelled and timed-out jobs; then it runs
 one forward pass over all rows, each job's stepper reading its own rows' logits. This is
 "continuous batching" (Yu et al., 2022, Orca): requests join and leave at step boundaries.
+
+Nothing one request does may stop the engine for the others. A forward pass that raises is
+undone (the cache and mask put back, peft's routing hooks removed), the job that made it
+fail is found by running each job's rows alone, only that job fails, and the step is
+retried for the rest. A row about to pass the model's last position is stopped first.
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ from typing import Any
 
 import torch
 
-from model_runner.adapters import BASE, AdapterRegistry
-from model_runner.api import RunnerBusy, RunnerError
+from model_runner.adapters import BASE, AdapterRegistry, reset_routing
+from model_runner.api import InvalidRequest, RunnerBusy, RunnerError, RunnerUnavailable
 from model_runner.decoding.stepping import Decision, Stepper
 from model_runner.engine.batch import RowBatch
 
@@ -39,6 +44,22 @@ class RequestTimeout(RunnerError):
 
 class RequestCancelled(RunnerError):
     """The caller gave up on the request."""
+
+
+class RequestFailed(RunnerError):
+    """The model failed on this request (the others in its batch carry on)."""
+
+    status = 500
+
+
+def max_positions(model: torch.nn.Module) -> int | None:
+    """How many positions the model has (GPT-2: 1,024), or None when it does not say."""
+    config = getattr(model, "config", None)
+    for name in ("n_positions", "max_position_embeddings"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
 
 
 @dataclass
@@ -98,7 +119,13 @@ class DecodeEngine:
         self.device = device
         self.queue_size = queue_size
         self.max_rows = max_rows
-        self._inbox: queue.Queue[DecodeJob | tuple[Callable[[], Any], Future]] = queue.Queue()
+        self.max_positions = max_positions(model)
+        self._inbox: queue.Queue[DecodeJob | BackgroundWork | tuple[Callable[[], Any], Future]]
+        self._inbox = queue.Queue()
+        self._calls = 0  # one-off calls queued and not yet run
+        self._calls_lock = threading.Lock()
+        self.down = ""  # why the engine is not serving (set while its thread is restarted)
+        self.beat = time.monotonic()  # the last time the loop went round
         self._waiting: collections.deque[DecodeJob] = collections.deque()
         self._active: list[DecodeJob] = []
         self._batch = RowBatch(device)
@@ -114,6 +141,7 @@ class DecodeEngine:
 
     def submit(self, job: DecodeJob) -> Future:
         """Queue a job; raises `RunnerBusy` when the queue is full."""
+        self._check_up()
         waiting = self._inbox.qsize() + len(self._waiting)
         if waiting >= self.queue_size:
             raise RunnerBusy(
@@ -128,10 +156,23 @@ class DecodeEngine:
         return work.future
 
     def call(self, fn: Callable[[], Any]) -> Future:
-        """Run `fn` on the worker between two steps (for the one-off model operations)."""
+        """Run `fn` on the worker between two steps (for the one-off model operations);
+        raises `RunnerBusy` when as many calls as the queue holds are already waiting."""
+        self._check_up()
+        with self._calls_lock:
+            if self._calls >= self.queue_size:
+                raise RunnerBusy(
+                    f"the model is busy ({self._calls} requests waiting)",
+                    retry_after=self.retry_after(),
+                )
+            self._calls += 1
         future: Future = Future()
         self._inbox.put((fn, future))
         return future
+
+    def _check_up(self) -> None:
+        if self.down:
+            raise RunnerUnavailable(self.down)
 
     def retry_after(self) -> float:
         """Seconds until the queue has likely moved on, from how long recent jobs took."""
@@ -154,20 +195,64 @@ class DecodeEngine:
         """The engine loop; returns after `stop()`."""
         with torch.inference_mode():
             while not self._stop.is_set():
-                idle = not self._active and not self._waiting and not self._background
-                self._take_inbox(block=idle)
-                self._admit()
-                if self._active:
-                    self._step()
-                if self._background and self._background_due():
-                    started = time.perf_counter()
-                    self._background_slice()
-                    # Fair share: decoding then gets at least as long as the slice took
-                    # before the next one, so a fine-tune at most halves the class's speed.
-                    spent = time.perf_counter() - started
-                    self._decode_until = time.perf_counter() + spent * self.decode_share
-        for job in [*self._active, *self._waiting]:
-            self._fail(job, RunnerError("the runner is shutting down"))
+                self.beat = time.monotonic()
+                try:
+                    self._iteration()
+                except Exception as error:  # noqa: BLE001 - the class keeps its model
+                    log.exception("engine iteration failed; its decoding requests fail")
+                    self._reset(RequestFailed(f"the model failed: {_short(error)}"))
+        self.abandon(RunnerError("the runner is shutting down"))
+
+    def _iteration(self) -> None:
+        idle = not self._active and not self._waiting and not self._background
+        self._take_inbox(block=idle)
+        self._admit()
+        if self._active:
+            self._step()
+        if self._background and self._background_due():
+            started = time.perf_counter()
+            self._background_slice()
+            # Fair share: decoding then gets at least as long as the slice took
+            # before the next one, so a fine-tune at most halves the class's speed.
+            spent = time.perf_counter() - started
+            self._decode_until = time.perf_counter() + spent * self.decode_share
+
+    def _reset(self, error: BaseException) -> None:
+        """After an unexpected failure: every active job fails, the batch starts empty."""
+        reset_routing(self.model)
+        for job in self._active:
+            self._fail(job, error)
+        self._active = []
+        self._batch = RowBatch(self.device)
+
+    def abandon(self, error: BaseException) -> None:
+        """Fail everything queued or running (the thread has stopped or died): decoding
+        jobs, one-off calls and background work. Call only while no thread runs `run()`."""
+        self._reset(error)
+        while self._waiting:
+            self._fail(self._waiting.popleft(), error)
+        while self._background:
+            work = self._background.popleft()
+            if not work.future.done():
+                work.future.set_exception(error)
+        while True:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, DecodeJob):
+                self._fail(item, error)
+            elif isinstance(item, BackgroundWork):
+                if not item.future.done():
+                    item.future.set_exception(error)
+            else:
+                self._call_taken()
+                if not item[1].done():
+                    item[1].set_exception(error)
+
+    def _call_taken(self) -> None:
+        with self._calls_lock:
+            self._calls = max(0, self._calls - 1)
 
     def _take_inbox(self, block: bool) -> None:
         try:
@@ -181,10 +266,12 @@ class DecodeEngine:
                 self._background.append(item)
             else:
                 fn, future = item
+                self._call_taken()
                 if future.set_running_or_notify_cancel():
                     try:
                         future.set_result(fn())
-                    except BaseException as error:  # noqa: BLE001 - handed to the caller
+                    except Exception as error:  # noqa: BLE001 - handed to the caller
+                        reset_routing(self.model)
                         future.set_exception(error)
             try:
                 item = self._inbox.get_nowait()
@@ -204,13 +291,24 @@ class DecodeEngine:
             rows += job.stepper.prefill_rows
         if not admitted:
             return
+        decisions: dict[int, Decision] = {}
         try:
             decisions = self._prefill(admitted)
         except Exception as error:  # noqa: BLE001 - a bad request must not stop the engine
-            log.exception("prefill failed")
-            for job in admitted:
-                self._fail(job, error)
-            return
+            reset_routing(self.model)
+            if len(admitted) == 1:
+                log.exception("prefill failed")
+                self._fail(admitted[0], _as_runner_error(error))
+            else:
+                # Which prompt was it? Each alone: only the ones that fail alone fail.
+                log.warning("prefill of %d prompts failed; trying each alone", len(admitted))
+                for job in admitted:
+                    try:
+                        decisions.update(self._prefill([job]))
+                    except Exception as alone:  # noqa: BLE001
+                        reset_routing(self.model)
+                        log.exception("prefill failed")
+                        self._fail(job, _as_runner_error(alone))
         self._reorder(decisions)  # also drops the rows of jobs that ended at once
 
     def _prefill(self, jobs: list[DecodeJob]) -> dict[int, Decision]:
@@ -286,22 +384,20 @@ class DecodeEngine:
                 self._drop(
                     job, RequestTimeout(f"the request took longer than {job.timeout_s:.0f} s")
                 )
+        self._stop_at_last_position()
         if not self._active:
             return
         tokens = [t for job in self._active for t in job.inputs]
         hidden = any(job.stepper.needs_hidden for job in self._active)
-        extra = {}
-        if self.adapters is not None and self.adapters.loaded:
-            extra["adapter_names"] = self._adapter_names(self._active)
         start = time.perf_counter()
-        out = self.model(
-            **self._batch.step_inputs(tokens),
-            **extra,
-            past_key_values=self._batch.cache,
-            use_cache=True,
-            output_hidden_states=hidden,
-            return_dict=True,
-        )
+        snapshot = self._batch.snapshot()
+        try:
+            out = self._forward_step(self._active, tokens, hidden)
+        except Exception as error:  # noqa: BLE001 - find the job that caused it
+            self._batch.restore(snapshot)
+            reset_routing(self.model)
+            self._isolate(error)
+            return
         self._batch.cache = out.past_key_values
         logits = out.logits[:, -1, :].float()  # [rows, vocab]
         states = out.hidden_states[-1] if hidden else None  # [rows, 1, H]
@@ -327,6 +423,66 @@ class DecodeEngine:
             else:
                 decisions[id(job)] = decision
         self._reorder(decisions)
+
+    def _forward_step(self, jobs: list[DecodeJob], tokens: list[int], hidden: bool) -> Any:
+        """One forward pass of the batch's rows (all of `jobs`' rows, in order)."""
+        extra = {}
+        if self.adapters is not None and self.adapters.loaded:
+            extra["adapter_names"] = self._adapter_names(jobs)
+        return self.model(
+            **self._batch.step_inputs(tokens),
+            **extra,
+            past_key_values=self._batch.cache,
+            use_cache=True,
+            output_hidden_states=hidden,
+            return_dict=True,
+        )
+
+    def _isolate(self, error: BaseException) -> None:
+        """A step failed: run each job's rows alone, fail the jobs that fail alone, keep the
+        rest for the next step. If none fails alone, all of them fail (and the engine goes
+        on with an empty batch)."""
+        log.warning(
+            "decode step over %d jobs failed (%s); trying each alone",
+            len(self._active),
+            _short(error),
+        )
+        culprits: list[tuple[DecodeJob, BaseException]] = []
+        for job in list(self._active):
+            snapshot = self._batch.snapshot()
+            try:
+                self._batch.select(job.rows)
+                hidden = job.stepper.needs_hidden
+                self._forward_step([job], list(job.inputs), hidden)
+            except Exception as alone:  # noqa: BLE001
+                reset_routing(self.model)
+                culprits.append((job, alone))
+            finally:
+                self._batch.restore(snapshot)
+        if not culprits:
+            log.error("decode step failed for the whole batch", exc_info=error)
+            self._reset(_as_runner_error(error))
+            return
+        for job, alone in culprits:
+            log.error("decode step failed for one request", exc_info=alone)
+            self._drop(job, _as_runner_error(alone))
+
+    def _stop_at_last_position(self) -> None:
+        """Fail the jobs whose next token would need a position the model does not have
+        (requests are checked for this when they arrive; this keeps the engine safe)."""
+        if self.max_positions is None:
+            return
+        positions = self._batch.positions()
+        for job in list(self._active):
+            if any(positions[row] >= self.max_positions for row in job.rows):
+                self._drop(
+                    job,
+                    InvalidRequest(
+                        f"the text reached the model's limit of {self.max_positions} tokens",
+                        field="max_new_tokens",
+                    ),
+                )
+                positions = self._batch.positions()
 
     @staticmethod
     def _adapter_names(jobs: list[DecodeJob]) -> list[str]:
@@ -392,3 +548,16 @@ class DecodeEngine:
     def _fail(self, job: DecodeJob, error: BaseException) -> None:
         if not job.future.done():
             job.future.set_exception(error)
+
+
+def _short(error: BaseException) -> str:
+    """The first line of an error, at most 200 characters, for logs and messages."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text[:200]
+
+
+def _as_runner_error(error: BaseException) -> RunnerError:
+    """What the request's caller is told: a runner error as it is, anything else wrapped."""
+    if isinstance(error, RunnerError):
+        return error
+    return RequestFailed(f"the model failed on this request ({type(error).__name__})")

@@ -56,7 +56,7 @@ async def test_list_show_and_choose(lab):
     chosen = await ada.slash("case choose", case=CASE)
     assert "Group 1** chose" in chosen.text
     missing = await ada.slash("case show", case="nope")
-    assert missing.ephemeral and "No case 'nope'" in missing.text
+    assert missing.ephemeral and 'No case "nope"' in missing.text
 
 
 async def test_post_opens_a_thread_with_answer_buttons(lab, teacher):

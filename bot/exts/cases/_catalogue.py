@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from bot.errors import LabError
+from bot.formatting import clip, quoted
 from bot.storage import cases as case_store
 from cases.loader import CaseFileError, load_cases, validate_case
 from cases.model import CaseStudy
@@ -38,4 +39,5 @@ async def find(bot, guild_id: int | None, case_id: str) -> CaseStudy:
     for case in cases.values():
         if wanted in (case.id, case.title.lower()):
             return case
-    raise LabError(f"No case {case_id!r}. Cases: {', '.join(sorted(cases))} (see /case list).")
+    ids = clip(", ".join(sorted(cases)), 1200)[0]
+    raise LabError(f"No case {quoted(case_id)}. Cases: {ids} (see /case list).")

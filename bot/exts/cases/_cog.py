@@ -10,8 +10,9 @@ from bot.errors import LabError, NotInstructor
 from bot.exts.cases._catalogue import available, find
 from bot.exts.cases._render import answers_embeds, case_embed, export_files
 from bot.exts.cases._views import CreateCaseModal, answer_view
-from bot.formatting import clip, safe
+from bot.formatting import clip, quoted, safe
 from bot.groups import require_group
+from bot.options import check_options
 from bot.permissions import is_instructor
 from bot.storage import answers
 from bot.storage import cases as case_store
@@ -39,6 +40,7 @@ class CaseStudies(commands.Cog):
             and not is_instructor(interaction)
         ):
             raise NotInstructor()
+        check_options(interaction)  # a forged option value is refused before it is stored
         return True
 
     @case.command(name="list")
@@ -127,7 +129,7 @@ class CaseStudies(commands.Cog):
     @case.command(name="create", extras=INSTRUCTOR)
     async def create(self, interaction: discord.Interaction) -> None:
         """Write a new case study for this server."""
-        await interaction.response.send_modal(CreateCaseModal(self.bot))
+        await interaction.response.send_modal(CreateCaseModal(self.bot, interaction.user.id))
 
     @case.command(name="answers")
     @app_commands.describe(
@@ -153,7 +155,7 @@ class CaseStudies(commands.Cog):
         if group is not None:
             target = await group_store.find(self.bot.db, interaction.guild_id, group)
             if target is None:
-                raise LabError(f"No group called {group!r}.")
+                raise LabError(f"No group called {quoted(group)}.")
             if not instructor and not state.revealed and (own is None or own.id != target.id):
                 raise LabError(
                     "You can read other groups' answers once your instructor reveals them."

@@ -7,7 +7,7 @@ import io
 
 import discord
 
-from bot.formatting import clip, safe
+from bot.formatting import clip, csv_cell, safe
 from bot.storage.answers import Revision
 
 COLOUR = discord.Colour.from_rgb(235, 69, 158)
@@ -53,7 +53,7 @@ def answers_embeds(case, revisions: list[Revision], title: str) -> list[discord.
 
 
 def answers_csv(case, revisions: list[Revision], history: bool) -> str:
-    """Latest answers (or every revision) as CSV."""
+    """Latest answers (or every revision) as CSV; formula-like cells are neutralised."""
     out = io.StringIO()
     writer = csv.writer(out)
     header = ["case", "group", "question_number", "question", "answer", "version", "saved_at"]
@@ -70,7 +70,7 @@ def answers_csv(case, revisions: list[Revision], history: bool) -> str:
         ]
         if history:
             row.append(str(r.author_id) if r.author_id is not None else "(deleted)")
-        writer.writerow(row)
+        writer.writerow([csv_cell(cell) for cell in row])
     return out.getvalue()
 
 

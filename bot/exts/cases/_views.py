@@ -7,24 +7,36 @@ import secrets
 
 import discord
 
-from bot.errors import LabError, LabModal, report_error
+from bot.errors import LabError, LabModal, NotInstructor, report_error
 from bot.formatting import clip, safe
-from bot.groups import require_group
+from bot.groups import group_of, require_group
+from bot.permissions import is_instructor, only_opener
 from bot.storage import answers
 from bot.storage import cases as case_store
 
 MAX_ANSWER = 4000  # Discord's limit for a text input
+ANSWER_TIMEOUT = 30 * 60  # seconds a group may spend writing one answer
+FORM_TIMEOUT = 30 * 60  # an instructor's new case
 
 
 class AnswerModal(LabModal):
-    """The group's answer to one question, pre-filled with its current version."""
+    """The group's answer to one question, pre-filled with its current version.
 
-    def __init__(self, bot, case, question: int, group, current: str) -> None:
+    Answers belong to the group, and any member may write or edit them, each with their own
+    form. A form is accepted only from the member who opened it and only while that member
+    is still in the group it was opened for: someone who has left (or moved to another group)
+    cannot write that group's answers. A form stops waiting after `ANSWER_TIMEOUT` seconds.
+    """
+
+    def __init__(self, bot, case, question: int, group, current: str, opener_id: int) -> None:
         title, _ = clip(f"Q{question}: {case.title}", 45)
         # discord.py keys open modals by custom_id alone: a unique id per form keeps two
         # members answering the same question at once from sharing (and racing on) one.
-        super().__init__(title=title, custom_id=f"case:modal:{secrets.token_hex(8)}")
+        super().__init__(
+            title=title, custom_id=f"case:modal:{secrets.token_hex(8)}", timeout=ANSWER_TIMEOUT
+        )
         self.bot, self.case, self.question, self.group = bot, case, question, group
+        self.opener_id = opener_id
         self.add_item(discord.ui.TextDisplay(f"**{safe(case.questions[question - 1])}**"))
         self.answer = discord.ui.TextInput(
             style=discord.TextStyle.paragraph,
@@ -33,6 +45,14 @@ class AnswerModal(LabModal):
             placeholder="Write your group's answer. Anyone in your group can edit it later.",
         )
         self.add_item(discord.ui.Label(text=f"{group.name}'s answer"[:45], component=self.answer))
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if not await only_opener(interaction, self.opener_id):
+            return False
+        current = await group_of(self.bot.db, interaction.user)
+        if current is None or current.id != self.group.id:
+            raise LabError(f"You are no longer in {self.group.name}, so this answer was not saved.")
+        return True
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         state = await case_store.state(self.bot.db, interaction.guild_id, self.case.id)
@@ -44,6 +64,7 @@ class AnswerModal(LabModal):
         text = self.answer.value.strip()
         if not text:
             raise LabError("The answer is empty: nothing was saved.")
+        await interaction.response.defer(ephemeral=True, thinking=True)  # the write may be slow
         number = await answers.save(
             self.bot.db,
             guild_id=interaction.guild_id,
@@ -53,10 +74,9 @@ class AnswerModal(LabModal):
             author_id=interaction.user.id,
             text=text,
         )  # committed before we say so
-        await interaction.response.send_message(
-            f"Saved {safe(self.group.name)}'s answer to question {self.question} "
-            f"(version {number}).",
-            ephemeral=True,
+        await interaction.edit_original_response(
+            content=f"Saved {safe(self.group.name)}'s answer to question {self.question} "
+            f"(version {number})."
         )
 
 
@@ -98,11 +118,13 @@ class AnswerButton(
         group = await require_group(bot.db, interaction.user)
         current = await answers.latest(bot.db, interaction.guild_id, case.id, group.id)
         text = next((r.text for r in current if r.question == self.question), "")
-        await interaction.response.send_modal(AnswerModal(bot, case, self.question, group, text))
+        modal = AnswerModal(bot, case, self.question, group, text, interaction.user.id)
+        await interaction.response.send_modal(modal)
 
 
 def answer_view(case) -> discord.ui.View:
-    """One button per question."""
+    """One button per question. The view never times out: the case stays posted for the whole
+    lab, and its buttons work across restarts; each click checks the clicker's group."""
     view = discord.ui.View(timeout=None)
     for number in range(1, len(case.questions) + 1):
         view.add_item(AnswerButton(case.id, number))
@@ -110,7 +132,8 @@ def answer_view(case) -> discord.ui.View:
 
 
 class CreateCaseModal(LabModal, title="New case study"):
-    """An instructor's own case for this server."""
+    """An instructor's own case for this server: accepted only from the instructor who opened
+    it (still an instructor), for `FORM_TIMEOUT` seconds."""
 
     case_id = discord.ui.TextInput(
         label="Short id (letters, digits, -)", max_length=49, placeholder="deepfakes-in-elections"
@@ -131,9 +154,16 @@ class CreateCaseModal(LabModal, title="New case study"):
         style=discord.TextStyle.paragraph,
     )
 
-    def __init__(self, bot) -> None:
-        super().__init__()
-        self.bot = bot
+    def __init__(self, bot, opener_id: int) -> None:
+        super().__init__(timeout=FORM_TIMEOUT)
+        self.bot, self.opener_id = bot, opener_id
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if not await only_opener(interaction, self.opener_id):
+            return False
+        if not is_instructor(interaction):
+            raise NotInstructor()
+        return True
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         from cases.loader import CaseFileError, validate_case
@@ -152,11 +182,11 @@ class CreateCaseModal(LabModal, title="New case study"):
         except CaseFileError as error:
             raise LabError(f"Not saved: {error.field}: {error.message}") from None
         stored = {k: v for k, v in data.items() if k != "id"}
+        await interaction.response.defer(ephemeral=True, thinking=True)
         await case_store.save_server_case(
             self.bot.db, interaction.guild_id, case.id, stored, interaction.user.id
         )
-        await interaction.response.send_message(
-            f"Saved case `{case.id}` with {len(case.questions)} questions: /case post "
-            f"case:{case.id}",
-            ephemeral=True,
+        await interaction.edit_original_response(
+            content=f"Saved case `{case.id}` with {len(case.questions)} questions: /case post "
+            f"case:{case.id}"
         )

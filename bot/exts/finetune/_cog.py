@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import io
 import logging
 
@@ -12,15 +12,16 @@ from discord.ext import commands
 
 from bot.errors import LabError, LabModal, LabView
 from bot.exts.finetune._examples import load_examples
-from bot.exts.finetune._follow import follow, progress_text
-from bot.exts.finetune._pool import PAGE, POOL_LIMIT, added_message, split_sentences
+from bot.exts.finetune._pool import PAGE, POOL_LIMIT, Listings, added_message, split_sentences
 from bot.exts.finetune._review import approval_required, review_view
+from bot.exts.finetune._runs import Runs
 from bot.fine_tuned import describe
-from bot.formatting import clip, safe
-from bot.groups import require_group
-from bot.storage import finetune_jobs, pools
+from bot.formatting import clip, quoted, safe
+from bot.groups import group_of, require_group
+from bot.permissions import is_instructor, only_opener
+from bot.storage import finetune_jobs, groups, pools
 from bot.word_list import blocked_word, blocked_words
-from model_runner.api import InvalidRequest, RunnerError
+from model_runner.api import InvalidRequest
 from model_runner.finetune.params import FineTuneParams
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,9 @@ EXAMPLES = [
 ]
 
 
-async def add_to_pool(bot, interaction: discord.Interaction, text: str) -> str:
-    """Validate and add; the reply is sent only after the sentences are committed."""
+async def add_to_pool(bot, interaction: discord.Interaction, text: str) -> None:
+    """Validate, acknowledge, commit, then reply: a refusal stays private (before the
+    acknowledgement), and the reply says "added" only once the sentences are committed."""
     group = await require_group(bot.db, interaction.user)
     sentences = split_sentences(text)
     words = await blocked_words(bot.db, interaction.guild_id)
@@ -49,10 +51,16 @@ async def add_to_pool(bot, interaction: discord.Interaction, text: str) -> str:
         )
         if not allowed:
             raise LabError(refusal)
+    if not interaction.response.is_done():
+        await interaction.response.defer(thinking=True)  # the database may be slow
     outcome = await pools.add(
         bot.db, interaction.guild_id, group.id, interaction.user.id, allowed, POOL_LIMIT
     )
-    return " ".join(part for part in (added_message(group.name, outcome), refusal) if part)
+    log.info(
+        "group %s: %d sentences offered, %d added", group.id, len(sentences), len(outcome.added)
+    )
+    message = " ".join(part for part in (added_message(group.name, outcome), refusal) if part)
+    await interaction.edit_original_response(content=message)
 
 
 def _numbers(numbers: list[int]) -> str:
@@ -62,36 +70,64 @@ def _numbers(numbers: list[int]) -> str:
 
 
 class PasteModal(LabModal, title="Add sentences to your pool"):
-    """Many sentences at once, one per line."""
+    """Many sentences at once, one per line. Only the member who opened it can submit it
+    (Discord shows a modal to that member alone; a crafted submit by anyone else is refused),
+    and it stops waiting after `TIMEOUT` seconds."""
+
+    TIMEOUT = 15 * 60
 
     sentences = discord.ui.TextInput(
         label="One sentence per line", style=discord.TextStyle.paragraph, max_length=4000
     )
 
-    def __init__(self, bot) -> None:
-        super().__init__()
-        self.bot = bot
+    def __init__(self, bot, opener_id: int) -> None:
+        super().__init__(timeout=self.TIMEOUT)
+        self.bot, self.opener_id = bot, opener_id
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return await only_opener(interaction, self.opener_id)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        message = await add_to_pool(self.bot, interaction, self.sentences.value)
-        await interaction.response.send_message(message)
+        await add_to_pool(self.bot, interaction, self.sentences.value)
 
 
 class ConfirmClear(LabView):
-    """Clearing a pool is undoable only by typing everything again: ask first."""
+    """Clearing a pool is undoable only by typing everything again: ask first.
 
-    def __init__(self, bot, group) -> None:
-        super().__init__(timeout=120)
-        self.bot, self.group = bot, group
+    Only the member who asked can press the buttons, and only while still in the group (a
+    class expects a pool to be cleared by one of its own, deliberately). After `TIMEOUT`
+    seconds the buttons go away and nothing is removed.
+    """
+
+    TIMEOUT = 120
+
+    def __init__(self, bot, group, opener: discord.Interaction) -> None:
+        super().__init__(timeout=self.TIMEOUT)
+        self.bot, self.group, self.opener = bot, group, opener
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if not await only_opener(interaction, self.opener.user.id):
+            return False
+        current = await group_of(self.bot.db, interaction.user)
+        if current is None or current.id != self.group.id:
+            raise LabError(f"You are no longer in {self.group.name}: nothing was removed.")
+        return True
+
+    async def on_timeout(self) -> None:
+        with contextlib.suppress(discord.HTTPException):  # the prompt may be dismissed
+            await self.opener.edit_original_response(
+                content="No answer in time: nothing was removed.", view=None
+            )
 
     @discord.ui.button(label="Clear the pool", style=discord.ButtonStyle.danger)
     async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button):
+        self.stop()
+        await interaction.response.defer()  # acknowledge first: the database may be slow
         removed = await pools.clear(self.bot.db, self.group.id)
-        await interaction.response.edit_message(
+        await interaction.edit_original_response(
             content=f"Cleared {safe(self.group.name)}'s pool ({removed} sentences removed).",
             view=None,
         )
-        self.stop()
 
     @discord.ui.button(label="Keep it", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button):
@@ -104,41 +140,19 @@ class FineTuning(commands.Cog):
 
     def __init__(self, bot) -> None:
         self.bot = bot
-        self._following: set[asyncio.Task] = set()
+        self.runs = Runs(bot)
+        self._listings = Listings()  # what each member last saw in /finetune pool
 
     async def cog_load(self) -> None:
         """Once connected, pick up the runs that were going on when the bot stopped."""
-
-        async def resume() -> None:
-            await self.bot.wait_until_ready()
-            for record in await finetune_jobs.running(self.bot.db):
-                self._follow(record)
-
-        self._keep(asyncio.create_task(resume(), name="finetune-resume"))
-
-    def _keep(self, task: asyncio.Task) -> None:
-        """Hold a reference until the task ends (and cancel it if the cog unloads)."""
-        self._following.add(task)
-        task.add_done_callback(self._following.discard)
+        self.runs.start()
 
     async def cog_unload(self) -> None:
-        for task in self._following:
-            task.cancel()
+        self.runs.stop()
 
-    def _follow(self, record) -> None:
-        async def run() -> None:
-            await self.bot.wait_until_ready()
-            group = await self._group_name(record.group_id)
-            try:
-                await follow(self.bot, record, group)
-            except Exception:  # noqa: BLE001 - logged; the job record keeps its state
-                log.exception("following fine-tune %s failed", record.adapter)
-
-        self._keep(asyncio.create_task(run(), name=f"follow-{record.adapter}"))
-
-    async def _group_name(self, group_id: int) -> str:
-        row = await self.bot.db.fetchone("SELECT name FROM lab_groups WHERE id = ?", (group_id,))
-        return row["name"] if row else "A group"
+    async def launch(self, record) -> None:
+        """Start a recorded run (also used by the instructor's Approve button)."""
+        await self.runs.launch(record)
 
     finetune = app_commands.Group(
         name="finetune", description="Your group's fine-tune.", guild_only=True
@@ -148,13 +162,13 @@ class FineTuning(commands.Cog):
     @app_commands.describe(text="A sentence for your group's pool")
     async def add(self, interaction: discord.Interaction, text: str) -> None:
         """Add a sentence to your group's pool."""
-        await interaction.response.send_message(await add_to_pool(self.bot, interaction, text))
+        await add_to_pool(self.bot, interaction, text)
 
     @finetune.command(name="paste")
     async def paste(self, interaction: discord.Interaction) -> None:
         """Paste many sentences at once, one per line."""
         await require_group(self.bot.db, interaction.user)
-        await interaction.response.send_modal(PasteModal(self.bot))
+        await interaction.response.send_modal(PasteModal(self.bot, interaction.user.id))
 
     @finetune.command(name="upload")
     @app_commands.describe(file="A .txt file with one sentence per line")
@@ -164,11 +178,21 @@ class FineTuning(commands.Cog):
             raise LabError("Upload a .txt file with one sentence per line.")
         if file.size > MAX_FILE:
             raise LabError(f"The file is too big ({file.size} bytes; at most {MAX_FILE}).")
+        await require_group(self.bot.db, interaction.user)
+        await interaction.response.defer(thinking=True)  # downloading may take a moment
         try:
-            text = (await file.read()).decode("utf-8-sig")
+            data = await file.read()
+        except discord.HTTPException as error:
+            log.warning("could not download attachment %s: %s", file.id, error)
+            raise LabError(
+                "Discord could not give the bot your file (it may have been deleted, or "
+                "Discord had a hiccup): upload it again."
+            ) from None
+        try:
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise LabError("The file is not UTF-8 text: save it as plain text.") from None
-        await interaction.response.send_message(await add_to_pool(self.bot, interaction, text))
+        await add_to_pool(self.bot, interaction, text)
 
     @finetune.command(name="pool")
     @app_commands.describe(page="Which page (20 sentences each)")
@@ -180,6 +204,7 @@ class FineTuning(commands.Cog):
         items = await pools.sentences(self.bot.db, group.id)
         if not items:
             raise LabError(f"{group.name}'s pool is empty: /finetune add, paste or upload.")
+        self._listings.remember(interaction.user.id, group.id, [item.id for item in items])
         pages = (len(items) + PAGE - 1) // PAGE
         page = min(page, pages)
         start = (page - 1) * PAGE
@@ -200,15 +225,27 @@ class FineTuning(commands.Cog):
     async def remove(
         self, interaction: discord.Interaction, number: app_commands.Range[int, 1, 10_000]
     ) -> None:
-        """Remove one sentence from your group's pool."""
+        """Remove one sentence from your group's pool (numbered as in your last /finetune pool)."""
         group = await require_group(self.bot.db, interaction.user)
-        items = await pools.sentences(self.bot.db, group.id)
-        if not 1 <= number <= len(items):
-            raise LabError(f"There is no sentence {number}: the pool has {len(items)}.")
-        await pools.remove(self.bot.db, items[number - 1].id)
-        await interaction.response.send_message(
-            f'Removed sentence {number}: "{safe(items[number - 1].text)}".'
-        )
+        seen = self._listings.seen(interaction.user.id, group.id)
+        if seen is None:
+            text = await pools.remove_number(self.bot.db, group.id, number)
+            if text is None:
+                count = len(await pools.sentences(self.bot.db, group.id))
+                raise LabError(f"There is no sentence {number}: the pool has {count}.")
+        else:
+            if number > len(seen):
+                raise LabError(
+                    f"Your last /finetune pool listing had {len(seen)} sentences: list the "
+                    "pool again to see newer ones."
+                )
+            text = await pools.remove(self.bot.db, group.id, seen[number - 1])
+            if text is None:
+                raise LabError(
+                    f"Sentence {number} of your last /finetune pool listing was already removed "
+                    "(by you or a groupmate), so nothing was removed. List the pool again."
+                )
+        await interaction.response.send_message(f'Removed sentence {number}: "{safe(text)}".')
 
     @finetune.command(name="start")
     @app_commands.describe(
@@ -246,7 +283,14 @@ class FineTuning(commands.Cog):
         await self._begin(interaction, group, [item.text for item in items], params, None, review)
 
     async def _begin(self, interaction, group, sentences, params, example, review: bool) -> None:
-        """Record the run; start it now, or post it for an instructor's approval."""
+        """Acknowledge, record the run, answer; then start it, or post it for approval.
+
+        If the answer cannot be posted, the run is withdrawn at once: a run nobody can see
+        (no Approve button, no progress) must not block the group.
+        """
+        if await finetune_jobs.active_of_group(self.bot.db, group.id) is not None:
+            raise LabError(_ALREADY.format(group=group.name))
+        await interaction.response.defer(thinking=True)
         try:
             record = await finetune_jobs.create(
                 self.bot.db,
@@ -259,41 +303,53 @@ class FineTuning(commands.Cog):
                 example=example.id if example else None,
                 awaiting_approval=review,
             )
-        except RuntimeError:
-            raise LabError(
-                f"{group.name} already has a fine-tune waiting or running: wait for it to finish."
-            ) from None
+        except finetune_jobs.RunAlreadyActive:  # started twice at the same moment
+            raise LabError(_ALREADY.format(group=group.name)) from None
         what = f'the example "{example.title}"' if example else f"{len(sentences)} sentences"
         settings = (
             f"{params.epochs} epochs, learning rate {params.learning_rate:g}, rank {params.rank}"
         )
         heading = f"{safe(group.name)} v{record.version}: fine-tuning on {safe(what)} ({settings})"
-        if review:
-            listing = "\n".join(f"{n}. {s}" for n, s in enumerate(sentences, 1))
-            await interaction.response.send_message(
-                f"{heading} is waiting for an instructor to approve it. "
-                "The sentences are attached.",
-                file=discord.File(io.BytesIO(listing.encode()), "sentences.txt"),
-                view=review_view(record.id),
-            )
-            return
-        embed = _example_embed(example) if example else discord.utils.MISSING
-        await interaction.response.send_message(f"{heading}. Progress below.", embed=embed)
-        await self.launch(record, interaction.channel)
-
-    async def launch(self, record, channel) -> None:
-        """Hand a recorded run to the runner and follow it with a progress message."""
-        group = await self._group_name(record.group_id)
         try:
-            await self.bot.runner.start_finetune(
-                record.adapter, record.sentences, FineTuneParams.from_dict(record.params)
+            if review:
+                listing = "\n".join(f"{n}. {s}" for n, s in enumerate(sentences, 1))
+                await interaction.edit_original_response(
+                    content=f"{heading} is waiting for an instructor to approve it. "
+                    "The sentences are attached. You can withdraw it with /finetune cancel.",
+                    attachments=[discord.File(io.BytesIO(listing.encode()), "sentences.txt")],
+                    view=review_view(record.id),
+                )
+            else:
+                embed = _example_embed(example) if example else None
+                await interaction.edit_original_response(
+                    content=f"{heading}. Progress below.", embed=embed
+                )
+        except discord.HTTPException:
+            await finetune_jobs.finish(
+                self.bot.db, record.id, "cancelled", "its announcement could not be posted"
             )
-        except RunnerError as error:
-            await finetune_jobs.finish(self.bot.db, record.id, "failed", str(error))
             raise
-        message = await channel.send(progress_text(f"{group} v{record.version}", 0, 0, [], None))
-        await finetune_jobs.set_message(self.bot.db, record.id, message.id)
-        self._follow(await finetune_jobs.get(self.bot.db, record.id))
+        if not review:
+            await self.launch(record)
+
+    @finetune.command(name="cancel")
+    @app_commands.describe(group="Instructors: the group whose run to stop (default: your own)")
+    async def cancel(self, interaction: discord.Interaction, group: str | None = None) -> None:
+        """Stop your group's fine-tune that is waiting for approval or training."""
+        if group is not None:
+            if not is_instructor(interaction):
+                raise LabError("Only instructors can cancel another group's fine-tune.")
+            target = await groups.find(self.bot.db, interaction.guild_id, group)
+            if target is None:
+                raise LabError(f"There is no group named {quoted(group)}.")
+        else:
+            target = await require_group(self.bot.db, interaction.user)
+        record = await finetune_jobs.active_of_group(self.bot.db, target.id)
+        if record is None:
+            raise LabError(f"{target.name} has no fine-tune waiting or training.")
+        await interaction.response.defer(thinking=True)
+        who = interaction.user.display_name
+        await interaction.edit_original_response(content=await self.runs.cancel(record, who))
 
     @finetune.command(name="clear")
     async def clear(self, interaction: discord.Interaction) -> None:
@@ -302,7 +358,7 @@ class FineTuning(commands.Cog):
         count = len(await pools.sentences(self.bot.db, group.id))
         await interaction.response.send_message(
             f"Remove all {count} sentences from {safe(group.name)}'s pool?",
-            view=ConfirmClear(self.bot, group),
+            view=ConfirmClear(self.bot, group, interaction),
             ephemeral=True,
         )
 
@@ -319,7 +375,7 @@ class FineTuning(commands.Cog):
         example = load_examples().get(name)
         if example is None:
             choices = ", ".join(load_examples())
-            raise LabError(f"There is no example {name!r}: choose one of {choices}.")
+            raise LabError(f"There is no example {quoted(name)}: choose one of {choices}.")
         group = await require_group(self.bot.db, interaction.user)
         params = FineTuneParams(epochs=epochs)
         await self._begin(interaction, group, list(example.sentences), params, example, False)
@@ -387,6 +443,8 @@ class FineTuning(commands.Cog):
             attachments=[discord.File(io.BytesIO(data), f"{stem}-v{record.version}-lora.zip")],
         )
 
+
+_ALREADY = "{group} already has a fine-tune waiting or running: wait for it to finish, or stop it with /finetune cancel."
 
 STATUS = {
     "awaiting": "⏸️ waiting for approval",

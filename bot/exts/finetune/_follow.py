@@ -1,8 +1,15 @@
 """Following a group's fine-tune: one channel message that updates with its progress.
 
 Ordinary channel messages (not interaction replies), so a run longer than Discord's 15-minute
-interaction window keeps reporting. If the runner no longer knows the job (it restarted),
-the run is marked failed and the group is told; its pool is untouched.
+interaction window keeps reporting. The follower always records how the run ended, whatever
+Discord does meanwhile:
+
+- Discord errors never end it: a deleted progress message (404) is posted again, a refused
+  or failed edit (403, 5xx) is tried again at the next poll.
+- The runner's final status is recorded before anyone is told about it.
+- If the runner no longer knows the job (it restarted), the adapter store decides: a trained
+  adapter is on disk, so the version is done; otherwise the run failed and the pool is intact.
+- A runner that stays unreachable, or a run that never ends, fails after a deadline.
 """
 
 from __future__ import annotations
@@ -10,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import time
+from dataclasses import dataclass
 
 import discord
 
@@ -18,13 +27,24 @@ from bot.exts.finetune._examples import load_examples
 from bot.formatting import clip, safe
 from bot.storage import finetune_jobs
 from bot.storage.finetune_jobs import JobRecord
-from model_runner.api import InvalidRequest, RunnerError
+from model_runner.api import FineTuneStatus, InvalidRequest, RunnerError
 from model_runner.decoding.params import DecodingParams
 
 log = logging.getLogger(__name__)
 
 POLL_S = 2.0
 SAMPLE_TOKENS = 25
+
+
+@dataclass
+class Deadlines:
+    """How long a run may take before the follower gives up on it (seconds)."""
+
+    unreachable_s: float = 15 * 60  # the runner cannot be reached at all
+    run_s: float = 3 * 3600  # queued plus training, from when following began
+
+
+DEADLINES = Deadlines()
 
 
 def progress_text(
@@ -58,12 +78,12 @@ async def samples(bot, record: JobRecord) -> discord.Embed:
             bot.runner.generate(prompt, greedy), bot.runner.generate(prompt, greedy, record.adapter)
         )
         embed.add_field(
-            name=f"Pre-trained: {prompt}",
+            name=clip(f"Pre-trained: {prompt}", 256)[0],
             value=f"**{safe(prompt)}**{safe(clip(base.text, 400)[0])}",
             inline=False,
         )
         embed.add_field(
-            name=f"Fine-tuned: {prompt}",
+            name=clip(f"Fine-tuned: {prompt}", 256)[0],
             value=f"**{safe(prompt)}**{safe(clip(tuned.text, 400)[0])}",
             inline=False,
         )
@@ -76,59 +96,147 @@ async def samples(bot, record: JobRecord) -> discord.Embed:
     return embed
 
 
+class ProgressMessage:
+    """The run's progress message; Discord errors are logged and tried again, never fatal."""
+
+    def __init__(self, bot, channel, record: JobRecord) -> None:
+        self.bot, self.channel, self.record = bot, channel, record
+        self.message = channel.get_partial_message(record.message_id) if record.message_id else None
+        self.shown = ""
+
+    async def show(self, text: str) -> None:
+        if text == self.shown:
+            return
+        try:
+            if self.message is not None:
+                try:
+                    await self.message.edit(content=text)
+                except discord.NotFound:  # deleted (by a moderator?): post it again
+                    self.message = None
+            if self.message is None:
+                self.message = await self.channel.send(text)
+                await finetune_jobs.set_message(self.bot.db, self.record.id, self.message.id)
+            self.shown = text
+        except discord.HTTPException as error:
+            log.warning("fine-tune %s: progress not shown (%s)", self.record.adapter, error)
+
+
+async def tell(channel, content: str, **kwargs) -> None:
+    """Send to the channel; a Discord error is logged (the record is already written)."""
+    try:
+        await channel.send(content, **kwargs)
+    except discord.HTTPException as error:
+        log.warning("could not post a fine-tune message: %s", error)
+
+
 async def follow(bot, record: JobRecord, group_name: str) -> None:
-    """Update the progress message until the run ends, then show the result."""
+    """Update the progress message until the run ends, record how it ended, then show it."""
     title = f"{group_name} v{record.version}"
     channel = bot.get_channel(record.channel_id) or await bot.fetch_channel(record.channel_id)
-    message = channel.get_partial_message(record.message_id) if record.message_id else None
-    shown = ""
+    progress = ProgressMessage(bot, channel, record)
+    began = time.monotonic()
+    unreachable_since: float | None = None
     while True:
+        if time.monotonic() - began > DEADLINES.run_s:
+            await _give_up(bot, record, channel, title)
+            return
         try:
             status = await bot.runner.finetune_status(record.adapter)
-        except InvalidRequest:
-            await finetune_jobs.finish(bot.db, record.id, "failed", "the model runner restarted")
-            await channel.send(
-                f"{safe(title)}: the fine-tune stopped because the model runner restarted. "
-                "Your pool is intact: /finetune start to run it again."
-            )
+        except InvalidRequest:  # the runner does not know the job: it restarted
+            await _after_runner_restart(bot, record, channel, title)
             return
-        except RunnerError as error:  # unreachable for a moment: keep trying
+        except RunnerError as error:  # unreachable for a moment: keep trying, for a while
+            unreachable_since = unreachable_since or time.monotonic()
+            if time.monotonic() - unreachable_since > DEADLINES.unreachable_s:
+                minutes = DEADLINES.unreachable_s / 60
+                reason = f"the model runner could not be reached for {minutes:.0f} minutes"
+                if await finetune_jobs.finish(bot.db, record.id, "failed", reason):
+                    await tell(
+                        channel,
+                        f"{safe(title)}: the fine-tune failed ({reason}). Your pool is intact: "
+                        "/finetune start to run it again.",
+                    )
+                return
             log.warning("fine-tune %s: %s", record.adapter, error)
             await asyncio.sleep(POLL_S * 5)
             continue
+        unreachable_since = None
         if status.status in ("queued", "running"):
-            text = (
-                f"⏳ **{safe(title)}** is queued: fine-tunes train one at a time, in the order "
-                "they started, and another group's is training now."
-                if status.status == "queued"
-                else progress_text(
-                    title, status.step, status.total_steps, status.losses, status.eta_s
-                )
-            )
-            if text != shown and message is not None:
-                await message.edit(content=text)
-                shown = text
+            await progress.show(_progress(title, status))
             await asyncio.sleep(POLL_S)
             continue
-        await finetune_jobs.finish(bot.db, record.id, status.status, status.error)
-        if status.status != "done":
-            reason = status.error or status.status
-            await channel.send(f"{safe(title)}: the fine-tune {status.status} ({safe(reason)}).")
-            return
-        chart = await asyncio.to_thread(loss_curve, status.losses, f"{title}: training loss")
+        if not await finetune_jobs.finish(bot.db, record.id, status.status, status.error):
+            return  # ended meanwhile (cancelled by the group or an instructor): said there
+        await _announce(bot, record, channel, title, status, progress)
+        return
+
+
+def _progress(title: str, status: FineTuneStatus) -> str:
+    if status.status == "queued":
+        return (
+            f"⏳ **{safe(title)}** is queued: fine-tunes train one at a time, in the order "
+            "they started, and another group's is training now."
+        )
+    return progress_text(title, status.step, status.total_steps, status.losses, status.eta_s)
+
+
+async def _announce(bot, record, channel, title, status: FineTuneStatus, progress) -> None:
+    """Tell the group how the run ended (already recorded)."""
+    if status.status != "done":
+        reason = status.error or status.status
+        await tell(channel, f"{safe(title)}: the fine-tune {status.status} ({safe(reason)}).")
+        return
+    chart = await asyncio.to_thread(loss_curve, status.losses, f"{title}: training loss")
+    try:
         embed = await samples(bot, record)
-        done = (
-            f"✅ **{safe(title)}** fine-tune finished: {status.total_steps} steps, loss "
-            f"{status.losses[0]:.2f} → {status.losses[-1]:.2f}. Compare it with /compare "
-            "models:Pre-trained, in-context and fine-tuned."
-        )
-        await channel.send(
-            done, embed=embed, file=discord.File(io.BytesIO(chart), filename="loss.png")
-        )
-        if message is not None:
-            await message.edit(
-                content=progress_text(
-                    title, status.total_steps, status.total_steps, status.losses, None
-                ).replace("⏳", "✅")
+    except RunnerError as error:  # busy or unreachable: the version is usable anyway
+        log.warning("fine-tune %s: no samples (%s)", record.adapter, error)
+        embed = discord.utils.MISSING
+    losses = status.losses
+    done = (
+        f"✅ **{safe(title)}** fine-tune finished: {status.total_steps} steps"
+        + (f", loss {losses[0]:.2f} → {losses[-1]:.2f}" if losses else "")
+        + ". Compare it with /compare models:Pre-trained, in-context and fine-tuned."
+    )
+    await tell(channel, done, embed=embed, file=discord.File(io.BytesIO(chart), "loss.png"))
+    final = progress_text(title, status.total_steps, status.total_steps, losses, None)
+    await progress.show(final.replace("⏳", "✅"))
+
+
+async def _after_runner_restart(bot, record: JobRecord, channel, title: str) -> None:
+    """The runner lost the job: the adapter store says whether it finished."""
+    try:
+        saved = {adapter.id for adapter in await bot.runner.list_adapters()}
+    except RunnerError:
+        saved = set()
+    if record.adapter in saved:
+        if await finetune_jobs.finish(bot.db, record.id, "done"):
+            await tell(
+                channel,
+                f"✅ **{safe(title)}** fine-tune finished (while the bot or the model runner "
+                "restarted). Compare it with /compare models:Pre-trained, in-context and "
+                "fine-tuned.",
             )
         return
+    if await finetune_jobs.finish(bot.db, record.id, "failed", "the model runner restarted"):
+        await tell(
+            channel,
+            f"{safe(title)}: the fine-tune stopped because the model runner restarted. "
+            "Your pool is intact: /finetune start to run it again.",
+        )
+
+
+async def _give_up(bot, record: JobRecord, channel, title: str) -> None:
+    """A run past its deadline: stop it on the runner and record that it failed."""
+    hours = DEADLINES.run_s / 3600
+    reason = f"it did not finish within {hours:g} hours"
+    try:
+        await bot.runner.cancel_finetune(record.adapter)
+    except RunnerError as error:
+        log.warning("fine-tune %s: cancel after the deadline failed: %s", record.adapter, error)
+    if await finetune_jobs.finish(bot.db, record.id, "failed", reason):
+        await tell(
+            channel,
+            f"{safe(title)}: the fine-tune was stopped ({reason}). Your pool is intact: "
+            "/finetune start to run it again.",
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from bot.errors import LabError
 from bot.formatting import clip, safe
 from bot.storage.pools import AddOutcome
@@ -9,6 +11,7 @@ from bot.storage.pools import AddOutcome
 MAX_SENTENCE = 300
 POOL_LIMIT = 100
 PAGE = 20
+LISTING_TTL_S = 3600  # how long /finetune remove numbers follow a member's last listing
 
 
 def split_sentences(text: str) -> list[str]:
@@ -45,3 +48,29 @@ def added_message(group: str, outcome: AddOutcome) -> str:
             f"{len(outcome.refused)} not added: the pool holds at most {POOL_LIMIT} sentences."
         )
     return " ".join(parts) or "Nothing was added."
+
+
+class Listings:
+    """The pool each member last listed with /finetune pool (its sentence ids, in order).
+
+    /finetune remove N then removes the sentence the member saw as number N, even if
+    groupmates removed others meanwhile (which renumbers the pool), and refuses if that
+    sentence is already gone. Listings are kept in memory for `LISTING_TTL_S` seconds;
+    without one, N is the pool's sentence N at the moment of the command.
+    """
+
+    def __init__(self, ttl_s: float = LISTING_TTL_S) -> None:
+        self.ttl_s = ttl_s
+        self._seen: dict[int, tuple[int, list[int], float]] = {}
+
+    def remember(self, user_id: int, group_id: int, sentence_ids: list[int]) -> None:
+        now = time.monotonic()
+        self._seen = {u: v for u, v in self._seen.items() if now - v[2] < self.ttl_s}
+        self._seen[user_id] = (group_id, list(sentence_ids), now)
+
+    def seen(self, user_id: int, group_id: int) -> list[int] | None:
+        """The ids the member last saw for this group, or None (none, expired, other group)."""
+        entry = self._seen.get(user_id)
+        if entry is None or entry[0] != group_id or time.monotonic() - entry[2] >= self.ttl_s:
+            return None
+        return entry[1]

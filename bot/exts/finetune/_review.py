@@ -78,4 +78,4 @@ class ReviewButton(
             content=f"{interaction.message.content}\n✅ Approved by {who} ({title}).",
             view=None,
         )
-        await bot.get_cog("FineTuning").launch(record, interaction.channel)
+        await bot.get_cog("FineTuning").launch(record)

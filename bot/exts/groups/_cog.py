@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import LabError
+from bot.exts.groups._joining import joining_mode, request_view
 from bot.formatting import safe
 from bot.groups import group_of, group_roles
 from bot.storage import groups
@@ -45,6 +46,13 @@ class Groups(commands.Cog):
                 f"You are already in {safe(current.name)}: /group leave first to switch groups."
             )
         existing = await groups.find(self.bot.db, interaction.guild_id, name)
+        mode = await joining_mode(self.bot.db, interaction.guild_id)
+        if mode == "locked":
+            raise LabError(_LOCKED)
+        members = await groups.members(self.bot.db, existing.id) if existing else []
+        if mode == "approval" and members:
+            await self._ask_to_join(interaction, existing)
+            return
         try:
             joined = await groups.join(
                 self.bot.db,
@@ -59,10 +67,20 @@ class Groups(commands.Cog):
             "saved to its table."
         )
 
+    async def _ask_to_join(self, interaction: discord.Interaction, group) -> None:
+        """Post the request for an instructor; the member is told it waits."""
+        await interaction.response.send_message(
+            f"{interaction.user.mention} asks to join **{safe(group.name)}**: joining a group "
+            "on this server needs an instructor's approval.",
+            view=request_view(interaction.user.id, group.id),
+        )
+
     @group.command(name="leave")
     async def leave(self, interaction: discord.Interaction) -> None:
         """Leave your group."""
         await self._no_roles(interaction.guild)
+        if await joining_mode(self.bot.db, interaction.guild_id) == "locked":
+            raise LabError(_LOCKED)
         current = await groups.of_member(self.bot.db, interaction.guild_id, interaction.user.id)
         if current is None or not await groups.leave(
             self.bot.db, interaction.guild_id, interaction.user.id
@@ -87,3 +105,9 @@ class Groups(commands.Cog):
         await interaction.response.send_message(
             f"You are in **{safe(current.name)}**: {who}.", ephemeral=True
         )
+
+
+_LOCKED = (
+    "Groups on this server are locked by your instructor: ask them if you need to change "
+    "your group."
+)

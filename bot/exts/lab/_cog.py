@@ -9,13 +9,49 @@ from discord.ext import commands
 from bot.errors import LabError, NotInstructor
 from bot.exts.lab._explanations import EXPLANATIONS
 from bot.formatting import safe
+from bot.options import check_options
 from bot.permissions import is_instructor
 from bot.policy import LabLimits
 from bot.storage import guild_settings
-from bot.word_list import MAX_WORDS, clean_words
+from bot.word_list import MAX_WORDS, blocked_words, clean_words, same_word
 
+JOINING = {
+    "open": "Groups are open: anyone can join any group with /group join.",
+    "approval": "Joining a group that has members now needs an instructor's Approve; "
+    "starting a new group is free.",
+    "locked": "Groups are locked: nobody can join, start or leave a group until you open them.",
+}
+BLOCKWORDS_PAGE = 1500  # characters of the list per reply (Discord allows 2,000 in all)
 METHODS = [app_commands.Choice(name=title, value=key) for key, (title, _) in EXPLANATIONS.items()]
 REVEAL = [app_commands.Choice(name="All four methods", value="all"), *METHODS]
+
+
+def blockwords_pages(words: list[str], size: int = BLOCKWORDS_PAGE) -> list[str]:
+    """The blocked words as `word`, `word`, ... in pages of at most `size` characters."""
+    pages: list[str] = []
+    current = ""
+    for word in words:
+        item = f"`{word}`"
+        if current and len(current) + 2 + len(item) > size:
+            pages.append(current)
+            current = ""
+        current = f"{current}, {item}" if current else item
+    return [*pages, current] if current or not pages else pages
+
+
+def blockwords_page(words: list[str], page: int) -> str:
+    """One page of the list, with how to see the others: always under 2,000 characters."""
+    pages = blockwords_pages(words)
+    page = min(page, len(pages))
+    shown = pages[page - 1] or "no words"
+    where = ""
+    if len(pages) > 1:
+        more = f"; next: /lab blockwords page:{page + 1}" if page < len(pages) else ""
+        where = f" (page {page} of {len(pages)}, {len(words)} in all{more})"
+    return (
+        f"Blocked from fine-tuning pools{where}: {shown}. Sentences that use them are refused "
+        "when added, and a pool that holds one cannot start a fine-tune."
+    )
 
 
 class LabControls(commands.Cog):
@@ -38,21 +74,31 @@ class LabControls(commands.Cog):
         under_lab = command is not None and command.parent is not None
         if under_lab and command.parent.name == "lab" and not is_instructor(interaction):
             raise NotInstructor()
+        check_options(interaction)  # a forged choice or number is never stored
         return True
 
     async def _update(self, interaction: discord.Interaction, **changes) -> dict:
         return await guild_settings.update(self.bot.db, interaction.guild_id, **changes)
+
+    async def _change(self, interaction: discord.Interaction, compute) -> dict:
+        """Read-modify-write in one transaction (see `guild_settings.change`)."""
+        return await guild_settings.change(self.bot.db, interaction.guild_id, compute)
 
     @lab.command(name="reveal")
     @app_commands.describe(method="Which explanation to reveal")
     @app_commands.choices(method=REVEAL)
     async def reveal(self, interaction: discord.Interaction, method: str = "all") -> None:
         """Let students read the explanation of a decoding method with /explain."""
-        settings = await guild_settings.load(self.bot.db, interaction.guild_id)
-        revealed = set(settings.get("revealed", []))
-        revealed |= set(EXPLANATIONS) if method == "all" else {method}
-        await self._update(interaction, revealed=sorted(revealed))
-        names = ", ".join(EXPLANATIONS[m][0] for m in sorted(revealed))
+        wanted = set(EXPLANATIONS) if method == "all" else {method}
+
+        def reveal(settings: dict) -> dict:
+            # Only known methods are kept: a value stored before options were checked
+            # would otherwise break every later reveal.
+            known = set(settings.get("revealed", [])) & set(EXPLANATIONS)
+            return {"revealed": sorted(known | wanted)}
+
+        settings = await self._change(interaction, reveal)
+        names = ", ".join(EXPLANATIONS[m][0] for m in settings["revealed"])
         await interaction.response.send_message(
             f"Revealed: {names}. Students can now use /explain."
         )
@@ -109,11 +155,14 @@ class LabControls(commands.Cog):
         self, interaction: discord.Interaction, channel: discord.TextChannel, allow: bool = True
     ) -> None:
         """Choose the channels the bot answers model commands in (none chosen = all)."""
-        settings = await guild_settings.load(self.bot.db, interaction.guild_id)
-        channels = set(settings.get("channels", []))
-        channels = channels | {channel.id} if allow else channels - {channel.id}
-        await self._update(interaction, channels=sorted(channels))
-        where = ", ".join(f"<#{c}>" for c in sorted(channels)) or "every channel"
+
+        def choose(settings: dict) -> dict:
+            channels = set(settings.get("channels", []))
+            channels = channels | {channel.id} if allow else channels - {channel.id}
+            return {"channels": sorted(channels)}
+
+        channels = (await self._change(interaction, choose))["channels"]
+        where = ", ".join(f"<#{c}>" for c in channels) or "every channel"
         await interaction.response.send_message(f"The lab now runs in {where}.", ephemeral=True)
 
     @lab.command(name="grouprole")
@@ -124,10 +173,13 @@ class LabControls(commands.Cog):
         self, interaction: discord.Interaction, role: discord.Role, group: bool = True
     ) -> None:
         """Mark a role as a lab group (roles named 'Group ...' count already)."""
-        settings = await guild_settings.load(self.bot.db, interaction.guild_id)
-        marked = set(settings.get("group_role_ids", []))
-        marked = marked | {role.id} if group else marked - {role.id}
-        await self._update(interaction, group_role_ids=sorted(marked))
+
+        def mark(settings: dict) -> dict:
+            marked = set(settings.get("group_role_ids", []))
+            marked = marked | {role.id} if group else marked - {role.id}
+            return {"group_role_ids": sorted(marked)}
+
+        await self._change(interaction, mark)
         state = "is now" if group else "is no longer"
         await interaction.response.send_message(
             f"{safe(role.name)} {state} a group role.", ephemeral=True
@@ -137,26 +189,33 @@ class LabControls(commands.Cog):
     @app_commands.describe(
         add="Words or phrases to block, separated by commas",
         remove="Words or phrases to unblock, separated by commas",
+        page="Which page of the list to show",
     )
     async def blockwords(
-        self, interaction: discord.Interaction, add: str = "", remove: str = ""
+        self,
+        interaction: discord.Interaction,
+        add: str = "",
+        remove: str = "",
+        page: app_commands.Range[int, 1, 100] = 1,
     ) -> None:
         """Block words from fine-tuning pools (or show the list)."""
-        settings = await guild_settings.load(self.bot.db, interaction.guild_id)
-        words = list(settings.get("blocked_words", []))
-        added = [w for w in clean_words(add) if w not in words]
-        dropped = set(clean_words(remove))
-        words = [w for w in words + added if w not in dropped]
-        if len(words) > MAX_WORDS:
-            raise LabError(f"The list can hold at most {MAX_WORDS} words or phrases.")
+        added, dropped = clean_words(add), set(clean_words(remove))
+
+        def edit(settings: dict) -> dict:
+            words = list(settings.get("blocked_words", []))
+            for word in added:
+                if not any(same_word(word, w) for w in words):
+                    words.append(word)
+            words = [w for w in words if not any(same_word(w, d) for d in dropped)]
+            if len(words) > MAX_WORDS:
+                raise LabError(f"The list can hold at most {MAX_WORDS} words or phrases.")
+            return {"blocked_words": words}
+
         if add or remove:
-            await self._update(interaction, blocked_words=words)
-        shown = ", ".join(f"`{w}`" for w in words) or "no words"
-        await interaction.response.send_message(
-            f"Blocked from fine-tuning pools: {shown}. Sentences that use them are refused when "
-            "added, and a pool that holds one cannot start a fine-tune.",
-            ephemeral=True,
-        )
+            words = (await self._change(interaction, edit))["blocked_words"]
+        else:
+            words = await blocked_words(self.bot.db, interaction.guild_id)
+        await interaction.response.send_message(blockwords_page(words, page), ephemeral=True)
 
     @lab.command(name="approval")
     @app_commands.describe(required="Runs wait for an instructor's Approve (or start at once)")
@@ -169,6 +228,24 @@ class LabControls(commands.Cog):
             else "Fine-tunes now start without approval."
         )
         await interaction.response.send_message(state, ephemeral=True)
+
+    @lab.command(name="groupjoining")
+    @app_commands.describe(mode="Who may join a group by name (servers without group roles)")
+    @app_commands.choices(
+        mode=[
+            app_commands.Choice(name="Open: anyone joins any group", value="open"),
+            app_commands.Choice(
+                name="Approval: an instructor approves each join", value="approval"
+            ),
+            app_commands.Choice(name="Locked: groups stay as they are", value="locked"),
+        ]
+    )
+    async def groupjoining(self, interaction: discord.Interaction, mode: str) -> None:
+        """Choose whether members join groups freely, with approval, or not at all."""
+        if mode not in JOINING:
+            raise LabError("mode must be one of: " + ", ".join(JOINING) + ".")
+        await self._update(interaction, group_joining=mode)
+        await interaction.response.send_message(JOINING[mode], ephemeral=True)
 
     @app_commands.command(name="explain")
     @app_commands.describe(method="The decoding method")

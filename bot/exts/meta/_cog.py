@@ -10,7 +10,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import __version__
-from bot.exts.meta._render import about_embed, command_lines, help_embeds
+from bot.exts.meta._render import about_embed, command_lines, help_embeds, runner_location
+from bot.permissions import is_instructor
 
 
 class Meta(commands.Cog):
@@ -36,7 +37,7 @@ class Meta(commands.Cog):
         embed = about_embed(
             version=__version__,
             info=info,
-            location=self.bot.runner.location,
+            location=runner_location(self.bot.runner.location, is_instructor(interaction)),
             uptime_s=self.bot.uptime_s(),
             latency_ms=latency,
         )

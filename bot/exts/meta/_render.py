@@ -5,6 +5,7 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
+from bot.redact import redact_url, scrub_urls
 from model_runner.api import RunnerInfo
 
 EMBED_COLOUR = discord.Colour.from_rgb(88, 101, 242)
@@ -59,6 +60,14 @@ def format_duration(seconds: float) -> str:
     return f"{s} s"
 
 
+def runner_location(location: str, instructor: bool) -> str:
+    """Where the runner is, as /about shows it: students learn only whether it is a separate
+    server; instructors see its address without credentials, path or query."""
+    if not location.lower().startswith(("http://", "https://")):
+        return location  # "in-process"
+    return redact_url(location) if instructor else "a separate model server"
+
+
 def about_embed(
     *, version: str, info: RunnerInfo | None, location: str, uptime_s: float, latency_ms: float
 ) -> discord.Embed:
@@ -76,7 +85,8 @@ def about_embed(
         embed.add_field(name="Model", value=f"runner not answering ({location})", inline=False)
         return embed
     embed.add_field(name="Model", value=f"`{info.model}`", inline=False)
-    status = info.status if not info.error else f"{info.status}: {info.error[:300]}"
+    error = scrub_urls(info.error or "", show=True)[:300]
+    status = f"{info.status}: {error}" if error else info.status
     embed.add_field(name="Status", value=status)
     embed.add_field(name="Device", value=f"{info.device or '-'} {info.dtype}".strip())
     if info.parameters:

@@ -62,6 +62,7 @@ class Pretraining(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="nexttoken")
+    @app_commands.guild_only()
     @app_commands.describe(
         prompt="The text so far",
         temperature="Below 1 sharpens the distribution, above 1 flattens it (0.05-5)",
@@ -93,6 +94,7 @@ class Pretraining(commands.Cog):
         )
 
     @app_commands.command(name="tokens")
+    @app_commands.guild_only()
     @app_commands.describe(text="Any text: see how the model splits it")
     async def tokens(self, interaction: discord.Interaction, text: str) -> None:
         """Each token of a text, with its id and piece."""
@@ -103,6 +105,7 @@ class Pretraining(commands.Cog):
         await interaction.edit_original_response(embed=embed, attachments=files)
 
     @app_commands.command(name="loss")
+    @app_commands.guild_only()
     @app_commands.describe(text="A sentence: how surprised is the model by each token?")
     async def loss(self, interaction: discord.Interaction, text: str) -> None:
         """Per-token probability and loss, mean loss and perplexity."""
@@ -113,6 +116,7 @@ class Pretraining(commands.Cog):
         await interaction.edit_original_response(embed=embed, attachments=files)
 
     @app_commands.command(name="attention")
+    @app_commands.guild_only()
     @app_commands.describe(
         text="A sentence (at most 64 tokens)",
         layer="Which layer (1 = nearest the input; default: the last)",
@@ -141,6 +145,7 @@ class Pretraining(commands.Cog):
         )
 
     @app_commands.command(name="embedding")
+    @app_commands.guild_only()
     @app_commands.describe(
         words="Up to 8 words, separated by spaces (or commas, for phrases)",
         top=f"How many nearest tokens per word ({TOP_RANGE[0]}-{TOP_RANGE[1]})",
@@ -163,6 +168,7 @@ class Pretraining(commands.Cog):
         )
 
     @app_commands.command(name="trainstep")
+    @app_commands.guild_only()
     @app_commands.describe(
         text="A sentence for the model to learn (at most 64 tokens)",
         steps=f"Gradient steps ({STEPS_RANGE[0]}-{STEPS_RANGE[1]})",

@@ -53,6 +53,7 @@ class Sampling(commands.Cog):
         return self.bot.settings.runner.max_new_tokens
 
     @app_commands.command(name="generate")
+    @app_commands.guild_only()
     @app_commands.describe(
         prompt="The text the model should continue",
         method="How the next token is picked",

@@ -9,13 +9,13 @@ built-in example dataset), so the two columns learn from the same data.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from dataclasses import dataclass
 
 from bot.fine_tuned import PRETRAINED_CHOICE, ModelChoice
 from model_runner.api import GenerateResult
 from model_runner.decoding.params import DecodingParams
+from model_runner.together import all_or_none
 
 SHOTS = 4  # example sentences before the prompt
 MAX_EXAMPLE_CHARS = 1200  # keeps the few-shot prompt well inside the model's context
@@ -68,7 +68,8 @@ async def run_columns(
         jobs["incontext"] = runner.generate(few_shot_prompt(examples, prompt), params)
     if tuned is not None and tuned.adapter is not None:
         jobs["finetuned"] = runner.generate(prompt, params, tuned.adapter)
-    results = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
+    # A column refused (the runner is busy) cancels the others: their text would be wasted.
+    results = dict(zip(jobs, await all_or_none(*jobs.values()), strict=True))
     columns = [Column("pretrained", PRETRAINED_CHOICE.label, results["pretrained"])]
     columns.append(
         Column(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+from bot.formatting import csv_cell
 from bot.storage.tables import TableRow
 
 DECODING_COLUMNS = [
@@ -28,13 +29,14 @@ def columns_for(kind: str) -> list[tuple[str, str]]:
 
 
 def to_csv(rows: list[TableRow], kind: str) -> str:
-    """Prompt and one column per method (or model)."""
+    """Prompt and one column per method (or model); formula-like cells are neutralised."""
     out = io.StringIO()
     writer = csv.writer(out)
     columns = columns_for(kind)
     writer.writerow(["Prompt", *(heading for _, heading in columns)])
     for row in rows:
-        writer.writerow([row.prompt, *(row.columns.get(key, "") for key, _ in columns)])
+        cells = [row.prompt, *(row.columns.get(key, "") for key, _ in columns)]
+        writer.writerow([csv_cell(cell) for cell in cells])
     return out.getvalue()
 
 

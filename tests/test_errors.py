@@ -1,0 +1,66 @@
+"""The shared error handler: replies always fit in a message, logs keep no student text or
+runner credentials."""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+
+from bot.errors import MAX_CONTENT, LabError, report_error, send_ephemeral
+from model_runner.api import RunnerUnavailable
+
+
+class FakeResponse:
+    """Records what the handler sends as the first response."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.type = None
+
+    def is_done(self) -> bool:
+        return bool(self.sent)
+
+    async def send_message(self, content: str, ephemeral: bool = False) -> None:
+        assert ephemeral
+        self.sent.append(content)
+
+
+def interaction(instructor: bool = False) -> SimpleNamespace:
+    """Just enough of a discord.Interaction for `report_error`."""
+    return SimpleNamespace(
+        id=1,
+        command=SimpleNamespace(qualified_name="case show"),
+        user=SimpleNamespace(id=42),
+        guild=None,  # no member at hand: treated as a student
+        guild_id=7,
+        client=SimpleNamespace(dispatch=lambda *args: None),
+        response=FakeResponse(),
+        is_expired=lambda: False,
+    )
+
+
+async def test_a_reply_is_clipped_to_discords_limit():
+    target = interaction()
+    await send_ephemeral(target, "word " * 1000)
+    (sent,) = target.response.sent
+    assert len(sent) <= MAX_CONTENT and sent.endswith("…")
+
+
+async def test_the_log_keeps_only_the_start_of_what_a_student_typed(caplog):
+    target = interaction()
+    with caplog.at_level(logging.INFO, logger="bot.errors"):
+        await report_error(target, LabError("No case " + "secret-essay " * 200))
+    assert "secret-essay " * 10 not in caplog.text and "chars)" in caplog.text
+    assert len(target.response.sent[0]) <= MAX_CONTENT
+
+
+async def test_runner_addresses_are_hidden_from_students_and_the_log(caplog):
+    target = interaction()
+    error = RunnerUnavailable(
+        "the model runner at http://lab:hunter2@10.0.0.5:8000/v1?token=abc did not answer"
+    )
+    with caplog.at_level(logging.INFO, logger="bot.errors"):
+        await report_error(target, error)
+    (sent,) = target.response.sent
+    assert "10.0.0.5" not in sent and "hunter2" not in sent and "did not answer" in sent
+    assert "hunter2" not in caplog.text and "token=abc" not in caplog.text
