@@ -139,8 +139,7 @@ class ModelRunner:
                 self._loaded = await asyncio.wait_for(loading, self.config.load_timeout_s)
             except TimeoutError:
                 raise RunnerUnavailable(
-                    f"loading {self.config.model} took longer than "
-                    f"{self.config.load_timeout_s:g} s"
+                    f"loading {self.config.model} took longer than {self.config.load_timeout_s:g} s"
                 ) from None
             self.power_w = self.config.device_power_w or typical_power_w(self._loaded.device)
             self._engine = DecodeEngine(
