@@ -19,6 +19,7 @@ import warnings
 from pathlib import Path
 
 from tests.fuzz.campaign import run_fuzz
+from tests.fuzz.driver import FuzzReport
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,19 +47,23 @@ def main(argv: list[str] | None = None) -> int:
         return not wanted or spec.path in wanted or spec.group in wanted
 
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="labbot-fuzz-") as folder:
-        report = asyncio.run(
-            run_fuzz(
-                Path(folder),
-                count=args.payloads,
-                seed=args.seed,
-                only=only,
-                lab_per_group=not args.one_lab,
-                timeout_s=args.timeout,
-                progress=lambda line: print(line, flush=True),
+    report = FuzzReport()
+    try:
+        with tempfile.TemporaryDirectory(prefix="labbot-fuzz-") as folder:
+            asyncio.run(
+                run_fuzz(
+                    Path(folder),
+                    count=args.payloads,
+                    seed=args.seed,
+                    only=only,
+                    lab_per_group=not args.one_lab,
+                    timeout_s=args.timeout,
+                    progress=lambda line: print(line, flush=True),
+                    report=report,
+                )
             )
-        )
-    print(report.summary())
+    finally:  # the figures so far, even when the run breaks off
+        print(report.summary())
     print(f"took {time.monotonic() - started:.0f} s")
     return 1 if report.findings or not report.engine_alive else 0
 

@@ -46,9 +46,11 @@ async def run_fuzz(
     lab_per_group: bool = False,
     timeout_s: float = 30.0,
     progress: Callable[[str], None] | None = None,
+    report: FuzzReport | None = None,
 ) -> FuzzReport:
-    """Fuzz every command (or those `only` keeps) with `count` payloads each."""
-    report = FuzzReport()
+    """Fuzz every command (or those `only` keeps) with `count` payloads each, recording into
+    `report` (a new one by default; pass one to keep the figures if the run breaks off)."""
+    report = FuzzReport() if report is None else report
     generator = Generator(seed)
     pending: collections.deque[tuple[CommandSpec, Payload]] | None = None
     started = time.monotonic()

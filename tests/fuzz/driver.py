@@ -12,6 +12,7 @@ rule may break. Findings name the command and the payload.
 from __future__ import annotations
 
 import collections
+import gc
 import logging
 import random
 import re
@@ -323,6 +324,7 @@ class FuzzDriver:
 
     def collect(self, command: str) -> None:
         """Turn what the bot logged and the emulator recorded into findings."""
+        gc.collect()  # a task that failed unobserved is reported now, with this payload
         logged = {}
         for record in self.errors.drain():
             if record.name == "bot.errors" and record.args:

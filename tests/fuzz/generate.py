@@ -287,7 +287,7 @@ class Generator:
             low = option.min_value if option.min_value is not None else -1e6
             high = option.max_value if option.max_value is not None else 1e6
             if style == "valid":
-                return round(rng.uniform(low, high), 3)
+                return min(max(float(f"{rng.uniform(low, high):.3g}"), low), high)
             edges = [low, high, low + 1e-9, high - 1e-9, *EDGE_FLOATS]
             return rng.choice([e for e in edges if low <= e <= high])
         if kind == BOOLEAN:
