@@ -470,8 +470,8 @@ class DecodeEngine:
     def _stop_at_last_position(self) -> None:
         """Fail the jobs whose next token would need a position the model does not have
         (requests are checked for this when they arrive; this keeps the engine safe)."""
-        if self.max_positions is None:
-            return
+        if self.max_positions is None or self._batch.length < self.max_positions:
+            return  # no row holds more tokens than the batch is wide: nothing to read
         positions = self._batch.positions()
         for job in list(self._active):
             if any(positions[row] >= self.max_positions for row in job.rows):

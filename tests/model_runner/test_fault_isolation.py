@@ -4,6 +4,7 @@ kept to the request that caused them, peft's state restored, a dead engine threa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import threading
 import time
@@ -65,9 +66,20 @@ def tiny():
     return build_tiny(seed=3)
 
 
-def _engine(model, **kwargs) -> tuple[DecodeEngine, threading.Thread]:
-    engine = DecodeEngine(model, torch.device("cpu"), queue_size=32, max_rows=64, **kwargs)
-    return engine, threading.Thread(target=engine.run, daemon=True)
+@contextlib.contextmanager
+def one_batch(model, *jobs: DecodeJob):
+    """An engine with `jobs` queued before its thread starts (so they are admitted together),
+    running for the duration of the block."""
+    engine = DecodeEngine(model, torch.device("cpu"), queue_size=32, max_rows=64)
+    for job in jobs:
+        engine.submit(job)
+    thread = threading.Thread(target=engine.run, daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        engine.stop()
+        thread.join(timeout=10)
 
 
 def _job(tokenizer, prompt: str, n: int = 8) -> DecodeJob:
@@ -102,13 +114,9 @@ def _solo(model, tokenizer, prompt: str, n: int = 8) -> list[int]:
 
 def test_a_failing_step_fails_only_the_request_that_caused_it(tiny):
     model, tokenizer = tiny
-    engine, thread = _engine(model)
     good = [_job(tokenizer, p) for p in ("Mix the flour", "Once upon a time")]
     bad = DecodeJob(tokenizer("Greedy")["input_ids"], Poisoned(model.config.vocab_size))
-    for job in (good[0], bad, good[1]):  # queued before the thread starts: one batch
-        engine.submit(job)
-    thread.start()
-    try:
+    with one_batch(model, good[0], bad, good[1]) as thread:
         with pytest.raises(RequestFailed, match="failed on this request"):
             bad.future.result(timeout=20)
         outcomes = [job.future.result(timeout=20) for job in good]
@@ -117,47 +125,30 @@ def test_a_failing_step_fails_only_the_request_that_caused_it(tiny):
             _solo(model, tokenizer, "Once upon a time"),
         ]
         assert thread.is_alive()
-    finally:
-        engine.stop()
-        thread.join(timeout=10)
 
 
 def test_a_failing_prompt_fails_alone_when_prefilled_with_others(tiny):
     model, tokenizer = tiny
-    engine, thread = _engine(model)
     good = _job(tokenizer, "Mix the flour")
     bad = _job(tokenizer, "Mix the flour")
     bad.prompt_ids = [*bad.prompt_ids, model.config.vocab_size + 3]  # no such token
-    engine.submit(bad)
-    engine.submit(good)
-    thread.start()
-    try:
+    with one_batch(model, bad, good):
         with pytest.raises(RequestFailed):
             bad.future.result(timeout=20)
         assert good.future.result(timeout=20).tokens == _solo(model, tokenizer, "Mix the flour")
-    finally:
-        engine.stop()
-        thread.join(timeout=10)
 
 
 def test_the_engine_stops_a_row_at_the_models_last_position(tiny):
     """A job that skipped the edge check (prompt plus new tokens past 1,024) fails with a
     clear error instead of indexing past the position table; its batch-mate is unharmed."""
     model, tokenizer = tiny
-    engine, thread = _engine(model)
     long = _job(tokenizer, "Mix the flour", n=50)
     long.prompt_ids = (long.prompt_ids * 1024)[:1020]
     good = _job(tokenizer, "Once upon a time")
-    engine.submit(long)
-    engine.submit(good)
-    thread.start()
-    try:
+    with one_batch(model, long, good):
         with pytest.raises(InvalidRequest, match="limit of 1024 tokens"):
             long.future.result(timeout=30)
         assert good.future.result(timeout=20).tokens == _solo(model, tokenizer, "Once upon a time")
-    finally:
-        engine.stop()
-        thread.join(timeout=10)
 
 
 def test_one_off_calls_have_a_queue_bound(tiny):

@@ -10,8 +10,8 @@ import re
 
 import discord
 
-from bot.errors import LabError, NotInstructor, report_error
-from bot.permissions import is_instructor
+from bot.decision_buttons import decide_as_instructor, decision_button
+from bot.errors import LabError
 from bot.storage import finetune_jobs, guild_settings
 
 
@@ -35,14 +35,7 @@ class ReviewButton(
     """An instructor approves or declines a group's run."""
 
     def __init__(self, job_id: int, action: str) -> None:
-        approve = action == "approve"
-        super().__init__(
-            discord.ui.Button(
-                label="Approve" if approve else "Decline",
-                style=discord.ButtonStyle.success if approve else discord.ButtonStyle.danger,
-                custom_id=f"finetune:{action}:{job_id}",
-            )
-        )
+        super().__init__(decision_button(action, f"finetune:{action}:{job_id}"))
         self.job_id, self.action = job_id, action
 
     @classmethod
@@ -50,14 +43,9 @@ class ReviewButton(
         return cls(int(match["job"]), match["action"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            await self._decide(interaction)
-        except Exception as error:  # noqa: BLE001 - dynamic items have no view error hook
-            await report_error(interaction, error)
+        await decide_as_instructor(interaction, self._decide)
 
     async def _decide(self, interaction: discord.Interaction) -> None:
-        if not is_instructor(interaction):
-            raise NotInstructor()
         bot = interaction.client
         approve = self.action == "approve"
         record = await finetune_jobs.decide(bot.db, self.job_id, interaction.user.id, approve)

@@ -19,9 +19,9 @@ import sqlite3
 
 import discord
 
-from bot.errors import LabError, NotInstructor, report_error
+from bot.decision_buttons import decide_as_instructor, decision_button
+from bot.errors import LabError
 from bot.formatting import safe
-from bot.permissions import is_instructor
 from bot.storage import groups, guild_settings
 
 MODES = ("open", "approval", "locked")
@@ -50,14 +50,7 @@ class JoinButton(
     decision wins (a member who is already in a group is not moved)."""
 
     def __init__(self, user_id: int, group_id: int, action: str) -> None:
-        approve = action == "approve"
-        super().__init__(
-            discord.ui.Button(
-                label="Approve" if approve else "Decline",
-                style=discord.ButtonStyle.success if approve else discord.ButtonStyle.danger,
-                custom_id=f"group:{action}:{user_id}:{group_id}",
-            )
-        )
+        super().__init__(decision_button(action, f"group:{action}:{user_id}:{group_id}"))
         self.user_id, self.group_id, self.action = user_id, group_id, action
 
     @classmethod
@@ -65,14 +58,9 @@ class JoinButton(
         return cls(int(match["user"]), int(match["group"]), match["action"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            await self._decide(interaction)
-        except Exception as error:  # noqa: BLE001 - dynamic items have no view error hook
-            await report_error(interaction, error)
+        await decide_as_instructor(interaction, self._decide)
 
     async def _decide(self, interaction: discord.Interaction) -> None:
-        if not is_instructor(interaction):
-            raise NotInstructor()
         db = interaction.client.db
         row = await db.fetchone(
             "SELECT name FROM lab_groups WHERE id = ? AND guild_id = ?",
