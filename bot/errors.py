@@ -20,6 +20,11 @@ from model_runner.api import RunnerBusy, RunnerError, RunnerUnavailable
 log = logging.getLogger(__name__)
 MAX_CONTENT = 2000  # Discord refuses a message with more characters than this
 WARNING = "⚠️ "
+OUT_OF_DATE = (
+    "Your Discord shows an older version of this command. Reload Discord (Ctrl+R, or restart "
+    "the app) and try again; if it keeps happening, tell your instructor (restarting the bot "
+    "updates its commands)."
+)
 
 
 class LabError(app_commands.AppCommandError):
@@ -39,6 +44,8 @@ def user_message(error: Exception) -> tuple[str, bool]:
         error = error.original
     if isinstance(error, LabError | NotInstructor):
         return str(error), True
+    if isinstance(error, app_commands.CommandSignatureMismatch | app_commands.CommandNotFound):
+        return OUT_OF_DATE, True
     if isinstance(error, app_commands.CommandOnCooldown):
         return f"Slow down a little: try again in {error.retry_after:.0f} s.", True
     if isinstance(error, app_commands.NoPrivateMessage):
@@ -109,6 +116,8 @@ class LabCommandTree(app_commands.CommandTree):
     Server-only commands are refused outside a server here too, not only by Discord: an
     older global registration (or a crafted interaction) must not let a student run a
     model or group command in a DM, past the channel rules, limits and group quota.
+    Every command's options are checked against their declared types, choices and ranges
+    (`bot.options`) before it runs, whatever a crafted interaction sends.
     """
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
@@ -117,6 +126,10 @@ class LabCommandTree(app_commands.CommandTree):
             root = command.root_parent or command
             if root.guild_only or getattr(command, "guild_only", False):
                 raise app_commands.NoPrivateMessage()
+        if interaction.type is discord.InteractionType.application_command:
+            from bot.options import check_options  # bot.options imports this module
+
+            check_options(interaction)  # a forged option value never reaches a command
         return True
 
     async def on_error(

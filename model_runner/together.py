@@ -24,10 +24,13 @@ async def all_or_none(*awaitables: Awaitable[T]) -> list[T]:
     except asyncio.CancelledError:
         await _cancel(tasks)
         raise
-    failed = next((t for t in tasks if t in done and not t.cancelled() and t.exception()), None)
-    if failed is not None:
+    # Every finished task's exception is read (so asyncio never reports one as "never
+    # retrieved" when several columns fail at once); the first in order is raised.
+    errors = [t.exception() for t in tasks if t in done and not t.cancelled()]
+    first = next((error for error in errors if error is not None), None)
+    if first is not None:
         await _cancel(pending)
-        raise failed.exception()
+        raise first
     return [task.result() for task in tasks]
 
 

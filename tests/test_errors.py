@@ -64,3 +64,20 @@ async def test_runner_addresses_are_hidden_from_students_and_the_log(caplog):
     (sent,) = target.response.sent
     assert "10.0.0.5" not in sent and "hunter2" not in sent and "did not answer" in sent
     assert "hunter2" not in caplog.text and "token=abc" not in caplog.text
+
+
+def test_a_command_out_of_step_with_discord_tells_the_student_to_reload():
+    """A client that loaded the commands before the bot changed them sends old options."""
+    from discord import app_commands
+
+    from bot.errors import user_message
+
+    class Old:
+        name = qualified_name = "example"
+
+    for error in (
+        app_commands.CommandSignatureMismatch(Old()),
+        app_commands.CommandNotFound("gone", []),
+    ):
+        message, expected = user_message(error)
+        assert expected and "Reload Discord" in message

@@ -101,6 +101,50 @@ async def test_forged_numbers_outside_a_range_are_refused(lab, teacher):
     assert await lab.bot.db.fetchone("SELECT settings FROM guild_settings") is None
 
 
+async def test_every_command_refuses_an_option_of_the_wrong_type(lab):
+    """Not only the cogs that store values: /loss once crashed on a forged true as text."""
+    ada = lab.actor("Ada", roles=["Group 1"])
+    forged = await ada.forge("loss", [{"name": "text", "type": STRING, "value": True}])
+    assert forged.ephemeral and "`text` must be text." in forged.text
+    assert "error id" not in forged.text
+
+
+async def test_a_required_option_sent_empty_or_left_out_is_refused(lab):
+    ada = lab.actor("Ada", roles=["Group 1"])
+    empty = await ada.forge("case choose", [{"name": "case", "type": STRING, "value": None}])
+    assert empty.ephemeral and "`case` is required." in empty.text
+    missing = await ada.forge("finetune example", [])
+    assert missing.ephemeral and "`name` is required." in missing.text
+    assert "error id" not in empty.text + missing.text
+
+
+async def test_forged_empty_unreadable_or_unresolved_values_are_refused(lab):
+    ada = lab.actor("Ada", roles=["Group 1"])
+    await ada.slash("finetune add", text="One sentence about cakes.")
+    empty = await ada.forge("finetune pool", [{"name": "page", "type": 4, "value": None}])
+    assert "`page` is empty." in empty.text
+    unreadable = await ada.forge(
+        "generate",
+        [
+            {"name": "prompt", "type": STRING, "value": "Hello"},
+            {"name": "temperature", "type": 10, "value": "abc"},
+        ],
+    )
+    assert "wrong type" in unreadable.text
+    blank = await ada.forge(
+        "generate",
+        [
+            {"name": "prompt", "type": STRING, "value": "Hello"},
+            {"name": "temperature", "type": 10, "value": ""},  # discord.py reads it as NaN
+        ],
+    )
+    assert "`temperature` must be a number." in blank.text
+    unresolved = await ada.forge("finetune upload", [{"name": "file", "type": 11, "value": "123"}])
+    assert "`file` was not found" in unresolved.text
+    for reply in (empty, unreadable, blank, unresolved):
+        assert reply.ephemeral and "error id" not in reply.text
+
+
 # --- settings changed at once keep every change -----------------------------------------------
 
 

@@ -94,6 +94,7 @@ async def run_fuzz(
                             f"{done}/{total} payloads, {len(report.findings)} findings, "
                             f"{time.monotonic() - started:.0f} s"
                         )
+                driver.collect(f"{group} (end of its lab)", full=True)
                 if not pending:
                     report.engine_alive = await driver.engine_alive()
     return report

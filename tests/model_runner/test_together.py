@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from types import SimpleNamespace
 
 import pytest
@@ -57,3 +58,20 @@ async def test_a_busy_model_column_cancels_the_others():
             run_columns(runner, "Hello", params, tuned, ["An example."]), timeout=5
         )
     assert runner.cancelled == 2
+
+
+async def test_columns_failing_together_leave_no_unretrieved_exception():
+    """Every column of a too-long prompt fails at once: one error is raised, and asyncio
+    must not log "Task exception was never retrieved" for the others."""
+    reported = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+
+    async def refused(n):
+        raise ValueError(f"column {n} is too long")
+
+    with pytest.raises(ValueError, match="column 0"):
+        await all_or_none(*(refused(n) for n in range(4)))
+    gc.collect()  # unretrieved exceptions are reported when their task is collected
+    await asyncio.sleep(0)
+    assert reported == []

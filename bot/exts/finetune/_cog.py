@@ -114,6 +114,8 @@ class ConfirmClear(LabView):
         return True
 
     async def on_timeout(self) -> None:
+        if self.bot.is_closed():  # the bot stopped meanwhile: nobody to tell
+            return
         with contextlib.suppress(discord.HTTPException):  # the prompt may be dismissed
             await self.opener.edit_original_response(
                 content="No answer in time: nothing was removed.", view=None

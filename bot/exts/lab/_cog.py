@@ -9,7 +9,6 @@ from discord.ext import commands
 from bot.errors import LabError, NotInstructor
 from bot.exts.lab._explanations import EXPLANATIONS
 from bot.formatting import safe
-from bot.options import check_options
 from bot.permissions import is_instructor
 from bot.policy import LabLimits
 from bot.storage import guild_settings
@@ -74,7 +73,6 @@ class LabControls(commands.Cog):
         under_lab = command is not None and command.parent is not None
         if under_lab and command.parent.name == "lab" and not is_instructor(interaction):
             raise NotInstructor()
-        check_options(interaction)  # a forged choice or number is never stored
         return True
 
     async def _update(self, interaction: discord.Interaction, **changes) -> dict:
