@@ -73,12 +73,19 @@ def choose(group, versions: list[JobRecord], value: str) -> ModelChoice:
 
 
 async def autocomplete(interaction: discord.Interaction, current: str):
-    """Pre-trained, the latest fine-tune, then each finished version of the member's group."""
+    """Pre-trained, the latest fine-tune, then each finished version of the member's group.
+
+    Autocomplete has no error reply: a member whose group cannot be told (two group roles)
+    is offered the pre-trained model only, and the command itself explains the problem.
+    """
     options = [
         app_commands.Choice(name="Pre-trained (the model as the class shares it)", value=PRETRAINED)
     ]
     db = interaction.client.db  # type: ignore[attr-defined]
-    group = await group_of(db, interaction.user) if interaction.guild_id else None
+    try:
+        group = await group_of(db, interaction.user) if interaction.guild_id else None
+    except LabError:
+        group = None
     if group is not None:
         versions = await finetune_jobs.trained(db, group.id)
         if versions:

@@ -45,6 +45,7 @@ class LabBot(commands.AutoShardedBot):
         *,
         extensions: list[str] | None = None,
         sync_commands: bool = True,
+        guild_ready_timeout: float = 2.0,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,  # slash commands only; no prefix commands
@@ -52,6 +53,9 @@ class LabBot(commands.AutoShardedBot):
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=LabCommandTree,
+            # How long discord.py waits after the last GUILD_CREATE before `ready`: Discord's
+            # default on real servers; the emulator sends every guild at once (tests, playground).
+            guild_ready_timeout=guild_ready_timeout,
         )
         self.settings = settings
         self.runner = runner

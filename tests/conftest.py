@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 
 import pytest
+import torch
 
 # Never let a test reach for the Hugging Face Hub.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+# The tests' models are tiny: with two cores, torch's intra-op threads in the engine's thread
+# and the test's own thread only fight each other for the two cores.
+torch.set_num_threads(1)
 
 
 @pytest.fixture

@@ -28,10 +28,14 @@ class LabHarness:
         *,
         extensions: list[str] | None = None,
         heartbeat_interval_ms: int = 41_250,
+        guild_ready_timeout_s: float = 0.2,
     ) -> None:
         self.emulator = DiscordEmulator(heartbeat_interval_ms=heartbeat_interval_ms)
         self._settings = settings
         self._extensions = extensions
+        # The emulator sends every GUILD_CREATE right after READY, so the bot need not wait
+        # discord.py's default 2 s for more guilds (about 90 bot starts in the test suite).
+        self._guild_ready_timeout_s = guild_ready_timeout_s
         self.bot: LabBot | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -50,7 +54,11 @@ class LabHarness:
     async def start_bot(self, settings: Settings, ready_timeout_s: float = 60) -> None:
         """(Re)start the bot against the running emulator."""
         self.settings = settings
-        self.bot = build_bot(settings, extensions=self._extensions)
+        self.bot = build_bot(
+            settings,
+            extensions=self._extensions,
+            guild_ready_timeout=self._guild_ready_timeout_s,
+        )
         self._task = asyncio.create_task(self.bot.start(self.emulator.token), name="lab-bot")
         ready = asyncio.create_task(self.bot.wait_until_ready())
         done, _ = await asyncio.wait(

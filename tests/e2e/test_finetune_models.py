@@ -54,6 +54,11 @@ async def test_autocomplete_offers_the_groups_versions(lab):
     assert "24 sentences" in choices[2]["name"]
     loner = lab.actor("Loner")
     assert [c["value"] for c in await loner.autocomplete("generate", "model")] == ["pre-trained"]
+    # Two group roles: autocomplete still answers; the command says what is wrong.
+    dee = lab.actor("Dee", roles=["Group 1", "Group 2"])
+    assert [c["value"] for c in await dee.autocomplete("generate", "model")] == ["pre-trained"]
+    refused = await dee.slash("generate", prompt=PROMPT, model="fine-tuned")
+    assert refused.ephemeral and "more than one group role" in refused.text
 
 
 async def test_models_lists_versions_and_download_loads_with_peft(lab, tmp_path):

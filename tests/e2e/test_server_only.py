@@ -25,7 +25,7 @@ async def test_every_command_but_help_about_and_privacy_is_server_only(lab):
 async def test_the_bot_refuses_a_server_command_outside_a_server(lab, name):
     command = lab.bot.tree.get_command(name)
     leaf = command if isinstance(command, app_commands.Command) else command.commands[0]
-    interaction = SimpleNamespace(guild_id=None, command=leaf)
+    interaction = SimpleNamespace(guild_id=None, command=leaf, type=None)  # not options
     with pytest.raises(app_commands.NoPrivateMessage):
         await lab.bot.tree.interaction_check(interaction)
     interaction.guild_id = lab.emulator.guild.id
