@@ -17,6 +17,7 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY model_runner ./model_runner
 COPY cases ./cases
+COPY discord_emulator ./discord_emulator
 # TORCH_SPEC lets a CPU-only image use the small CPU build:
 #   docker build --build-arg TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cpu" .
 ARG TORCH_SPEC=torch

@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import discord
-from discord import app_commands
-
-from bot.errors import NotInstructor
 
 # Default permissions for instructor-only commands: Discord hides them from members without
 # Manage Server until a server admin grants them in Server Settings > Integrations.
@@ -29,22 +26,6 @@ def is_instructor(interaction: discord.Interaction) -> bool:
         return True
     roles = interaction.client.settings.discord.instructor_roles  # type: ignore[attr-defined]
     return has_instructor_role(member, roles)
-
-
-def instructor_only():
-    """Decorator for instructor commands: hidden by default, and checked on every use."""
-
-    def predicate(interaction: discord.Interaction) -> bool:
-        if not is_instructor(interaction):
-            raise NotInstructor()
-        return True
-
-    def decorator(func):
-        func = app_commands.default_permissions(manage_guild=True)(func)
-        func = app_commands.guild_only()(func)
-        return app_commands.check(predicate)(func)
-
-    return decorator
 
 
 async def only_opener(interaction: discord.Interaction, opener_id: int) -> bool:

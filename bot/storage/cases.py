@@ -58,24 +58,6 @@ async def set_state(db: Database, guild_id: int, case_id: str, **changes: bool) 
     )
 
 
-async def record_post(
-    db: Database,
-    *,
-    guild_id: int,
-    case_id: str,
-    channel_id: int,
-    message_id: int,
-    thread_id: int | None,
-    posted_by: int,
-) -> int:
-    """Remember where a case was posted."""
-    return await db.execute(
-        "INSERT INTO case_posts (guild_id, case_id, channel_id, message_id, thread_id, "
-        "posted_by) VALUES (?, ?, ?, ?, ?, ?)",
-        (guild_id, case_id, channel_id, message_id, thread_id, posted_by),
-    )
-
-
 async def choose(db: Database, guild_id: int, group_id: int, case_id: str, user_id: int):
     """Record the case a group chose (a new choice replaces the old one)."""
     await db.execute(

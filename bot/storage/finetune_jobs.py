@@ -28,11 +28,6 @@ class JobRecord:
     approved_by: int | None = None
     created_at: str = ""
 
-    @property
-    def active(self) -> bool:
-        """Waiting for approval or training: the group cannot start another."""
-        return self.status in ACTIVE
-
 
 ACTIVE = ("awaiting", "running")  # states that end; every other state is final
 

@@ -72,7 +72,6 @@ async def delete_user(db: Database, user_id: int) -> dict[str, int]:
             "WHERE author_id = ?",
             "choices_anonymised": "UPDATE group_cases SET chosen_by = NULL WHERE chosen_by = ?",
             "cases_anonymised": "UPDATE server_cases SET created_by = NULL WHERE created_by = ?",
-            "posts_anonymised": "UPDATE case_posts SET posted_by = NULL WHERE posted_by = ?",
             "runs_anonymised": "UPDATE finetune_jobs SET started_by = NULL WHERE started_by = ?",
             "approvals_anonymised": "UPDATE finetune_jobs SET approved_by = NULL "
             "WHERE approved_by = ?",

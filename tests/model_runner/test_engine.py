@@ -43,7 +43,7 @@ def model_and_tokenizer():
 def engine(model_and_tokenizer):
     model, _ = model_and_tokenizer
     engine = DecodeEngine(model, torch.device("cpu"), queue_size=64, max_rows=64)
-    thread = threading.Thread(target=engine.run, daemon=True)
+    thread = threading.Thread(target=engine.run, daemon=True, name="decode-engine")
     thread.start()
     yield engine
     engine.stop()
@@ -137,7 +137,8 @@ def test_calls_run_between_steps(engine, model_and_tokenizer):
     engine.submit(long_job)
     while engine.steps < 2:
         time.sleep(0.005)
-    assert engine.call(lambda: threading.current_thread().name).result(timeout=30)
+    ran_on = engine.call(lambda: threading.current_thread().name).result(timeout=30)
+    assert ran_on == "decode-engine"  # on the engine's own thread, between two decode steps
     assert not long_job.future.done()  # answered while the long request was still decoding
     long_job.cancel()
 

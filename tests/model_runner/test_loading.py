@@ -37,6 +37,10 @@ def test_missing_local_path_is_named(tmp_path):
         load_model(str(tmp_path / "nothing.gguf"), device="cpu")
 
 
-def test_gpu_dtype_is_half_precision():
+def test_dtype_is_fp32_on_the_cpu_and_half_precision_on_gpus(monkeypatch):
     assert pick_dtype(torch.device("cpu")) == torch.float32
     assert pick_dtype(torch.device("mps")) == torch.float16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
+    assert pick_dtype(torch.device("cuda")) == torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: False)
+    assert pick_dtype(torch.device("cuda:1")) == torch.float16  # e.g. a T4 or V100

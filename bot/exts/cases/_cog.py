@@ -111,15 +111,6 @@ class CaseStudies(commands.Cog):
             "Discuss the case here as a group, then answer each question with the buttons "
             "under the case. Anyone in a group can write or edit the group's answer."
         )
-        await case_store.record_post(
-            self.bot.db,
-            guild_id=interaction.guild_id,
-            case_id=found.id,
-            channel_id=target.id,
-            message_id=message.id,
-            thread_id=thread.id,
-            posted_by=interaction.user.id,
-        )
         await interaction.followup.send(
             f"Posted {safe(found.title)} in {target.mention}.", ephemeral=True
         )
