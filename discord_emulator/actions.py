@@ -503,9 +503,35 @@ async def wait_until_settled(
             raise ActionError(f"the bot {state} within {timeout_s:.0f} s")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(emu.activity.wait(), timeout=min(remaining, 0.5))
-    # Let trailing edits and follow-ups land.
+    # Let trailing edits and follow-ups land: with the bot in this event loop, until its
+    # interaction handlers have returned (every request they made has been answered), then a
+    # few milliseconds; with the bot elsewhere, until `quiet_s` passes with no activity.
+    in_process = emu.bot_in_process
     while True:
         before = emu.now()
-        await asyncio.sleep(quiet_s)
+        if in_process:
+            while _handlers_running() and loop.time() < deadline:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(emu.activity.wait(), timeout=0.05)
+        await asyncio.sleep(0.02 if in_process else quiet_s)
         if interaction.last_activity < before or loop.time() > deadline:
             return
+
+
+# The tasks discord.py runs an interaction's handler in (commands, autocomplete, components,
+# forms, `on_interaction` listeners).
+_HANDLER_TASKS = (
+    "CommandTree-invoker",
+    "discord-ui-view-dispatch-",
+    "discord-ui-modal-dispatch-",
+    "discord-ui-dynamic-item-",
+    "discord.py: interaction",
+)
+
+
+def _handlers_running() -> bool:
+    current = asyncio.current_task()
+    return any(
+        task is not current and not task.done() and task.get_name().startswith(_HANDLER_TASKS)
+        for task in asyncio.all_tasks()
+    )

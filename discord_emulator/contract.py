@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -80,11 +81,31 @@ def known_operation(template: str, method: str) -> bool:
     return method.lower() in _spec()["paths"].get(template, {})
 
 
+_CHECKED: OrderedDict[tuple[str, str, str], list[str]] = OrderedDict()
+_CHECKED_MAX = 256
+
+
 def check_schema(template: str, method: str, body: Any) -> list[str]:
-    """Schema errors of `body` for the operation, best match first (empty when valid)."""
+    """Schema errors of `body` for the operation, best match first (empty when valid).
+
+    The same body gets the same answer: each bot start registers an identical command list,
+    whose check costs about 0.4 s, so answers are remembered for recent bodies.
+    """
     validator = _validator(template, method)
     if validator is None:
         return []
+    key = (template, method, json.dumps(body, sort_keys=True, default=repr))
+    if key in _CHECKED:
+        _CHECKED.move_to_end(key)
+        return list(_CHECKED[key])
+    messages = _schema_errors(validator, body)
+    _CHECKED[key] = messages
+    if len(_CHECKED) > _CHECKED_MAX:
+        _CHECKED.popitem(last=False)
+    return list(messages)
+
+
+def _schema_errors(validator: Draft202012Validator, body: Any) -> list[str]:
     errors = sorted(validator.iter_errors(body), key=lambda e: len(list(e.absolute_path)))
     messages = []
     for error in errors[:3]:

@@ -77,6 +77,9 @@ class DiscordEmulator:
         self.pending_events: list[tuple[str, dict[str, Any]]] = []
         self.clock_offset = 0.0
         self.activity = asyncio.Event()
+        # True when the bot runs in this event loop (the harness): actions then wait for its
+        # interaction handlers to return instead of for a quiet spell.
+        self.bot_in_process = False
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 

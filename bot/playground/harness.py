@@ -28,9 +28,10 @@ class LabHarness:
         *,
         extensions: list[str] | None = None,
         heartbeat_interval_ms: int = 41_250,
-        guild_ready_timeout_s: float = 0.2,
+        guild_ready_timeout_s: float = 0.05,
     ) -> None:
         self.emulator = DiscordEmulator(heartbeat_interval_ms=heartbeat_interval_ms)
+        self.emulator.bot_in_process = True
         self._settings = settings
         self._extensions = extensions
         # The emulator sends every GUILD_CREATE right after READY, so the bot need not wait

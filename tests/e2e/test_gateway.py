@@ -32,7 +32,11 @@ async def test_events_sent_while_disconnected_are_replayed(lab):
     assert "/about" in reply.text and session.resumes == 1
 
 
-async def test_identifies_again_after_invalid_session(lab):
+async def test_identifies_again_after_invalid_session(lab, monkeypatch):
+    async def no_pause(shard_id, *, initial=False):  # discord.py waits 5 s before re-identifying
+        return None
+
+    monkeypatch.setattr(lab.bot, "before_identify_hook", no_pause)
     gateway = lab.emulator.gateway
     first = gateway.session
     await gateway.invalidate_session()

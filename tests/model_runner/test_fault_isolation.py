@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import functools
 import threading
-import time
 
 import pytest
 import torch
@@ -165,10 +164,11 @@ async def test_one_off_calls_time_out(tmp_path):
         RunnerConfig(model="tiny", device="cpu", data_dir=tmp_path, request_timeout_s=0.3)
     )
     await runner.wait_ready()
+    slow_call_ends = threading.Event()
     try:
         with pytest.raises(RequestTimeout):
-            await runner._on_worker(lambda loaded: time.sleep(1))
-        await asyncio.sleep(1)  # the slow call ends; the queue moves on
+            await runner._on_worker(lambda loaded: slow_call_ends.wait(30))
+        slow_call_ends.set()  # the slow call ends; the queue moves on
         assert (await answered(runner.loss("Mix the flour with the eggs"))).tokens
     finally:
         await runner.close()
@@ -258,7 +258,8 @@ async def test_a_dead_engine_thread_is_reported_fails_waiting_requests_and_resta
 async def test_loading_has_a_deadline(tmp_path, monkeypatch):
     import model_runner.runner as runner_module
 
-    monkeypatch.setattr(runner_module, "load_model", lambda *a, **k: time.sleep(3))
+    loading_ends = threading.Event()
+    monkeypatch.setattr(runner_module, "load_model", lambda *a, **k: loading_ends.wait(30))
     runner = ModelRunner(
         RunnerConfig(model="tiny", device="cpu", data_dir=tmp_path, load_timeout_s=0.2)
     )
@@ -266,4 +267,5 @@ async def test_loading_has_a_deadline(tmp_path, monkeypatch):
         await runner.wait_ready()
     info = await runner.info()
     assert info.status == "failed" and "took longer than" in info.error
+    loading_ends.set()
     await runner.close()

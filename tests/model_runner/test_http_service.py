@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from model_runner.api import RunnerUnavailable
+from model_runner.api import RunnerBusy, RunnerUnavailable
 from model_runner.client import HttpRunnerClient
-from model_runner.http import build_app, is_loopback, serve
+from model_runner.http import RUNNER_KEY, build_app, is_loopback, serve
 from model_runner.runner import ModelRunner, RunnerConfig
 
 
@@ -77,3 +77,24 @@ async def test_failed_model_load_is_reported(tmp_path):
     info = await runner.info()
     assert info.status == "failed" and "does not exist" in info.error
     await runner.close()
+
+
+async def test_busy_runner_says_when_to_retry(service, monkeypatch):
+    async def busy(text):
+        raise RunnerBusy("queue full", retry_after=2.5)
+
+    runner = service.server.app[RUNNER_KEY]
+    monkeypatch.setattr(runner, "tokenize", busy)
+    reply = await service.post(
+        "/v1/tokenize", json={"text": "hi"}, headers={"Authorization": "Bearer s3cret"}
+    )
+    assert reply.status == 503
+    assert reply.headers["Retry-After"] == "3"  # whole seconds, rounded up
+    assert (await reply.json())["retry_after"] == 2.5
+    client = HttpRunnerClient(str(service.make_url("")), token="s3cret")
+    try:
+        with pytest.raises(RunnerBusy) as caught:
+            await client.tokenize("hi")
+        assert caught.value.retry_after == 2.5
+    finally:
+        await client.close()

@@ -41,14 +41,20 @@ def test_example_script_passes(tmp_path):
     assert list((tmp_path / "out").glob("*-nexttoken.png"))
 
 
-def test_unmet_expectation_fails_the_script(tmp_path):
+def test_unmet_expectation_fails_the_script(tmp_path, capsys, monkeypatch):
+    """In this process (the example above covers the interpreter start): `labbot`'s main."""
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     script = tmp_path / "bad.lab"
     script.write_text('/help\nexpect "no such text"\n/nosuchcommand\n/explain method:greedy\n')
-    result = run_playground(script, tmp_path)
-    assert result.returncode == 1
-    assert "expected the last reply to contain 'no such text'" in result.stdout
-    assert "/nosuchcommand is not registered" in result.stdout
-    assert "error reply: Not yet!" in result.stdout  # an error reply nobody expected
+    code = main(["playground", "--script", str(script), "--model", "tiny", "--out", "out"])
+    stdout = capsys.readouterr().out
+    assert code == 1
+    assert "expected the last reply to contain 'no such text'" in stdout
+    assert "/nosuchcommand is not registered" in stdout
+    assert "error reply: Not yet!" in stdout  # an error reply nobody expected
 
 
 def test_bad_script_line_is_reported_before_starting(tmp_path):
