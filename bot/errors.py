@@ -123,8 +123,9 @@ class LabCommandTree(app_commands.CommandTree):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         command = interaction.command
         if interaction.guild_id is None and command is not None:
-            root = command.root_parent or command
-            if root.guild_only or getattr(command, "guild_only", False):
+            # A context menu has no parent; a subcommand is server-only through its root.
+            parent = command.root_parent if isinstance(command, app_commands.Command) else None
+            if command.guild_only or (parent is not None and parent.guild_only):
                 raise app_commands.NoPrivateMessage()
         if interaction.type is discord.InteractionType.application_command:
             from bot.options import check_options  # bot.options imports this module
@@ -150,7 +151,10 @@ class LabView(discord.ui.View):
 class LabModal(discord.ui.Modal):
     """Base for the bot's modals, with the shared error handling."""
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+    # discord.py's Modal drops BaseView.on_error's `item` argument; its stubs say so too.
+    async def on_error(  # type: ignore[override]
+        self, interaction: discord.Interaction, error: Exception
+    ) -> None:
         await report_error(interaction, error)
 
 

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 import discord
 from discord import app_commands
 
+from bot.context import lab_bot
 from bot.errors import LabError
 from bot.groups import group_of, require_group
 from bot.storage import finetune_jobs
+from bot.storage.database import Database
 from bot.storage.finetune_jobs import JobRecord
+from bot.storage.groups import LabGroup
 
 PRETRAINED = "pre-trained"
 LATEST = "fine-tuned"
@@ -32,6 +35,13 @@ class ModelChoice:
     record: JobRecord | None = None
 
 
+@dataclass(frozen=True)
+class FineTunedChoice(ModelChoice):
+    """One of the group's finished fine-tunes: the record is always there."""
+
+    record: JobRecord
+
+
 PRETRAINED_CHOICE = ModelChoice("Pre-trained", None)
 
 
@@ -41,7 +51,7 @@ def describe(record: JobRecord) -> str:
     return f"v{record.version}: {source}, {len(record.sentences)} sentences"
 
 
-async def resolve(db, member: discord.Member, value: str | None) -> ModelChoice:
+async def resolve(db: Database, member: discord.Member, value: str | None) -> ModelChoice:
     """The model a student asked for, or a message that says what there is to choose."""
     text = (value or PRETRAINED).strip().lower().replace("_", "-")
     if text in (PRETRAINED, "pretrained", "base", "pre trained"):
@@ -50,7 +60,7 @@ async def resolve(db, member: discord.Member, value: str | None) -> ModelChoice:
     return choose(group, await finetune_jobs.trained(db, group.id), text)
 
 
-def choose(group, versions: list[JobRecord], value: str) -> ModelChoice:
+def choose(group: LabGroup, versions: list[JobRecord], value: str) -> FineTunedChoice:
     """`fine-tuned` or `vN` among a group's finished versions (newest first)."""
     text = value.strip().lower().replace("_", "-")
     if not versions:
@@ -58,6 +68,7 @@ def choose(group, versions: list[JobRecord], value: str) -> ModelChoice:
             f"{group.name} has no fine-tuned model yet: /finetune start (or /finetune example) "
             "trains one."
         )
+    record: JobRecord | None
     if text in (LATEST, "finetuned", "latest", "fine tuned"):
         record = versions[0]
     else:
@@ -69,10 +80,12 @@ def choose(group, versions: list[JobRecord], value: str) -> ModelChoice:
                 f"Choose pre-trained, fine-tuned (the latest) or one of {group.name}'s "
                 f"versions: {have}."
             )
-    return ModelChoice(f"Fine-tuned v{record.version}", record.adapter, record)
+    return FineTunedChoice(f"Fine-tuned v{record.version}", record.adapter, record)
 
 
-async def autocomplete(interaction: discord.Interaction, current: str):
+async def autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
     """Pre-trained, the latest fine-tune, then each finished version of the member's group.
 
     Autocomplete has no error reply: a member whose group cannot be told (two group roles)
@@ -81,9 +94,10 @@ async def autocomplete(interaction: discord.Interaction, current: str):
     options = [
         app_commands.Choice(name="Pre-trained (the model as the class shares it)", value=PRETRAINED)
     ]
-    db = interaction.client.db  # type: ignore[attr-defined]
+    db = lab_bot(interaction).db
+    user = interaction.user
     try:
-        group = await group_of(db, interaction.user) if interaction.guild_id else None
+        group = await group_of(db, user) if isinstance(user, discord.Member) else None
     except LabError:
         group = None
     if group is not None:

@@ -6,6 +6,8 @@ from collections.abc import Iterable
 
 import discord
 
+from bot.context import lab_bot
+
 # Default permissions for instructor-only commands: Discord hides them from members without
 # Manage Server until a server admin grants them in Server Settings > Integrations.
 INSTRUCTOR_DEFAULT_PERMISSIONS = discord.Permissions(manage_guild=True)
@@ -24,7 +26,7 @@ def is_instructor(interaction: discord.Interaction) -> bool:
         return False
     if member.guild_permissions.manage_guild or member.guild_permissions.administrator:
         return True
-    roles = interaction.client.settings.discord.instructor_roles  # type: ignore[attr-defined]
+    roles = lab_bot(interaction).settings.discord.instructor_roles
     return has_instructor_role(member, roles)
 
 

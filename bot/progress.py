@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 import discord
+
+if TYPE_CHECKING:
+    from bot.lab_bot import LabBot
 
 log = logging.getLogger(__name__)
 
 WORKING = "⏳"
 
 
-async def show_queue(bot, interaction: discord.Interaction) -> None:
+async def show_queue(bot: LabBot, interaction: discord.Interaction) -> None:
     """After deferring: if requests are queued ahead, say how many."""
     try:
         info = await asyncio.wait_for(bot.runner.info(), timeout=1.0)

@@ -324,13 +324,13 @@ class Actor:
         """Fill the newest modal the bot opened for this user; keys are labels or custom ids."""
         if modal is None:
             opened = [
-                i
+                i.modal
                 for i in self.emu.interactions.values()
                 if i.user_id == self.member.id and i.modal is not None
             ]
             if not opened:
                 raise ActionError("the bot has not opened a modal for this user")
-            modal = opened[-1].modal
+            modal = opened[-1]
         rows = []
         inputs = [c for c in walk_components(modal.get("components") or []) if c.get("type") == 4]
         labels = _modal_labels(modal)
@@ -481,8 +481,11 @@ async def wait_until_settled(
         if kind == 5:
             original = interaction.original
             # A message starting with ⏳ is progress: the bot's convention for "still working".
-            done = original is not None and original.edits > 0
-            done = done and not original.content.startswith("⏳")
+            done = (
+                original is not None
+                and original.edits > 0
+                and not original.content.startswith("⏳")
+            )
             return bool(interaction.followups) or done
         if kind == 6:
             source = emu.messages.get(interaction.source_message_id or 0)

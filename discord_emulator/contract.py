@@ -180,7 +180,7 @@ def check_commands(commands: list[dict[str, Any]]) -> list[tuple[str, str]]:
         for option in item.get("options") or []:
             visit({"type": 1, **option}, f"{path}{name} ")
 
-    names = [c.get("name") for c in commands]
+    names = [str(c.get("name") or "") for c in commands]  # a missing name is reported below
     if len(names) != len(set(names)):
         problems.append(("duplicate_command", f"two commands share a name: {sorted(names)}"))
     for command in commands:

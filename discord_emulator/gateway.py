@@ -12,6 +12,7 @@ import json
 import logging
 import secrets
 import zlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,10 @@ class _Compressor:
         return text
 
 
+async def _not_connected(payload: dict[str, Any]) -> None:
+    raise RuntimeError("the gateway session has no connection yet")
+
+
 @dataclass
 class Session:
     """A gateway session: survives dropped connections until invalidated."""
@@ -69,6 +74,8 @@ class Session:
     compressor: _Compressor | None = None
     resumes: int = 0
     identifies: int = 1
+    # Sends one payload on the current connection (replaced on every IDENTIFY and RESUME).
+    send: Callable[[dict[str, Any]], Awaitable[None]] = _not_connected
 
 
 class Gateway:
@@ -114,7 +121,7 @@ class Gateway:
                     await ws.close(code=4004, message=b"Authentication failed.")
                     break
                 session = Session(id=secrets.token_hex(16), socket=ws, compressor=compressor)
-                session.send = send  # type: ignore[attr-defined]
+                session.send = send
                 self.sessions[session.id] = session
                 self.session = session
                 await self._dispatch_to(session, "READY", self.emulator.ready_payload(session.id))
@@ -128,7 +135,7 @@ class Gateway:
                     continue
                 session = known
                 session.socket, session.compressor = ws, compressor
-                session.send = send  # type: ignore[attr-defined]
+                session.send = send
                 session.resumes += 1
                 self.session = session
                 missed = [p for p in session.sent if p["s"] > int(data.get("seq") or 0)]
@@ -145,7 +152,7 @@ class Gateway:
         payload = {"op": DISPATCH, "t": event, "s": session.seq, "d": data}
         session.sent.append(payload)
         if session.socket is not None and not session.socket.closed:
-            await session.send(payload)  # type: ignore[attr-defined]
+            await session.send(payload)
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
         """Send an event to the bot; kept for replay if the bot is briefly disconnected."""
@@ -166,4 +173,4 @@ class Gateway:
             return
         self.sessions.pop(session.id, None)
         if session.socket is not None:
-            await session.send({"op": INVALID_SESSION, "d": False})  # type: ignore[attr-defined]
+            await session.send({"op": INVALID_SESSION, "d": False})

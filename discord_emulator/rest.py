@@ -11,7 +11,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from discord_emulator import contract
 from discord_emulator.world import Message, Upload, now_iso
@@ -39,6 +39,8 @@ async def _read_body(request: web.Request) -> tuple[Any, list[Upload]]:
         files: list[Upload] = []
         reader = await request.multipart()
         async for part in reader:
+            if not isinstance(part, BodyPartReader):  # nested multipart: not Discord's shape
+                raise DiscordError(400, 50035, "Invalid Form Body: nested multipart")
             if part.name == "payload_json":
                 body = json.loads(await part.text())
             elif part.filename is not None:
@@ -159,7 +161,10 @@ def _wrap(emu: DiscordEmulator, method: str, template: str, handler, needs_auth:
             )
         if fault is not None:
             return _error(fault.status, 0, "emulated server error")
-        body, files = await _read_body(request)
+        try:
+            body, files = await _read_body(request)
+        except DiscordError as error:
+            return _error(error.status, error.code, str(error))
         if body is not None and contract.known_operation(template, method):
             problems = contract.check_schema(template, method, body)
             if problems:
@@ -310,6 +315,10 @@ class Api:
         data = body.get("data") or {}
         if kind in (4, 7):
             self._check_message(endpoint, data)  # a rejected answer acknowledges nothing
+        source_id = interaction.source_message_id
+        source = emu.messages.get(source_id) if source_id is not None else None
+        if kind == 7 and source is None:  # only a component's message can be updated
+            raise DiscordError(400, 50035, "Invalid Form Body: the interaction has no message")
         interaction.response_type = kind
         interaction.responded_at = interaction.last_activity = emu.now()
         message = None
@@ -323,8 +332,7 @@ class Api:
                 interaction_id=interaction.id,
             )
             interaction.original = message
-        elif kind == 7:
-            source = emu.messages[interaction.source_message_id]
+        elif kind == 7 and source is not None:
             self._apply_edit(source, data, files)
         elif kind == 9:
             interaction.modal = data
@@ -345,11 +353,8 @@ class Api:
         if message is not None:
             reply["interaction"]["response_message_id"] = str(message.id)
             reply["resource"] = {"type": kind, "message": message.payload}
-        elif kind == 7:
-            reply["resource"] = {
-                "type": kind,
-                "message": emu.messages[interaction.source_message_id].payload,
-            }
+        elif kind == 7 and source is not None:
+            reply["resource"] = {"type": kind, "message": source.payload}
         else:
             reply["resource"] = {"type": kind}
         return reply

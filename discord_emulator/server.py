@@ -15,6 +15,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,7 +120,7 @@ class DiscordEmulator:
             event, data = self.pending_events.pop(0)
             await self.gateway.dispatch(event, data)
 
-    def add_member(self, name: str, roles: list[str] = ()) -> Member:
+    def add_member(self, name: str, roles: Sequence[str] = ()) -> Member:
         """A guild member called `name` with the named roles (created as needed)."""
         member = next(
             (m for m in self.guild.members.values() if m.user["global_name"] == name), None
@@ -245,8 +246,7 @@ class DiscordEmulator:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
-        sockets = site._server.sockets  # type: ignore[union-attr]
-        self.base_url = f"http://{host}:{sockets[0].getsockname()[1]}"
+        self.base_url = f"http://{host}:{self._runner.addresses[0][1]}"
         return self.base_url
 
     async def stop(self) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from model_runner.api import (
     AttentionResult,
@@ -31,7 +32,13 @@ from model_runner.api import (
     RunnerError,
     WordNeighbours,
 )
-from model_runner.introspect import check_text, context_ids, display_token, token_pieces
+from model_runner.introspect import (
+    check_text,
+    context_ids,
+    decode_one,
+    display_token,
+    token_pieces,
+)
 from model_runner.lab_params import MAX_TOKENS, TOP_DEFAULT, TOP_RANGE, check_int, check_words
 from model_runner.loading import LoadedModel
 
@@ -41,7 +48,7 @@ _CHUNK_ROWS = 32768  # vocabulary rows compared at once (bounds memory for Gemma
 # --- helpers shared with trainstep -------------------------------------------------------
 
 
-def check_token_count(tokenizer, text: str) -> None:
+def check_token_count(tokenizer: PreTrainedTokenizerBase, text: str) -> None:
     """The text's own tokens (special tokens not counted) are at most MAX_TOKENS."""
     count = len(tokenizer(text, add_special_tokens=False)["input_ids"])
     if count > MAX_TOKENS:
@@ -66,7 +73,7 @@ def base_weights(model: torch.nn.Module) -> Iterator[None]:
 
 
 @contextmanager
-def eager_attention(model: torch.nn.Module) -> Iterator[None]:
+def eager_attention(model: PreTrainedModel) -> Iterator[None]:
     """transformers' eager attention for the duration, which returns the attention weights."""
     before = model.config._attn_implementation
     if before == "eager":
@@ -141,7 +148,7 @@ def attention(
 # --- embeddings --------------------------------------------------------------------------
 
 
-def word_ids(tokenizer, word: str) -> list[int]:
+def word_ids(tokenizer: PreTrainedTokenizerBase, word: str) -> list[int]:
     """The tokens of `word` as it appears inside a sentence, after a space ("␣king")."""
     return tokenizer(" " + word, add_special_tokens=False)["input_ids"]
 
@@ -177,6 +184,14 @@ def pca_2d(vectors: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
     return coords, (shares + [0.0, 0.0])[:2]
 
 
+def input_embeddings(model: PreTrainedModel) -> torch.Tensor:
+    """The model's input-embedding table, [vocabulary, hidden]."""
+    weight = model.get_input_embeddings().weight
+    if not isinstance(weight, torch.Tensor):
+        raise RunnerError("this model has no input-embedding table")
+    return weight
+
+
 @torch.inference_mode()
 def embedding(loaded: LoadedModel, words: list[str], top: int = TOP_DEFAULT) -> EmbeddingResult:
     """For each word, its `top` nearest vocabulary tokens by cosine similarity of input
@@ -185,7 +200,7 @@ def embedding(loaded: LoadedModel, words: list[str], top: int = TOP_DEFAULT) -> 
     words = check_words(words)
     top = check_int("top", top, *TOP_RANGE)
     tokenizer = loaded.tokenizer
-    table = loaded.model.get_input_embeddings().weight  # [V, H]; LoRA never touches it
+    table = input_embeddings(loaded.model)  # [V, H]; LoRA never touches it
     table = table[: min(table.shape[0], len(tokenizer))]  # rows beyond the tokenizer are padding
     pieces = [word_ids(tokenizer, word) for word in words]
     vectors = torch.stack([table[ids].float().mean(dim=0) for ids in pieces])  # [W, H]
@@ -198,7 +213,7 @@ def embedding(loaded: LoadedModel, words: list[str], top: int = TOP_DEFAULT) -> 
         values, indices = torch.topk(scores, k=top)
         neighbours = []
         for token_id, value in zip(indices.tolist(), values.tolist(), strict=True):
-            text = tokenizer.decode([token_id], clean_up_tokenization_spaces=False)
+            text = decode_one(tokenizer, token_id)
             neighbours.append(
                 Neighbour(
                     id=token_id,

@@ -6,8 +6,8 @@ imports torch, so the bot can use these types freely.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Self
+from dataclasses import Field, asdict, dataclass, field, fields
+from typing import Any, ClassVar, Self
 
 
 class RunnerError(Exception):
@@ -50,14 +50,16 @@ class RunnerUnavailable(RunnerError):
 class _Message:
     """JSON round-trip for the dataclasses below."""
 
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # every subclass is a dataclass
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict."""
-        return asdict(self)  # type: ignore[call-overload]
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
         """Build from a JSON dict, ignoring unknown keys (newer servers may add some)."""
-        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
 

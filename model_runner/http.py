@@ -10,11 +10,12 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import math
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from model_runner.api import InvalidRequest, RunnerError
+from model_runner.api import InvalidRequest, RunnerBusy, RunnerError
 from model_runner.decoding.params import DecodingParams
 from model_runner.finetune.params import FineTuneParams
 from model_runner.lab_params import LEARNING_RATE_DEFAULT, STEPS_DEFAULT, TOP_DEFAULT
@@ -57,8 +58,9 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except RunnerError as error:
         headers = {}
-        if getattr(error, "retry_after", None):
-            headers["Retry-After"] = str(int(error.retry_after))
+        if isinstance(error, RunnerBusy) and error.retry_after > 0:
+            # Whole seconds (RFC 9110), rounded up: 0.5 s must not read "retry now".
+            headers["Retry-After"] = str(math.ceil(error.retry_after))
         return web.json_response(error.to_dict(), status=error.status, headers=headers)
     except web.HTTPException:
         raise

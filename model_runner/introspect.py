@@ -9,8 +9,10 @@ cross-entropy of each token given the ones before it, and perplexity is exp(mean
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
+from transformers import PreTrainedTokenizerBase
 
 from model_runner.api import (
     InvalidRequest,
@@ -66,16 +68,27 @@ def _byte_level_table() -> dict[str, int]:
 _BYTE_LEVEL = _byte_level_table()
 
 
-def _decode_one(tokenizer, token_id: int) -> str:
-    return tokenizer.decode([token_id], clean_up_tokenization_spaces=False)
+def decode_text(tokenizer: PreTrainedTokenizerBase, ids: list[int], **kwargs: Any) -> str:
+    """The text of one sequence of token ids (transformers types `decode` for batches too)."""
+    text = tokenizer.decode(ids, **kwargs)
+    if not isinstance(text, str):
+        raise TypeError(f"the tokenizer decoded one sequence into {type(text).__name__}")
+    return text
 
 
-def display_token(tokenizer, token_id: int, decoded: str | None = None) -> str:
+def decode_one(tokenizer: PreTrainedTokenizerBase, token_id: int) -> str:
+    """One token's text, exactly as it decodes (no clean-up of spaces)."""
+    return decode_text(tokenizer, [token_id], clean_up_tokenization_spaces=False)
+
+
+def display_token(
+    tokenizer: PreTrainedTokenizerBase, token_id: int, decoded: str | None = None
+) -> str:
     """A token as a student can read it, even when it is a fragment of a character."""
-    decoded = _decode_one(tokenizer, token_id) if decoded is None else decoded
+    decoded = decode_one(tokenizer, token_id) if decoded is None else decoded
     if "\ufffd" not in decoded and decoded.isprintable() or decoded.strip(" \n\t") == "":
         return readable(decoded)
-    piece = tokenizer.convert_ids_to_tokens(token_id)
+    piece = tokenizer.convert_ids_to_tokens([token_id])[0]
     if piece.startswith("<0x") and piece.endswith(">"):
         return piece  # SentencePiece byte fallback already reads well
     if all(ch in _BYTE_LEVEL for ch in piece):
@@ -91,12 +104,12 @@ def tokenize(loaded: LoadedModel, text: str) -> TokenizeResult:
     return TokenizeResult(text=text, tokens=token_pieces(tokenizer, ids))
 
 
-def token_pieces(tokenizer, ids: list[int]) -> list[TokenPiece]:
+def token_pieces(tokenizer: PreTrainedTokenizerBase, ids: list[int]) -> list[TokenPiece]:
     """Each id as a `TokenPiece`: vocabulary entry, decoded text and readable form."""
     pieces = tokenizer.convert_ids_to_tokens(ids)
     tokens = []
     for token_id, piece in zip(ids, pieces, strict=True):
-        decoded = _decode_one(tokenizer, token_id)
+        decoded = decode_one(tokenizer, token_id)
         display = display_token(tokenizer, token_id, decoded)
         tokens.append(TokenPiece(id=token_id, piece=piece, text=decoded, display=display))
     return tokens
@@ -117,7 +130,9 @@ def context_ids(loaded: LoadedModel, text: str) -> list[int]:
 
 
 @torch.inference_mode()
-def next_token(loaded: LoadedModel, prompt: str, temperature: float = 1.0, top: int = 10):
+def next_token(
+    loaded: LoadedModel, prompt: str, temperature: float = 1.0, top: int = 10
+) -> NextTokenResult:
     """The `top` most likely next tokens after `prompt`, softmax(logits / temperature)."""
     check_text(prompt, "prompt")
     if not 0.05 <= temperature <= 5:
@@ -137,7 +152,7 @@ def next_token(loaded: LoadedModel, prompt: str, temperature: float = 1.0, top: 
     values, indices = torch.topk(probs, k=min(top, probs.shape[-1]))
     candidates = []
     for p, token_id in zip(values.tolist(), indices.tolist(), strict=True):
-        text = _decode_one(loaded.tokenizer, token_id)
+        text = decode_one(loaded.tokenizer, token_id)
         display = display_token(loaded.tokenizer, token_id, text)
         candidates.append(TokenProbability(id=token_id, text=text, display=display, probability=p))
     return NextTokenResult(prompt=prompt, temperature=temperature, candidates=candidates)
@@ -159,7 +174,7 @@ def loss(loaded: LoadedModel, text: str) -> LossResult:
     token_log_probs = log_probs.gather(1, targets[:, None])[:, 0]  # [T-1]
     tokens = []
     for token_id, log_p in zip(targets.tolist(), token_log_probs.tolist(), strict=True):
-        text_piece = _decode_one(loaded.tokenizer, token_id)
+        text_piece = decode_one(loaded.tokenizer, token_id)
         tokens.append(
             TokenLoss(
                 id=token_id,

@@ -32,8 +32,7 @@ def check_int(name: str, value: object, low: int, high: int) -> int:
 
 def check_float(name: str, value: object, low: float, high: float) -> float:
     """A number within [low, high], or an error naming the field and the range."""
-    ok = not isinstance(value, bool) and isinstance(value, int | float) and low <= value <= high
-    if not ok:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
         raise InvalidRequest(
             f"{name} must be between {low:g} and {high:g} (got {value})", field=name
         )

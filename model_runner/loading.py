@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 from transformers.utils import logging as hf_logging
 
 from model_runner.api import RunnerUnavailable
@@ -35,7 +40,7 @@ class LoadedModel:
 
     name: str
     model: PreTrainedModel
-    tokenizer: object  # a transformers fast tokenizer
+    tokenizer: PreTrainedTokenizerBase  # a transformers fast tokenizer
     device: torch.device
     dtype: torch.dtype
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 from model_runner import __version__, anatomy, introspect, trainstep
 from model_runner.adapters import AdapterRegistry
@@ -39,6 +39,7 @@ from model_runner.api import (
     GenerateResult,
     InvalidRequest,
     LossResult,
+    NextTokenResult,
     RunnerInfo,
     RunnerUnavailable,
     TokenizeResult,
@@ -88,6 +89,15 @@ class RunnerConfig:
     max_rows: int = 128  # rows decoded together at most (a beam request takes num_beams)
     request_timeout_s: float = 300.0  # a request still running after this fails
     load_timeout_s: float = 1800.0  # loading (download, conversion) taking longer fails
+
+
+class _UsageFields(TypedDict):
+    """`api.Usage`'s fields, as keyword arguments of every result."""
+
+    queue_ms: float
+    compute_ms: float
+    energy_wh: float
+    model: str
 
 
 @dataclass
@@ -260,7 +270,7 @@ class ModelRunner:
             raise RequestTimeout(f"the request took longer than {limit:g} s") from None
         return result, timing["start"] - queued, timing["end"] - timing["start"]
 
-    def _usage(self, queue_s: float, compute_s: float) -> dict[str, float]:
+    def _usage(self, queue_s: float, compute_s: float) -> _UsageFields:
         return {
             "queue_ms": round(queue_s * 1000, 1),
             "compute_ms": round(compute_s * 1000, 1),
@@ -281,7 +291,9 @@ class ModelRunner:
         count = len(loaded.tokenizer(text)["input_ids"]) + (1 if with_bos else 0)
         check_fits(count, 0, self._engine.max_positions, field)
 
-    async def next_token(self, prompt: str, temperature: float = 1.0, top: int = 10):
+    async def next_token(
+        self, prompt: str, temperature: float = 1.0, top: int = 10
+    ) -> NextTokenResult:
         """The most likely next tokens after `prompt`."""
         introspect.check_text(prompt, "prompt")
         await self._check_length(prompt, "prompt")
@@ -343,7 +355,7 @@ class ModelRunner:
             prompt=prompt,
             method=params.method.value,
             adapter=adapter,
-            text=tokenizer.decode(tokens, skip_special_tokens=True),
+            text=introspect.decode_text(tokenizer, tokens, skip_special_tokens=True),
             token_ids=tokens,
             finish_reason="eos" if tokens and tokens[-1] == eos else "length",
             params=params.to_dict(),
@@ -358,8 +370,8 @@ class ModelRunner:
             DecodingParams(
                 method=DecodingMethod(name),
                 max_new_tokens=max_new_tokens,
+                seed=seed if name == "sampling" else None,
                 **LAB_SETTINGS[name],
-                **({"seed": seed} if name == "sampling" else {}),
             )
             for name in COMPARE_METHODS
         ]

@@ -19,7 +19,7 @@ from transformers.pytorch_utils import Conv1D
 from model_runner.anatomy import check_token_count
 from model_runner.api import InvalidRequest, TrainStepResult, TrainStepToken
 from model_runner.finetune.trainer import clean_copy
-from model_runner.introspect import check_text, context_ids, display_token
+from model_runner.introspect import check_text, context_ids, decode_one, display_token
 from model_runner.lab_params import (
     LEARNING_RATE_DEFAULT,
     STEPS_DEFAULT,
@@ -101,7 +101,7 @@ def train_step(
         del model, optimiser  # the adapter and the copy go with them
     tokens = []
     for position, token_id in enumerate(targets.tolist()):
-        piece = tokenizer.decode([token_id], clean_up_tokenization_spaces=False)
+        piece = decode_one(tokenizer, token_id)
         tokens.append(
             TrainStepToken(
                 id=token_id,

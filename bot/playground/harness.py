@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections.abc import Sequence
 
 from bot.config import Secret, Settings
 from bot.lab_bot import LabBot
@@ -78,7 +79,7 @@ class LabHarness:
         await self.stop_bot()
         await self.start_bot(self.settings)
 
-    def actor(self, name: str, roles: list[str] = (), channel: str = "lab") -> Actor:
+    def actor(self, name: str, roles: Sequence[str] = (), channel: str = "lab") -> Actor:
         """Act as the member `name` with exactly these roles, in `channel`."""
         member = self.emulator.add_member(name, list(roles))
         target = self.emulator.guild.channel_named(channel)

@@ -43,6 +43,8 @@ class Playground:
     async def start(self) -> None:
         """Start emulator and bot; act as a student in #lab."""
         await self.harness.start()
+        if self.harness.bot is None:
+            raise RuntimeError("the harness started no bot")
         self.harness.bot.add_listener(self._on_error, "on_lab_command_error")
         self.actor = self.harness.actor(DEFAULT_USER)
         self.echo(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.storage.database import Database
+import aiosqlite
+
+from bot.storage.database import Database, only_row
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ async def save(
             "AND question = ?",
             (guild_id, case_id, group_id, question),
         )
-        (answer_id,) = await cursor.fetchone()
+        (answer_id,) = await only_row(cursor)
         await conn.execute(
             "INSERT INTO answer_revisions (answer_id, author_id, text) VALUES (?, ?, ?)",
             (answer_id, author_id, text),
@@ -51,7 +53,7 @@ async def save(
         cursor = await conn.execute(
             "SELECT COUNT(*) FROM answer_revisions WHERE answer_id = ?", (answer_id,)
         )
-        (count,) = await cursor.fetchone()
+        (count,) = await only_row(cursor)
     return count
 
 
@@ -66,7 +68,7 @@ _REVISIONS = (
 )
 
 
-def _revision(row) -> Revision:
+def _revision(row: aiosqlite.Row) -> Revision:
     return Revision(
         row["revision_id"],
         row["group_id"],

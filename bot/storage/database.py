@@ -186,6 +186,15 @@ class Database:
         return target
 
 
+async def only_row(cursor: aiosqlite.Cursor) -> aiosqlite.Row:
+    """The row a query cannot fail to return: an aggregate such as COUNT(*), or a row
+    this transaction has just written. Its absence is a bug, never "no result"."""
+    row = await cursor.fetchone()
+    if row is None:
+        raise sqlite3.DatabaseError("a query that always returns a row returned none")
+    return row
+
+
 def backup_file(source: Path, target: Path) -> Path:
     """Back up a database another process may be using, and check the copy is sound.
 

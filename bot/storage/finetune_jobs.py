@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from bot.storage.database import Database
+import aiosqlite
+
+from bot.storage.database import Database, only_row
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class RunAlreadyActive(Exception):
     """The group already has a run waiting for approval or training."""
 
 
-def _record(row) -> JobRecord:
+def _record(row: aiosqlite.Row) -> JobRecord:
     return JobRecord(
         row["id"],
         row["guild_id"],
@@ -75,14 +77,14 @@ async def create(
             "AND status IN ('awaiting', 'running')",
             (group_id,),
         )
-        (active,) = await cursor.fetchone()
+        (active,) = await only_row(cursor)
         if active:
             raise RunAlreadyActive(group_id)
         cursor = await conn.execute(
             "SELECT COALESCE(MAX(version), 0) + 1 FROM finetune_jobs WHERE group_id = ?",
             (group_id,),
         )
-        (version,) = await cursor.fetchone()
+        (version,) = await only_row(cursor)
         adapter = f"g{guild_id}-group{group_id}-v{version}"
         cursor = await conn.execute(
             "INSERT INTO finetune_jobs (guild_id, group_id, version, adapter, status, "
@@ -103,7 +105,7 @@ async def create(
         )
         job_id = cursor.lastrowid
         cursor = await conn.execute("SELECT * FROM finetune_jobs WHERE id = ?", (job_id,))
-        return _record(await cursor.fetchone())
+        return _record(await only_row(cursor))
 
 
 async def set_message(db: Database, job_id: int, message_id: int) -> None:
@@ -176,7 +178,7 @@ async def decide(db: Database, job_id: int, instructor_id: int, approve: bool) -
         if cursor.rowcount != 1:
             return None
         cursor = await conn.execute("SELECT * FROM finetune_jobs WHERE id = ?", (job_id,))
-        return _record(await cursor.fetchone())
+        return _record(await only_row(cursor))
 
 
 async def trained(db: Database, group_id: int) -> list[JobRecord]:

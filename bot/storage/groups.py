@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.storage.database import Database
+import aiosqlite
+
+from bot.storage.database import Database, only_row
 
 
 @dataclass(frozen=True)
@@ -17,7 +19,7 @@ class LabGroup:
     role_id: int | None = None
 
 
-def _group(row) -> LabGroup:
+def _group(row: aiosqlite.Row) -> LabGroup:
     return LabGroup(row["id"], row["guild_id"], row["name"], row["role_id"])
 
 
@@ -40,7 +42,7 @@ async def for_role(db: Database, guild_id: int, role_id: int, name: str) -> LabG
         cursor = await conn.execute(
             "SELECT * FROM lab_groups WHERE guild_id = ? AND role_id = ?", (guild_id, role_id)
         )
-        return _group(await cursor.fetchone())
+        return _group(await only_row(cursor))
 
 
 async def of_member(db: Database, guild_id: int, user_id: int) -> LabGroup | None:
@@ -64,7 +66,7 @@ async def join(db: Database, guild_id: int, user_id: int, name: str) -> LabGroup
         cursor = await conn.execute(
             "SELECT * FROM lab_groups WHERE guild_id = ? AND name = ?", (guild_id, name)
         )
-        group = _group(await cursor.fetchone())
+        group = _group(await only_row(cursor))
         await conn.execute(
             "INSERT INTO group_members (guild_id, user_id, group_id) VALUES (?, ?, ?)",
             (guild_id, user_id, group.id),

@@ -49,7 +49,9 @@ class BeamStepper:
         self.length_penalty = length_penalty
         self.no_repeat_ngram_size = no_repeat_ngram_size
 
-    def begin(self, prompt: list[int], logits: torch.Tensor, hidden=None) -> Decision:
+    def begin(
+        self, prompt: list[int], logits: torch.Tensor, hidden: torch.Tensor | None = None
+    ) -> Decision:
         device = logits.device
         n = self.num_beams
         self.prompt_len = len(prompt)
@@ -69,7 +71,7 @@ class BeamStepper:
         self.cur_len = self.prompt_len
         return self.advance(logits)
 
-    def advance(self, logits: torch.Tensor, hidden=None) -> Decision:
+    def advance(self, logits: torch.Tensor, hidden: torch.Tensor | None = None) -> Decision:
         n, keep, cur_len, device = self.num_beams, self.keep, self.cur_len, logits.device
         log_probs = torch.log_softmax(logits, dim=-1)  # [beams, vocab]
         if self.no_repeat_ngram_size:

@@ -43,6 +43,13 @@ def rank_candidates(
     return int(scores.view(1, k).max(dim=-1).indices[0])
 
 
+def _needs_hidden(hidden: torch.Tensor | None) -> torch.Tensor:
+    """The hidden states a caller must pass because `needs_hidden` is True."""
+    if hidden is None:
+        raise ValueError("contrastive search needs the last layer's hidden states")
+    return hidden
+
+
 class ContrastiveStepper:
     """Contrastive search: `top_k` rows, one per candidate token, re-ranked every step."""
 
@@ -65,9 +72,12 @@ class ContrastiveStepper:
         self.no_repeat_ngram_size = no_repeat_ngram_size
         self.new: list[int] = []
 
-    def begin(self, prompt: list[int], logits: torch.Tensor, hidden: torch.Tensor) -> Decision:
+    def begin(
+        self, prompt: list[int], logits: torch.Tensor, hidden: torch.Tensor | None
+    ) -> Decision:
         self.tokens = list(prompt)
-        self.context = hidden  # [1, positions, hidden], grows by one position per new token
+        # [1, positions, hidden], grows by one position per new token
+        self.context = _needs_hidden(hidden)
         return self._candidates(logits, row=0)
 
     def _candidates(self, logits: torch.Tensor, row: int) -> Decision:
@@ -78,8 +88,9 @@ class ContrastiveStepper:
         self.top_probs, self.top_ids = torch.topk(scores.softmax(dim=-1), k=self.top_k, dim=-1)
         return Decision(inputs=self.top_ids.view(-1).tolist(), parents=[row] * self.top_k)
 
-    def advance(self, logits: torch.Tensor, hidden: torch.Tensor) -> Decision:
+    def advance(self, logits: torch.Tensor, hidden: torch.Tensor | None) -> Decision:
         # logits: [k, vocab] and hidden: [k, 1, H], one row per candidate tried.
+        hidden = _needs_hidden(hidden)
         chosen = rank_candidates(self.context, hidden, self.top_probs.view(-1), self.alpha)
         token = int(self.top_ids[0, chosen])
         self.context = torch.cat([self.context, hidden[chosen : chosen + 1]], dim=1)

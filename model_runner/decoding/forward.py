@@ -6,7 +6,6 @@ logits) keeps the numbers bit-identical to its own, so the tests can compare exa
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,10 +25,16 @@ class Step:
     hidden: torch.Tensor | None  # [batch, new tokens, hidden] last layer, when asked for
 
 
-@functools.cache
-def _keeps_last_logits(model_class: type) -> bool:
+_KEEPS_LAST_LOGITS: dict[type[torch.nn.Module], bool] = {}
+
+
+def _keeps_last_logits(model_class: type[torch.nn.Module]) -> bool:
     """Whether the model can compute logits for the last position only, as generate asks."""
-    return "logits_to_keep" in inspect.signature(model_class.forward).parameters
+    keeps = _KEEPS_LAST_LOGITS.get(model_class)
+    if keeps is None:
+        keeps = "logits_to_keep" in inspect.signature(model_class.forward).parameters
+        _KEEPS_LAST_LOGITS[model_class] = keeps
+    return keeps
 
 
 def forward(

@@ -88,6 +88,13 @@ class DecodingParams:
         for name in ("length_penalty", "penalty_alpha", "temperature", "top_p"):
             object.__setattr__(self, name, float(getattr(self, name)))
 
+    @property
+    def resolved_top_k(self) -> int:
+        """`top_k` with its method's default filled in (construction always fills it)."""
+        if self.top_k is None:  # only if a caller bypassed __post_init__
+            raise ValueError("top_k was not resolved")
+        return self.top_k
+
     def validate(self, ceiling: int) -> Self:
         """Check `max_new_tokens` against the runner's ceiling; returns self for chaining."""
         if self.max_new_tokens > ceiling:

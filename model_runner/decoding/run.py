@@ -21,33 +21,39 @@ def stepper_for(
     device: torch.device | str = "cpu",
 ) -> Stepper:
     """The stepper that decodes with `params`."""
-    common = {
-        "max_new_tokens": params.max_new_tokens,
-        "eos_token_id": eos_token_id,
-        "no_repeat_ngram_size": params.no_repeat_ngram_size,
-    }
+    max_new, ngram = params.max_new_tokens, params.no_repeat_ngram_size
     match params.method:
         case DecodingMethod.GREEDY:
-            return greedy_stepper(**common)
+            return greedy_stepper(
+                max_new_tokens=max_new, eos_token_id=eos_token_id, no_repeat_ngram_size=ngram
+            )
         case DecodingMethod.BEAM:
             return BeamStepper(
+                max_new_tokens=max_new,
+                eos_token_id=eos_token_id,
                 pad_token_id=pad_token_id,
                 num_beams=params.num_beams,
                 length_penalty=params.length_penalty,
-                **common,
+                no_repeat_ngram_size=ngram,
             )
         case DecodingMethod.CONTRASTIVE:
             return ContrastiveStepper(
-                penalty_alpha=params.penalty_alpha, top_k=params.top_k, **common
+                max_new_tokens=max_new,
+                eos_token_id=eos_token_id,
+                penalty_alpha=params.penalty_alpha,
+                top_k=params.resolved_top_k,
+                no_repeat_ngram_size=ngram,
             )
         case DecodingMethod.SAMPLING:
             return sampling_stepper(
                 device=device,
+                max_new_tokens=max_new,
+                eos_token_id=eos_token_id,
                 temperature=params.temperature,
-                top_k=params.top_k,
+                top_k=params.resolved_top_k,
                 top_p=params.top_p,
                 seed=params.seed,
-                **common,
+                no_repeat_ngram_size=ngram,
             )
     raise ValueError(f"unknown decoding method {params.method!r}")
 

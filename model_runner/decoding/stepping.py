@@ -60,11 +60,13 @@ class TokenStepper:
         self.tokens: list[int] = []
         self.new: list[int] = []
 
-    def begin(self, prompt: list[int], logits: torch.Tensor, hidden=None) -> Decision:
+    def begin(
+        self, prompt: list[int], logits: torch.Tensor, hidden: torch.Tensor | None = None
+    ) -> Decision:
         self.tokens = list(prompt)
         return self.advance(logits, hidden)
 
-    def advance(self, logits: torch.Tensor, hidden=None) -> Decision:
+    def advance(self, logits: torch.Tensor, hidden: torch.Tensor | None = None) -> Decision:
         token = self.choose(logits, self.tokens)
         self.new.append(token)
         self.tokens.append(token)

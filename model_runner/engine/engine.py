@@ -463,9 +463,9 @@ class DecodeEngine:
             log.error("decode step failed for the whole batch", exc_info=error)
             self._reset(_as_runner_error(error))
             return
-        for job, alone in culprits:
-            log.error("decode step failed for one request", exc_info=alone)
-            self._drop(job, _as_runner_error(alone))
+        for job, failure in culprits:
+            log.error("decode step failed for one request", exc_info=failure)
+            self._drop(job, _as_runner_error(failure))
 
     def _stop_at_last_position(self) -> None:
         """Fail the jobs whose next token would need a position the model does not have

@@ -67,6 +67,15 @@ async def test_post_opens_a_thread_with_answer_buttons(lab, teacher):
     assert thread.type == 11 and thread.name.startswith("Discussion: ")
 
 
+async def test_post_from_a_thread_asks_for_a_text_channel(lab, teacher):
+    post = await post_case(lab, teacher)
+    thread = lab.emulator.guild.channels[post.id]
+    before = len(lab.emulator.channel_history(thread.id))
+    reply = await teacher.in_channel(thread.name).slash("case post", case=CASE)
+    assert reply.ephemeral and "text channel" in reply.text
+    assert len(lab.emulator.channel_history(thread.id)) == before  # nothing half-posted
+
+
 async def test_students_cannot_use_instructor_commands(lab):
     ada = lab.actor("Ada", roles=["Group 1"])
     for command, options in (

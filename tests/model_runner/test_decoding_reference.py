@@ -20,7 +20,7 @@ import torch
 
 from model_runner.decoding import DecodingMethod, DecodingParams
 from model_runner.decoding.beam import beam_search
-from model_runner.decoding.contrastive import contrastive_search
+from model_runner.decoding.contrastive import ContrastiveStepper, contrastive_search
 from model_runner.decoding.greedy import greedy_search
 from model_runner.decoding.run import generate
 
@@ -145,6 +145,13 @@ def test_dispatcher_runs_the_named_method():
     contrastive = DecodingParams(method="contrastive", max_new_tokens=N)
     expected = contrastive_search(model, prompt, max_new_tokens=N, eos_token_id=PAD)
     assert generate(model, prompt, contrastive, PAD, PAD) == expected
+
+
+def test_contrastive_stepper_refuses_a_step_without_hidden_states():
+    stepper = ContrastiveStepper(max_new_tokens=N, eos_token_id=PAD)
+    assert stepper.needs_hidden  # callers pass hidden states; one that does not is told so
+    with pytest.raises(ValueError, match="hidden states"):
+        stepper.begin([1, 2], torch.zeros(1, 16), None)
 
 
 REFERENCE = json.loads((FIXTURES / "reference.json").read_text())

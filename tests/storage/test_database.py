@@ -14,6 +14,7 @@ from bot.storage.database import (
     MigrationError,
     backup_file,
     load_migrations,
+    only_row,
 )
 
 
@@ -153,3 +154,16 @@ def test_migrate_and_backup_commands(clean_env, capsys):
 def test_backup_without_database_is_a_config_error(clean_env, capsys):
     assert main(["backup", "--data-dir", "empty"]) == 2
     assert "LABBOT_DATA_DIR: no database" in capsys.readouterr().err
+
+
+async def test_only_row_refuses_a_missing_row(tmp_path):
+    db = await Database.open(tmp_path / "lab.sqlite3")
+    try:
+        async with db.transaction() as conn:
+            cursor = await conn.execute("SELECT COUNT(*) FROM lab_groups")
+            assert tuple(await only_row(cursor)) == (0,)
+            cursor = await conn.execute("SELECT id FROM lab_groups WHERE id = -1")
+            with pytest.raises(sqlite3.DatabaseError, match="returned none"):
+                await only_row(cursor)
+    finally:
+        await db.close()

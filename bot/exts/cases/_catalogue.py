@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from bot.errors import LabError
 from bot.formatting import clip, quoted
@@ -11,10 +12,13 @@ from bot.storage import cases as case_store
 from cases.loader import CaseFileError, load_cases, validate_case
 from cases.model import CaseStudy
 
+if TYPE_CHECKING:
+    from bot.lab_bot import LabBot
+
 log = logging.getLogger(__name__)
 
 
-async def available(bot, guild_id: int | None) -> dict[str, CaseStudy]:
+async def available(bot: LabBot, guild_id: int | None) -> dict[str, CaseStudy]:
     """Every case (ethics cases and the lab tasks' questions), by id; a server's own case replaces a file case with the same id."""
     folder = bot.settings.storage.cases_dir
     try:
@@ -32,7 +36,7 @@ async def available(bot, guild_id: int | None) -> dict[str, CaseStudy]:
     return by_id
 
 
-async def find(bot, guild_id: int | None, case_id: str) -> CaseStudy:
+async def find(bot: LabBot, guild_id: int | None, case_id: str) -> CaseStudy:
     """One case by id (or exact title), or a message listing the ids."""
     cases = await available(bot, guild_id)
     wanted = case_id.strip().lower()

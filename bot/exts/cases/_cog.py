@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.context import member, server_id
 from bot.errors import LabError, NotInstructor
 from bot.exts.cases._catalogue import available, find
 from bot.exts.cases._render import answers_embeds, case_embed, export_files
@@ -16,6 +19,10 @@ from bot.permissions import is_instructor
 from bot.storage import answers
 from bot.storage import cases as case_store
 from bot.storage import groups as group_store
+from bot.storage.groups import LabGroup
+
+if TYPE_CHECKING:
+    from bot.lab_bot import LabBot
 
 INSTRUCTOR = {
     "instructor": True
@@ -25,7 +32,7 @@ INSTRUCTOR = {
 class CaseStudies(commands.Cog):
     """Task 5: ethics case studies answered by groups."""
 
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: LabBot) -> None:
         self.bot = bot
 
     case = app_commands.Group(name="case", description="AI-ethics case studies.", guild_only=True)
@@ -44,7 +51,7 @@ class CaseStudies(commands.Cog):
     @case.command(name="list")
     async def list_cases(self, interaction: discord.Interaction) -> None:
         """The case studies you can choose from, and the lab tasks' discussion questions."""
-        cases = await available(self.bot, interaction.guild_id)
+        cases = await available(self.bot, server_id(interaction))
 
         def lines(kind: str) -> str:
             return "\n".join(
@@ -72,23 +79,22 @@ class CaseStudies(commands.Cog):
     @app_commands.describe(case="The case's id (see /case list)")
     async def show(self, interaction: discord.Interaction, case: str) -> None:
         """Read a case study and its discussion questions."""
-        found = await find(self.bot, interaction.guild_id, case)
+        found = await find(self.bot, server_id(interaction), case)
         await interaction.response.send_message(embed=case_embed(found), ephemeral=True)
 
     @case.command(name="choose")
     @app_commands.describe(case="The case your group discusses")
     async def choose(self, interaction: discord.Interaction, case: str) -> None:
         """Record which case your group chose."""
-        found = await find(self.bot, interaction.guild_id, case)
+        guild_id = server_id(interaction)
+        found = await find(self.bot, guild_id, case)
         if found.kind == "lab-task":
             raise LabError(
                 "Every group answers the lab tasks' questions: use the Answer buttons under the "
                 "post your instructor made. /case choose is for the ethics case studies."
             )
-        group = await require_group(self.bot.db, interaction.user)
-        await case_store.choose(
-            self.bot.db, interaction.guild_id, group.id, found.id, interaction.user.id
-        )
+        group = await require_group(self.bot.db, member(interaction))
+        await case_store.choose(self.bot.db, guild_id, group.id, found.id, interaction.user.id)
         await interaction.response.send_message(
             f"**{safe(group.name)}** chose **{safe(found.title)}**."
         )
@@ -102,8 +108,10 @@ class CaseStudies(commands.Cog):
         channel: discord.TextChannel | None = None,
     ) -> None:
         """Post a case with an Answer button per question, and open a discussion thread."""
-        found = await find(self.bot, interaction.guild_id, case)
+        found = await find(self.bot, server_id(interaction), case)
         target = channel or interaction.channel
+        if not isinstance(target, discord.TextChannel):  # a thread cannot hold the discussion
+            raise LabError("Cases are posted in a text channel: run this in one, or pick one.")
         await interaction.response.defer(ephemeral=True, thinking=True)
         message = await target.send(embed=case_embed(found), view=answer_view(found))
         thread = await message.create_thread(name=clip(f"Discussion: {found.title}", 100)[0])
@@ -129,20 +137,21 @@ class CaseStudies(commands.Cog):
         self, interaction: discord.Interaction, case: str | None = None, group: str | None = None
     ) -> None:
         """Read your group's answers (instructors: every group's)."""
+        guild_id = server_id(interaction)
         instructor = is_instructor(interaction)
         own = None if instructor and group is None else await self._own_group(interaction)
         if case is None:
             if own is None:
                 raise LabError("Name the case: /case answers case:<id>.")
-            chosen = (await case_store.chosen(self.bot.db, interaction.guild_id)).get(own.id)
+            chosen = (await case_store.chosen(self.bot.db, guild_id)).get(own.id)
             if chosen is None:
                 raise LabError("Your group has not chosen a case: /case choose, or name one.")
             case = chosen
-        found = await find(self.bot, interaction.guild_id, case)
-        state = await case_store.state(self.bot.db, interaction.guild_id, found.id)
+        found = await find(self.bot, guild_id, case)
+        state = await case_store.state(self.bot.db, guild_id, found.id)
         target = own
         if group is not None:
-            target = await group_store.find(self.bot.db, interaction.guild_id, group)
+            target = await group_store.find(self.bot.db, guild_id, group)
             if target is None:
                 raise LabError(f"No group called {quoted(group)}.")
             if not instructor and not state.revealed and (own is None or own.id != target.id):
@@ -150,16 +159,16 @@ class CaseStudies(commands.Cog):
                     "You can read other groups' answers once your instructor reveals them."
                 )
         revisions = await answers.latest(
-            self.bot.db, interaction.guild_id, found.id, target.id if target else None
+            self.bot.db, guild_id, found.id, target.id if target else None
         )
         if not revisions:
             raise LabError("No answers yet.")
         embeds = answers_embeds(found, revisions, found.title)
         await interaction.response.send_message(embeds=embeds, ephemeral=True)
 
-    async def _own_group(self, interaction):
+    async def _own_group(self, interaction: discord.Interaction) -> LabGroup | None:
         try:
-            return await require_group(self.bot.db, interaction.user)
+            return await require_group(self.bot.db, member(interaction))
         except LabError:
             if is_instructor(interaction):
                 return None
@@ -169,9 +178,10 @@ class CaseStudies(commands.Cog):
     @app_commands.describe(case="Show every group's answers to the class")
     async def reveal(self, interaction: discord.Interaction, case: str) -> None:
         """Post all groups' answers for the class to read."""
-        found = await find(self.bot, interaction.guild_id, case)
-        await case_store.set_state(self.bot.db, interaction.guild_id, found.id, revealed=True)
-        revisions = await answers.latest(self.bot.db, interaction.guild_id, found.id)
+        guild_id = server_id(interaction)
+        found = await find(self.bot, guild_id, case)
+        await case_store.set_state(self.bot.db, guild_id, found.id, revealed=True)
+        revisions = await answers.latest(self.bot.db, guild_id, found.id)
         if not revisions:
             raise LabError("No group has answered yet.")
         await interaction.response.send_message(
@@ -186,11 +196,12 @@ class CaseStudies(commands.Cog):
         self, interaction: discord.Interaction, case: str, history: bool = False
     ) -> None:
         """Download the answers as CSV and Markdown."""
-        found = await find(self.bot, interaction.guild_id, case)
+        guild_id = server_id(interaction)
+        found = await find(self.bot, guild_id, case)
         if history:
-            revisions = await answers.history(self.bot.db, interaction.guild_id, found.id)
+            revisions = await answers.history(self.bot.db, guild_id, found.id)
         else:
-            revisions = await answers.latest(self.bot.db, interaction.guild_id, found.id)
+            revisions = await answers.latest(self.bot.db, guild_id, found.id)
         groups_answered = len({r.group_id for r in revisions})
         await interaction.response.send_message(
             f"{safe(found.title)}: {groups_answered} groups, {len(revisions)} "
@@ -203,14 +214,16 @@ class CaseStudies(commands.Cog):
     @app_commands.describe(case="Stop accepting answers")
     async def close(self, interaction: discord.Interaction, case: str) -> None:
         """Stop groups from answering or editing."""
-        found = await find(self.bot, interaction.guild_id, case)
-        await case_store.set_state(self.bot.db, interaction.guild_id, found.id, closed=True)
+        guild_id = server_id(interaction)
+        found = await find(self.bot, guild_id, case)
+        await case_store.set_state(self.bot.db, guild_id, found.id, closed=True)
         await interaction.response.send_message(f"Answering **{safe(found.title)}** is closed.")
 
     @case.command(name="reopen", extras=INSTRUCTOR)
     @app_commands.describe(case="Accept answers again")
     async def reopen(self, interaction: discord.Interaction, case: str) -> None:
         """Let groups answer and edit again."""
-        found = await find(self.bot, interaction.guild_id, case)
-        await case_store.set_state(self.bot.db, interaction.guild_id, found.id, closed=False)
+        guild_id = server_id(interaction)
+        found = await find(self.bot, guild_id, case)
+        await case_store.set_state(self.bot.db, guild_id, found.id, closed=False)
         await interaction.response.send_message(f"Answering **{safe(found.title)}** is open again.")

@@ -33,10 +33,11 @@ def answers_embeds(case, revisions: list[Revision], title: str) -> list[discord.
     by_group: dict[str, list[Revision]] = {}
     for revision in revisions:
         by_group.setdefault(revision.group_name, []).append(revision)
-    embeds = []
+    embeds: list[discord.Embed] = []
     total = 0
     for group, items in by_group.items():
-        embed = discord.Embed(title=f"{title}: {group}"[:256], colour=COLOUR)
+        heading = f"{title}: {group}"[:256]
+        embed = discord.Embed(title=heading, colour=COLOUR)
         for item in items:
             text, _ = clip(item.text, 1000)
             embed.add_field(
@@ -44,7 +45,7 @@ def answers_embeds(case, revisions: list[Revision], title: str) -> list[discord.
                 value=safe(text),
                 inline=False,
             )
-        size = len(embed.title) + sum(len(f.name) + len(f.value) for f in embed.fields)
+        size = len(heading) + sum(len(f.name or "") + len(f.value or "") for f in embed.fields)
         if len(embeds) == 10 or total + size > 5800:
             break  # Discord's limits per message; the export file has everything
         embeds.append(embed)

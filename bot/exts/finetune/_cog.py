@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.context import member, server_id
 from bot.errors import LabError, LabModal, LabView
 from bot.exts.finetune._examples import load_examples
 from bot.exts.finetune._pool import PAGE, POOL_LIMIT, Listings, added_message, split_sentences
@@ -20,9 +22,13 @@ from bot.formatting import clip, quoted, safe
 from bot.groups import group_of, require_group
 from bot.permissions import is_instructor, only_opener
 from bot.storage import finetune_jobs, groups, pools
+from bot.storage.groups import LabGroup
 from bot.word_list import blocked_word, blocked_words
 from model_runner.api import InvalidRequest
 from model_runner.finetune.params import FineTuneParams
+
+if TYPE_CHECKING:
+    from bot.lab_bot import LabBot
 
 log = logging.getLogger(__name__)
 MIN_SENTENCES = 20  # the lab asks for 20-30
@@ -35,12 +41,13 @@ EXAMPLES = [
 ]
 
 
-async def add_to_pool(bot, interaction: discord.Interaction, text: str) -> None:
+async def add_to_pool(bot: LabBot, interaction: discord.Interaction, text: str) -> None:
     """Validate, acknowledge, commit, then reply: a refusal stays private (before the
     acknowledgement), and the reply says "added" only once the sentences are committed."""
-    group = await require_group(bot.db, interaction.user)
+    guild_id = server_id(interaction)
+    group = await require_group(bot.db, member(interaction))
     sentences = split_sentences(text)
-    words = await blocked_words(bot.db, interaction.guild_id)
+    words = await blocked_words(bot.db, guild_id)
     blocked = [n for n, s in enumerate(sentences, 1) if blocked_word(s, words)]
     allowed = [s for n, s in enumerate(sentences, 1) if n not in blocked]
     refusal = ""
@@ -53,9 +60,7 @@ async def add_to_pool(bot, interaction: discord.Interaction, text: str) -> None:
             raise LabError(refusal)
     if not interaction.response.is_done():
         await interaction.response.defer(thinking=True)  # the database may be slow
-    outcome = await pools.add(
-        bot.db, interaction.guild_id, group.id, interaction.user.id, allowed, POOL_LIMIT
-    )
+    outcome = await pools.add(bot.db, guild_id, group.id, interaction.user.id, allowed, POOL_LIMIT)
     log.info(
         "group %s: %d sentences offered, %d added", group.id, len(sentences), len(outcome.added)
     )
@@ -76,11 +81,11 @@ class PasteModal(LabModal, title="Add sentences to your pool"):
 
     TIMEOUT = 15 * 60
 
-    sentences = discord.ui.TextInput(
+    sentences: discord.ui.TextInput[PasteModal] = discord.ui.TextInput(
         label="One sentence per line", style=discord.TextStyle.paragraph, max_length=4000
     )
 
-    def __init__(self, bot, opener_id: int) -> None:
+    def __init__(self, bot: LabBot, opener_id: int) -> None:
         super().__init__(timeout=self.TIMEOUT)
         self.bot, self.opener_id = bot, opener_id
 
@@ -101,14 +106,14 @@ class ConfirmClear(LabView):
 
     TIMEOUT = 120
 
-    def __init__(self, bot, group, opener: discord.Interaction) -> None:
+    def __init__(self, bot: LabBot, group: LabGroup, opener: discord.Interaction) -> None:
         super().__init__(timeout=self.TIMEOUT)
         self.bot, self.group, self.opener = bot, group, opener
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if not await only_opener(interaction, self.opener.user.id):
             return False
-        current = await group_of(self.bot.db, interaction.user)
+        current = await group_of(self.bot.db, member(interaction))
         if current is None or current.id != self.group.id:
             raise LabError(f"You are no longer in {self.group.name}: nothing was removed.")
         return True
@@ -140,7 +145,7 @@ class ConfirmClear(LabView):
 class FineTuning(commands.Cog):
     """Task 4: a group's own fine-tune, starting with its sentence pool."""
 
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: LabBot) -> None:
         self.bot = bot
         self.runs = Runs(bot)
         self._listings = Listings()  # what each member last saw in /finetune pool
@@ -152,7 +157,7 @@ class FineTuning(commands.Cog):
     async def cog_unload(self) -> None:
         self.runs.stop()
 
-    async def launch(self, record) -> None:
+    async def launch(self, record: finetune_jobs.JobRecord) -> None:
         """Start a recorded run (also used by the instructor's Approve button)."""
         await self.runs.launch(record)
 
@@ -169,7 +174,7 @@ class FineTuning(commands.Cog):
     @finetune.command(name="paste")
     async def paste(self, interaction: discord.Interaction) -> None:
         """Paste many sentences at once, one per line."""
-        await require_group(self.bot.db, interaction.user)
+        await require_group(self.bot.db, member(interaction))
         await interaction.response.send_modal(PasteModal(self.bot, interaction.user.id))
 
     @finetune.command(name="upload")
@@ -180,7 +185,7 @@ class FineTuning(commands.Cog):
             raise LabError("Upload a .txt file with one sentence per line.")
         if file.size > MAX_FILE:
             raise LabError(f"The file is too big ({file.size} bytes; at most {MAX_FILE}).")
-        await require_group(self.bot.db, interaction.user)
+        await require_group(self.bot.db, member(interaction))
         await interaction.response.defer(thinking=True)  # downloading may take a moment
         try:
             data = await file.read()
@@ -202,7 +207,7 @@ class FineTuning(commands.Cog):
         self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 100] = 1
     ) -> None:
         """List your group's sentences, numbered, with who added each."""
-        group = await require_group(self.bot.db, interaction.user)
+        group = await require_group(self.bot.db, member(interaction))
         items = await pools.sentences(self.bot.db, group.id)
         if not items:
             raise LabError(f"{group.name}'s pool is empty: /finetune add, paste or upload.")
@@ -228,7 +233,7 @@ class FineTuning(commands.Cog):
         self, interaction: discord.Interaction, number: app_commands.Range[int, 1, 10_000]
     ) -> None:
         """Remove one sentence from your group's pool (numbered as in your last /finetune pool)."""
-        group = await require_group(self.bot.db, interaction.user)
+        group = await require_group(self.bot.db, member(interaction))
         seen = self._listings.seen(interaction.user.id, group.id)
         if seen is None:
             text = await pools.remove_number(self.bot.db, group.id, number)
@@ -263,7 +268,8 @@ class FineTuning(commands.Cog):
         rank: app_commands.Range[int, 1, 64] = 8,
     ) -> None:
         """Fine-tune the model on your group's pool (LoRA), with live progress."""
-        group = await require_group(self.bot.db, interaction.user)
+        guild_id = server_id(interaction)
+        group = await require_group(self.bot.db, member(interaction))
         items = await pools.sentences(self.bot.db, group.id)
         if len(items) < MIN_SENTENCES:
             raise LabError(
@@ -274,14 +280,14 @@ class FineTuning(commands.Cog):
             params = FineTuneParams(epochs=epochs, learning_rate=learning_rate, rank=rank)
         except InvalidRequest as error:
             raise LabError(str(error)) from None
-        words = await blocked_words(self.bot.db, interaction.guild_id)
+        words = await blocked_words(self.bot.db, guild_id)
         flagged = [n for n, item in enumerate(items, 1) if blocked_word(item.text, words)]
         if flagged:
             raise LabError(
                 f"Sentence {_numbers(flagged)} of {group.name}'s pool uses a word your "
                 "instructor has blocked for fine-tuning: /finetune remove it, then start again."
             )
-        review = await approval_required(self.bot.db, interaction.guild_id)
+        review = await approval_required(self.bot.db, guild_id)
         await self._begin(interaction, group, [item.text for item in items], params, None, review)
 
     async def _begin(self, interaction, group, sentences, params, example, review: bool) -> None:
@@ -296,7 +302,7 @@ class FineTuning(commands.Cog):
         try:
             record = await finetune_jobs.create(
                 self.bot.db,
-                guild_id=interaction.guild_id,
+                guild_id=server_id(interaction),
                 group_id=group.id,
                 started_by=interaction.user.id,
                 sentences=sentences,
@@ -341,11 +347,11 @@ class FineTuning(commands.Cog):
         if group is not None:
             if not is_instructor(interaction):
                 raise LabError("Only instructors can cancel another group's fine-tune.")
-            target = await groups.find(self.bot.db, interaction.guild_id, group)
+            target = await groups.find(self.bot.db, server_id(interaction), group)
             if target is None:
                 raise LabError(f"There is no group named {quoted(group)}.")
         else:
-            target = await require_group(self.bot.db, interaction.user)
+            target = await require_group(self.bot.db, member(interaction))
         record = await finetune_jobs.active_of_group(self.bot.db, target.id)
         if record is None:
             raise LabError(f"{target.name} has no fine-tune waiting or training.")
@@ -356,7 +362,7 @@ class FineTuning(commands.Cog):
     @finetune.command(name="clear")
     async def clear(self, interaction: discord.Interaction) -> None:
         """Remove every sentence from your group's pool (asks first)."""
-        group = await require_group(self.bot.db, interaction.user)
+        group = await require_group(self.bot.db, member(interaction))
         count = len(await pools.sentences(self.bot.db, group.id))
         await interaction.response.send_message(
             f"Remove all {count} sentences from {safe(group.name)}'s pool?",
@@ -378,14 +384,14 @@ class FineTuning(commands.Cog):
         if example is None:
             choices = ", ".join(load_examples())
             raise LabError(f"There is no example {quoted(name)}: choose one of {choices}.")
-        group = await require_group(self.bot.db, interaction.user)
+        group = await require_group(self.bot.db, member(interaction))
         params = FineTuneParams(epochs=epochs)
         await self._begin(interaction, group, list(example.sentences), params, example, False)
 
     @finetune.command(name="models")
     async def models(self, interaction: discord.Interaction) -> None:
         """Your group's fine-tuned versions: what each trained on, who started it, how it ended."""
-        group = await require_group(self.bot.db, interaction.user)
+        group = await require_group(self.bot.db, member(interaction))
         runs = await finetune_jobs.of_group(self.bot.db, group.id)
         if not runs:
             raise LabError(
@@ -422,7 +428,7 @@ class FineTuning(commands.Cog):
         version: app_commands.Range[int, 1, 10_000] | None = None,
     ) -> None:
         """Download a fine-tuned model (LoRA adapter) as a zip that loads with peft."""
-        group = await require_group(self.bot.db, interaction.user)
+        group = await require_group(self.bot.db, member(interaction))
         versions = await finetune_jobs.trained(self.bot.db, group.id)
         record = next((r for r in versions if version in (None, r.version)), None)
         if record is None:

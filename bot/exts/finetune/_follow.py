@@ -19,6 +19,7 @@ import io
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import discord
 
@@ -29,6 +30,9 @@ from bot.storage import finetune_jobs
 from bot.storage.finetune_jobs import JobRecord
 from model_runner.api import FineTuneStatus, InvalidRequest, RunnerError
 from model_runner.decoding.params import DecodingParams
+
+if TYPE_CHECKING:
+    from bot.lab_bot import LabBot
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +65,7 @@ def progress_text(
     return " · ".join(parts)
 
 
-async def samples(bot, record: JobRecord) -> discord.Embed:
+async def samples(bot: LabBot, record: JobRecord) -> discord.Embed:
     """Two prompts from the pool's own openings, pre-trained beside fine-tuned."""
     embed = discord.Embed(title="Pre-trained vs fine-tuned", colour=discord.Colour.orange())
     example = load_examples().get(record.example) if record.example else None
@@ -99,7 +103,7 @@ async def samples(bot, record: JobRecord) -> discord.Embed:
 class ProgressMessage:
     """The run's progress message; Discord errors are logged and tried again, never fatal."""
 
-    def __init__(self, bot, channel, record: JobRecord) -> None:
+    def __init__(self, bot: LabBot, channel, record: JobRecord) -> None:
         self.bot, self.channel, self.record = bot, channel, record
         self.message = channel.get_partial_message(record.message_id) if record.message_id else None
         self.shown = ""
@@ -129,7 +133,7 @@ async def tell(channel, content: str, **kwargs) -> None:
         log.warning("could not post a fine-tune message: %s", error)
 
 
-async def follow(bot, record: JobRecord, group_name: str) -> None:
+async def follow(bot: LabBot, record: JobRecord, group_name: str) -> None:
     """Update the progress message until the run ends, record how it ended, then show it."""
     title = f"{group_name} v{record.version}"
     channel = bot.get_channel(record.channel_id) or await bot.fetch_channel(record.channel_id)
@@ -180,7 +184,7 @@ def _progress(title: str, status: FineTuneStatus) -> str:
     return progress_text(title, status.step, status.total_steps, status.losses, status.eta_s)
 
 
-async def _announce(bot, record, channel, title, status: FineTuneStatus, progress) -> None:
+async def _announce(bot: LabBot, record, channel, title, status: FineTuneStatus, progress) -> None:
     """Tell the group how the run ended (already recorded)."""
     if status.status != "done":
         reason = status.error or status.status
@@ -203,7 +207,7 @@ async def _announce(bot, record, channel, title, status: FineTuneStatus, progres
     await progress.show(final.replace("⏳", "✅"))
 
 
-async def _after_runner_restart(bot, record: JobRecord, channel, title: str) -> None:
+async def _after_runner_restart(bot: LabBot, record: JobRecord, channel, title: str) -> None:
     """The runner lost the job: the adapter store says whether it finished."""
     try:
         saved = {adapter.id for adapter in await bot.runner.list_adapters()}
@@ -226,7 +230,7 @@ async def _after_runner_restart(bot, record: JobRecord, channel, title: str) -> 
         )
 
 
-async def _give_up(bot, record: JobRecord, channel, title: str) -> None:
+async def _give_up(bot: LabBot, record: JobRecord, channel, title: str) -> None:
     """A run past its deadline: stop it on the runner and record that it failed."""
     hours = DEADLINES.run_s / 3600
     reason = f"it did not finish within {hours:g} hours"

@@ -10,12 +10,14 @@ import re
 
 import discord
 
+from bot.context import lab_bot
 from bot.decision_buttons import decide_as_instructor, decision_button
 from bot.errors import LabError
 from bot.storage import finetune_jobs, guild_settings
+from bot.storage.database import Database
 
 
-async def approval_required(db, guild_id: int) -> bool:
+async def approval_required(db: Database, guild_id: int) -> bool:
     """Whether the server's instructors turned approval on (/lab approval)."""
     return bool((await guild_settings.load(db, guild_id)).get("finetune_approval", False))
 
@@ -46,7 +48,12 @@ class ReviewButton(
         await decide_as_instructor(interaction, self._decide)
 
     async def _decide(self, interaction: discord.Interaction) -> None:
-        bot = interaction.client
+        from bot.exts.finetune._cog import FineTuning  # it imports this module
+
+        bot = lab_bot(interaction)
+        cog = bot.get_cog("FineTuning")
+        if not isinstance(cog, FineTuning):  # checked before the decision is recorded
+            raise LabError("Fine-tuning is not available right now: try again later.")
         approve = self.action == "approve"
         record = await finetune_jobs.decide(bot.db, self.job_id, interaction.user.id, approve)
         if record is None:
@@ -55,15 +62,14 @@ class ReviewButton(
             raise LabError(f"This run was already decided (it is {state}).")
         title = f"v{record.version}"
         who = interaction.user.mention
+        request = interaction.message.content if interaction.message else ""
         if not approve:
             await interaction.response.edit_message(
-                content=f"{interaction.message.content}\n❌ Declined by {who}. "
-                "The pool is unchanged.",
+                content=f"{request}\n❌ Declined by {who}. The pool is unchanged.",
                 view=None,
             )
             return
         await interaction.response.edit_message(
-            content=f"{interaction.message.content}\n✅ Approved by {who} ({title}).",
-            view=None,
+            content=f"{request}\n✅ Approved by {who} ({title}).", view=None
         )
-        await bot.get_cog("FineTuning").launch(record)
+        await cog.launch(record)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.exts.finetune._follow import POLL_S, follow, tell
 from bot.formatting import safe
@@ -24,6 +25,9 @@ from bot.storage import finetune_jobs
 from bot.storage.finetune_jobs import JobRecord
 from model_runner.api import InvalidRequest, RunnerError
 from model_runner.finetune.params import FineTuneParams
+
+if TYPE_CHECKING:
+    from bot.lab_bot import LabBot
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +38,7 @@ SWEEP_S = 60.0
 class Runs:
     """The bot's fine-tune runs in motion; one per cog."""
 
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: LabBot) -> None:
         self.bot = bot
         self._tasks: set[asyncio.Task] = set()
         self._followers: dict[int, asyncio.Task] = {}  # job id -> its follower

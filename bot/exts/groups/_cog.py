@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.context import member, server, server_id
 from bot.errors import LabError
 from bot.exts.groups._joining import joining_mode, request_view
 from bot.formatting import safe
 from bot.groups import group_of, group_roles
 from bot.storage import groups
+
+if TYPE_CHECKING:
+    from bot.lab_bot import LabBot
 
 MAX_NAME = 40
 
@@ -20,7 +25,7 @@ MAX_NAME = 40
 class Groups(commands.Cog):
     """Lab groups: one per member per server."""
 
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: LabBot) -> None:
         self.bot = bot
 
     group = app_commands.Group(name="group", description="Your lab group.", guild_only=True)
@@ -36,17 +41,18 @@ class Groups(commands.Cog):
     @app_commands.describe(name="Your group's name, e.g. Group 3 or The Tokenizers")
     async def join(self, interaction: discord.Interaction, name: str) -> None:
         """Join a group (it is created if nobody has used the name yet)."""
-        await self._no_roles(interaction.guild)
+        guild_id = server_id(interaction)
+        await self._no_roles(server(interaction))
         name = " ".join(name.split())
         if not 1 <= len(name) <= MAX_NAME:
             raise LabError(f"A group name has 1 to {MAX_NAME} characters.")
-        current = await groups.of_member(self.bot.db, interaction.guild_id, interaction.user.id)
+        current = await groups.of_member(self.bot.db, guild_id, interaction.user.id)
         if current is not None:
             raise LabError(
                 f"You are already in {safe(current.name)}: /group leave first to switch groups."
             )
-        existing = await groups.find(self.bot.db, interaction.guild_id, name)
-        mode = await joining_mode(self.bot.db, interaction.guild_id)
+        existing = await groups.find(self.bot.db, guild_id, name)
+        mode = await joining_mode(self.bot.db, guild_id)
         if mode == "locked":
             raise LabError(_LOCKED)
         members = await groups.members(self.bot.db, existing.id) if existing else []
@@ -56,7 +62,7 @@ class Groups(commands.Cog):
         try:
             joined = await groups.join(
                 self.bot.db,
-                interaction.guild_id,
+                guild_id,
                 interaction.user.id,
                 existing.name if existing else name,
             )
@@ -78,13 +84,12 @@ class Groups(commands.Cog):
     @group.command(name="leave")
     async def leave(self, interaction: discord.Interaction) -> None:
         """Leave your group."""
-        await self._no_roles(interaction.guild)
-        if await joining_mode(self.bot.db, interaction.guild_id) == "locked":
+        guild_id = server_id(interaction)
+        await self._no_roles(server(interaction))
+        if await joining_mode(self.bot.db, guild_id) == "locked":
             raise LabError(_LOCKED)
-        current = await groups.of_member(self.bot.db, interaction.guild_id, interaction.user.id)
-        if current is None or not await groups.leave(
-            self.bot.db, interaction.guild_id, interaction.user.id
-        ):
+        current = await groups.of_member(self.bot.db, guild_id, interaction.user.id)
+        if current is None or not await groups.leave(self.bot.db, guild_id, interaction.user.id):
             raise LabError("You are not in a group.")
         await interaction.response.send_message(
             f"You left **{safe(current.name)}**.", ephemeral=True
@@ -93,11 +98,11 @@ class Groups(commands.Cog):
     @group.command(name="show")
     async def show(self, interaction: discord.Interaction) -> None:
         """Show your group and who is in it."""
-        current = await group_of(self.bot.db, interaction.user)
+        current = await group_of(self.bot.db, member(interaction))
         if current is None:
             raise LabError("You are not in a group yet.")
         if current.role_id is not None:
-            role = interaction.guild.get_role(current.role_id)
+            role = server(interaction).get_role(current.role_id)
             who = f"everyone with the {role.mention} role" if role else "its role's members"
         else:
             ids = await groups.members(self.bot.db, current.id)

@@ -19,16 +19,18 @@ import sqlite3
 
 import discord
 
+from bot.context import lab_bot, server_id
 from bot.decision_buttons import decide_as_instructor, decision_button
 from bot.errors import LabError
 from bot.formatting import safe
 from bot.storage import groups, guild_settings
+from bot.storage.database import Database
 
 MODES = ("open", "approval", "locked")
 DEFAULT_MODE = "open"
 
 
-async def joining_mode(db, guild_id: int) -> str:
+async def joining_mode(db: Database, guild_id: int) -> str:
     """The server's joining mode (an unknown stored value counts as the strictest)."""
     mode = (await guild_settings.load(db, guild_id)).get("group_joining", DEFAULT_MODE)
     return mode if mode in MODES else "locked"
@@ -61,25 +63,25 @@ class JoinButton(
         await decide_as_instructor(interaction, self._decide)
 
     async def _decide(self, interaction: discord.Interaction) -> None:
-        db = interaction.client.db
+        db = lab_bot(interaction).db
+        guild_id = server_id(interaction)
         row = await db.fetchone(
             "SELECT name FROM lab_groups WHERE id = ? AND guild_id = ?",
-            (self.group_id, interaction.guild_id),
+            (self.group_id, guild_id),
         )
         if row is None:
             raise LabError("That group no longer exists.")
         who, name = f"<@{self.user_id}>", safe(row["name"])
         if self.action == "decline":
             outcome = f"❌ Declined by {interaction.user.mention}."
-        elif await groups.of_member(db, interaction.guild_id, self.user_id) is not None:
+        elif await groups.of_member(db, guild_id, self.user_id) is not None:
             outcome = f"Already decided: {who} is in a group now."
         else:
             try:
-                await groups.join(db, interaction.guild_id, self.user_id, row["name"])
+                await groups.join(db, guild_id, self.user_id, row["name"])
             except sqlite3.IntegrityError:  # approved twice at the same moment
                 outcome = f"Already decided: {who} is in a group now."
             else:
                 outcome = f"✅ Approved by {interaction.user.mention}: {who} is in **{name}**."
-        await interaction.response.edit_message(
-            content=f"{interaction.message.content}\n{outcome}", view=None
-        )
+        request = interaction.message.content if interaction.message else ""
+        await interaction.response.edit_message(content=f"{request}\n{outcome}", view=None)

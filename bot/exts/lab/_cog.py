@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.context import server_id
 from bot.errors import LabError, NotInstructor
 from bot.exts.lab._explanations import EXPLANATIONS
 from bot.formatting import safe
@@ -13,6 +16,9 @@ from bot.permissions import is_instructor
 from bot.policy import LabLimits
 from bot.storage import guild_settings
 from bot.word_list import MAX_WORDS, blocked_words, clean_words, same_word
+
+if TYPE_CHECKING:
+    from bot.lab_bot import LabBot
 
 JOINING = {
     "open": "Groups are open: anyone can join any group with /group join.",
@@ -56,7 +62,7 @@ def blockwords_page(words: list[str], page: int) -> str:
 class LabControls(commands.Cog):
     """Instructor settings for the lab, and the explanations they unlock."""
 
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: LabBot) -> None:
         self.bot = bot
 
     lab = app_commands.Group(
@@ -70,17 +76,17 @@ class LabControls(commands.Cog):
         """Every /lab command is checked on the server too: Discord's default permissions
         can be changed by server admins, the instructor roles cannot."""
         command = interaction.command
-        under_lab = command is not None and command.parent is not None
-        if under_lab and command.parent.name == "lab" and not is_instructor(interaction):
+        root = command.root_parent if isinstance(command, app_commands.Command) else None
+        if root is not None and root.name == "lab" and not is_instructor(interaction):
             raise NotInstructor()
         return True
 
     async def _update(self, interaction: discord.Interaction, **changes) -> dict:
-        return await guild_settings.update(self.bot.db, interaction.guild_id, **changes)
+        return await guild_settings.update(self.bot.db, server_id(interaction), **changes)
 
     async def _change(self, interaction: discord.Interaction, compute) -> dict:
         """Read-modify-write in one transaction (see `guild_settings.change`)."""
-        return await guild_settings.change(self.bot.db, interaction.guild_id, compute)
+        return await guild_settings.change(self.bot.db, server_id(interaction), compute)
 
     @lab.command(name="reveal")
     @app_commands.describe(method="Which explanation to reveal")
@@ -138,7 +144,7 @@ class LabControls(commands.Cog):
         settings = (
             await self._update(interaction, **changes)
             if changes
-            else (await guild_settings.load(self.bot.db, interaction.guild_id))
+            else (await guild_settings.load(self.bot.db, server_id(interaction)))
         )
         limits = LabLimits.from_settings(settings)
         await interaction.response.send_message(
@@ -212,7 +218,7 @@ class LabControls(commands.Cog):
         if add or remove:
             words = (await self._change(interaction, edit))["blocked_words"]
         else:
-            words = await blocked_words(self.bot.db, interaction.guild_id)
+            words = await blocked_words(self.bot.db, server_id(interaction))
         await interaction.response.send_message(blockwords_page(words, page), ephemeral=True)
 
     @lab.command(name="approval")
@@ -251,7 +257,7 @@ class LabControls(commands.Cog):
     @app_commands.guild_only()
     async def explain(self, interaction: discord.Interaction, method: str) -> None:
         """How a decoding method picks the next token (once your instructor reveals it)."""
-        settings = await guild_settings.load(self.bot.db, interaction.guild_id)
+        settings = await guild_settings.load(self.bot.db, server_id(interaction))
         if method not in settings.get("revealed", []):
             raise LabError(
                 "Not yet! First compare the methods with /compare and guess, as a group, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -13,17 +14,20 @@ from bot import __version__
 from bot.exts.meta._render import about_embed, command_lines, help_embeds, runner_location
 from bot.permissions import is_instructor
 
+if TYPE_CHECKING:
+    from bot.lab_bot import LabBot
+
 
 class Meta(commands.Cog):
     """Commands about the bot itself."""
 
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: LabBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="help")
     async def help(self, interaction: discord.Interaction) -> None:
         """List every command and what it does."""
-        lines = command_lines(self.bot.tree.get_commands())
+        lines = command_lines(self.bot.tree.get_commands(type=discord.AppCommandType.chat_input))
         await interaction.response.send_message(embeds=help_embeds(lines), ephemeral=True)
 
     @app_commands.command(name="about")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -24,6 +25,9 @@ from model_runner.lab_params import (
     TOP_DEFAULT,
     TOP_RANGE,
 )
+
+if TYPE_CHECKING:
+    from bot.lab_bot import LabBot
 
 MAX_TEXT = 1000
 
@@ -58,7 +62,7 @@ def _png(data: bytes, name: str) -> discord.File:
 class Pretraining(commands.Cog):
     """Task 1: tokens, embeddings, attention, next-token probabilities, loss, one train step."""
 
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: LabBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="nexttoken")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 import discord
 
@@ -26,7 +27,7 @@ def _code_block(rows: list[str], limit: int) -> tuple[str, bool]:
     return f"```\n{table.replace('```', 'ˋˋˋ')}\n```", cut
 
 
-def _tsv(filename: str, header: list[str], rows: list[list[object]]) -> discord.File:
+def _tsv(filename: str, header: list[str], rows: Sequence[Sequence[object]]) -> discord.File:
     """A tab-separated file of every row, for when the embed shows only some."""
     lines = ["\t".join(header)] + ["\t".join(str(cell) for cell in row) for row in rows]
     return discord.File(io.BytesIO("\n".join(lines).encode()), filename=filename)

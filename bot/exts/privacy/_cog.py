@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -12,11 +13,14 @@ from discord.ext import commands
 from bot.errors import LabView
 from bot.storage import privacy
 
+if TYPE_CHECKING:
+    from bot.lab_bot import LabBot
+
 
 class ConfirmDelete(LabView):
     """A last chance before deleting."""
 
-    def __init__(self, bot, user_id: int) -> None:
+    def __init__(self, bot: LabBot, user_id: int) -> None:
         super().__init__(timeout=120)
         self.bot, self.user_id = bot, user_id
 
@@ -44,7 +48,7 @@ class ConfirmDelete(LabView):
 class Privacy(commands.Cog):
     """Your data."""
 
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: LabBot) -> None:
         self.bot = bot
 
     privacy_group = app_commands.Group(name="privacy", description="Your data in the bot.")

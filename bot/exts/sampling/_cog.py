@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot import fine_tuned
+from bot.context import member, server_id
 from bot.errors import LabError
-from bot.exts.sampling._models import pick_examples, run_columns
+from bot.exts.sampling._models import answered_by, pick_examples, run_columns
 from bot.exts.sampling._render import METHOD_NAMES, compare_reply, generate_reply, models_reply
 from bot.groups import group_of, require_group
 from bot.progress import show_queue
 from bot.storage import finetune_jobs, pools, tables
 from model_runner.api import LAB_SETTINGS, InvalidRequest
 from model_runner.decoding.params import DecodingParams
+
+if TYPE_CHECKING:
+    from bot.lab_bot import LabBot
 
 METHODS = [app_commands.Choice(name=name, value=value) for value, name in METHOD_NAMES.items()]
 COMPARISONS = [
@@ -46,7 +51,7 @@ def decoding_params(ceiling: int, **values) -> DecodingParams:
 class Sampling(commands.Cog):
     """Task 3: how the model picks the next token."""
 
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: LabBot) -> None:
         self.bot = bot
 
     def _ceiling(self) -> int:
@@ -99,7 +104,7 @@ class Sampling(commands.Cog):
             max_new_tokens=max_tokens,
             **{k: v for k, v in given.items() if v is not None},
         )
-        chosen = await fine_tuned.resolve(self.bot.db, interaction.user, model)
+        chosen = await fine_tuned.resolve(self.bot.db, member(interaction), model)
         await self.bot.policy.admit(interaction, max_tokens)
         await interaction.response.defer(thinking=True)
         await show_queue(self.bot, interaction)
@@ -134,7 +139,7 @@ class Sampling(commands.Cog):
             return
         check_prompt(prompt)
         decoding_params(self._ceiling(), max_new_tokens=max_tokens)
-        group = await group_of(self.bot.db, interaction.user)
+        group = await group_of(self.bot.db, member(interaction))
         await self.bot.policy.admit(interaction, max_tokens)
         await interaction.response.defer(thinking=True)
         await show_queue(self.bot, interaction)
@@ -142,7 +147,7 @@ class Sampling(commands.Cog):
         if group is not None:
             await tables.add_row(
                 self.bot.db,
-                guild_id=interaction.guild_id,
+                guild_id=server_id(interaction),
                 group_id=group.id,
                 user_id=interaction.user.id,
                 kind="decoding",
@@ -176,7 +181,7 @@ class Sampling(commands.Cog):
             **LAB_SETTINGS[method],
             **({"seed": seed} if method == "sampling" else {}),
         )
-        group = await require_group(self.bot.db, interaction.user)
+        group = await require_group(self.bot.db, member(interaction))
         versions = await finetune_jobs.trained(self.bot.db, group.id)
         if versions:
             wanted = f"v{version}" if version else fine_tuned.LATEST
@@ -192,10 +197,9 @@ class Sampling(commands.Cog):
         await interaction.response.defer(thinking=True)
         await show_queue(self.bot, interaction)
         columns = await run_columns(self.bot.runner, prompt, params, tuned, examples)
-        by_key = {c.key: c for c in columns}
         await tables.add_row(
             self.bot.db,
-            guild_id=interaction.guild_id,
+            guild_id=server_id(interaction),
             group_id=group.id,
             user_id=interaction.user.id,
             kind="finetune",
@@ -205,12 +209,10 @@ class Sampling(commands.Cog):
                 "version": f"v{tuned.record.version}" if tuned else "",
                 "examples": " / ".join(examples),
             },
-            model=by_key["pretrained"].result.model,
+            model=answered_by(columns),
         )
         note = (
             f"Saved to {group.name}'s fine-tune table: /table show kind:Pre-trained vs fine-tuned"
         )
-        embed, files = models_reply(
-            prompt, method, columns, examples, by_key["pretrained"].result.model, note
-        )
+        embed, files = models_reply(prompt, method, columns, examples, answered_by(columns), note)
         await interaction.edit_original_response(content=None, embed=embed, attachments=files)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from bot.fine_tuned import PRETRAINED_CHOICE, ModelChoice
 from model_runner.api import GenerateResult
+from model_runner.client import RunnerClient
 from model_runner.decoding.params import DecodingParams
 from model_runner.together import all_or_none
 
@@ -56,7 +57,7 @@ def few_shot_prompt(examples: list[str], prompt: str) -> str:
 
 
 async def run_columns(
-    runner,
+    runner: RunnerClient,
     prompt: str,
     params: DecodingParams,
     tuned: ModelChoice | None,
@@ -88,3 +89,8 @@ async def run_columns(
         )
     )
     return columns
+
+
+def answered_by(columns: list[Column]) -> str:
+    """The model the runner named in its results (every column runs on the same runner)."""
+    return next((c.result.model for c in columns if c.result is not None), "")

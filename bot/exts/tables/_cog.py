@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.context import member
 from bot.errors import LabError
 from bot.exts.tables._export import columns_for, to_csv, to_markdown
 from bot.formatting import clip, safe
 from bot.groups import require_group
 from bot.storage import tables
+
+if TYPE_CHECKING:
+    from bot.lab_bot import LabBot
 
 KINDS = [
     app_commands.Choice(name="Decoding methods", value="decoding"),
@@ -24,7 +29,7 @@ SHOWN_ROWS = 5
 class Tables(commands.Cog):
     """Group tables of Task 3 and Task 4."""
 
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: LabBot) -> None:
         self.bot = bot
 
     table = app_commands.Group(
@@ -32,7 +37,7 @@ class Tables(commands.Cog):
     )
 
     async def _rows(self, interaction: discord.Interaction, kind: str):
-        group = await require_group(self.bot.db, interaction.user)
+        group = await require_group(self.bot.db, member(interaction))
         rows = await tables.rows(self.bot.db, group.id, kind)
         if not rows:
             what = "/compare" if kind == "decoding" else "/compare with models"
