@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from model_runner.api import InvalidRequest
+from model_runner.kv_cache import cache_argument, returned_cache
 
 
 @dataclass
@@ -60,7 +61,7 @@ def forward(
     outputs = model(
         input_ids=input_ids,
         attention_mask=mask,
-        past_key_values=cache,
+        **cache_argument(cache),
         use_cache=True,
         output_hidden_states=hidden,
         return_dict=True,
@@ -68,7 +69,7 @@ def forward(
     )
     logits = outputs.logits[:, -1, :].to(copy=True, dtype=torch.float32)  # [batch, vocab]
     last_hidden = outputs.hidden_states[-1] if hidden else None  # [batch, new, hidden]
-    return Step(logits=logits, cache=outputs.past_key_values, hidden=last_hidden)
+    return Step(logits=logits, cache=returned_cache(outputs), hidden=last_hidden)
 
 
 def prompt_tensor(model: torch.nn.Module, input_ids: Sequence[int] | torch.Tensor) -> torch.Tensor:

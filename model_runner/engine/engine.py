@@ -32,6 +32,7 @@ from model_runner.adapters import BASE, AdapterRegistry, reset_routing
 from model_runner.api import InvalidRequest, RunnerBusy, RunnerError, RunnerUnavailable
 from model_runner.decoding.stepping import Decision, Stepper
 from model_runner.engine.batch import RowBatch
+from model_runner.kv_cache import cache_argument, returned_cache
 
 log = logging.getLogger(__name__)
 
@@ -347,7 +348,7 @@ class DecodeEngine:
         logits = out.logits[:, -1, :].float()  # [jobs, vocab]
         states = out.hidden_states[-1] if hidden else None  # [jobs, longest, H]
         elapsed = time.perf_counter() - start
-        first = self._batch.add(out.past_key_values, mask).start
+        first = self._batch.add(returned_cache(out), mask).start
         decisions: dict[int, Decision] = {}
         for i, job in enumerate(jobs):
             job.compute_s += elapsed / len(jobs)
@@ -398,7 +399,7 @@ class DecodeEngine:
             reset_routing(self.model)
             self._isolate(error)
             return
-        self._batch.cache = out.past_key_values
+        self._batch.cache = returned_cache(out)
         logits = out.logits[:, -1, :].float()  # [rows, vocab]
         states = out.hidden_states[-1] if hidden else None  # [rows, 1, H]
         elapsed = time.perf_counter() - start
@@ -432,7 +433,7 @@ class DecodeEngine:
         return self.model(
             **self._batch.step_inputs(tokens),
             **extra,
-            past_key_values=self._batch.cache,
+            **cache_argument(self._batch.cache),
             use_cache=True,
             output_hidden_states=hidden,
             return_dict=True,
