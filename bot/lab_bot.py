@@ -15,6 +15,7 @@ import yarl
 from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 
+from bot import expired
 from bot.command_sync import sync_if_changed
 from bot.config import DISCORD_API_BASE, Settings
 from bot.errors import LabCommandTree
@@ -87,6 +88,9 @@ class LabBot(commands.AutoShardedBot):
             await sync_if_changed(
                 self.tree, self.db, self.application_id, self.settings.discord.dev_guild_id
             )
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        expired.watch(interaction)  # a press or form nobody handles still gets an answer
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))

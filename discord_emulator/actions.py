@@ -528,7 +528,7 @@ _HANDLER_TASKS = (
     "discord-ui-view-dispatch-",
     "discord-ui-modal-dispatch-",
     "discord-ui-dynamic-item-",
-    "discord.py: interaction",
+    "discord.py: on_interaction",
 )
 
 

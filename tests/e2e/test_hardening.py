@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from bot import expired
 from bot.storage import answers, pools
 from discord_emulator import Upload
 from tests.e2e.test_cases import CASE, actor_label, post_case
@@ -297,3 +298,23 @@ async def test_exports_neutralise_formula_cells(lab, teacher):
     files = {f.filename: f.data.decode() for f in exported.message.files}
     row = next(csv.DictReader(io.StringIO(files[f"{CASE}-answers.csv"])))
     assert row["answer"].startswith("'@SUM")
+
+
+# --- buttons and forms nobody listens to any more -----------------------------------------
+
+
+async def test_a_button_or_form_from_before_a_restart_says_it_expired(lab, monkeypatch):
+    monkeypatch.setattr(expired, "ANSWER_AFTER_S", 0.3)
+    ada = lab.actor("Ada", roles=["Group 1"])
+    await ada.slash("finetune add", text="Whisk three eggs until they are pale.")
+    await ada.slash("finetune clear")  # a confirmation with buttons
+    await ada.slash("finetune paste")  # a form
+    await lab.restart_bot()
+    pressed = await ada.click("Clear the pool")
+    assert (
+        pressed.ephemeral and "expired" in pressed.text and "run the command again" in pressed.text
+    )
+    submitted = await ada.submit_modal({"One sentence per line": "Fold in the flour."})
+    assert submitted.ephemeral and "expired" in submitted.text
+    pool = await ada.slash("finetune pool")
+    assert "Whisk three eggs" in pool.text and "Fold in" not in pool.text  # nothing changed
