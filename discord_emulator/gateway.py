@@ -110,10 +110,15 @@ class Gateway:
 
         await send({"op": HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
         async for message in ws:
-            if message.type != WSMsgType.TEXT:
+            # Discord takes JSON payloads in text and in binary frames alike.
+            if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 continue
-            payload = json.loads(message.data)
-            op, data = payload.get("op"), payload.get("d")
+            try:
+                payload = json.loads(message.data)
+                op, data = payload["op"], payload.get("d")
+            except (ValueError, TypeError, KeyError):
+                await ws.close(code=4002, message=b"Error while decoding payload.")
+                break
             if op == HEARTBEAT:
                 await send({"op": HEARTBEAT_ACK})
             elif op == IDENTIFY:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader, web
@@ -22,6 +23,18 @@ if TYPE_CHECKING:
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 Body = dict[str, Any]
+
+
+@dataclass
+class Created:
+    """A handler's answer that Discord sends as 201 Created."""
+
+    body: Body
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    """A boolean query parameter as Discord reads it (`true`/`1`; absent = false)."""
+    return request.query.get(name, "false").lower() in ("true", "1")
 
 
 class DiscordError(Exception):
@@ -180,6 +193,8 @@ def _wrap(emu: DiscordEmulator, method: str, template: str, handler, needs_auth:
         emu.touch()
         if result is None:
             return web.Response(status=204)
+        if isinstance(result, Created):
+            return _json(result.body, status=201)
         return _json(result)
 
     return handle
@@ -291,7 +306,7 @@ class Api:
 
     # --- interactions --------------------------------------------------------------------
 
-    async def callback(self, request, body, files, endpoint) -> Body:
+    async def callback(self, request, body, files, endpoint) -> Body | None:
         emu = self.emu
         interaction = emu.interactions.get(int(request.match_info["interaction_id"]))
         if interaction is None or interaction.token != request.match_info["interaction_token"]:
@@ -357,7 +372,8 @@ class Api:
             reply["resource"] = {"type": kind, "message": source.payload}
         else:
             reply["resource"] = {"type": kind}
-        return reply
+        # Discord answers 204 No Content unless the client asks for the response.
+        return reply if _flag(request, "with_response") else None
 
     def _interaction_for_webhook(self, request, endpoint: str):
         emu = self.emu
@@ -393,7 +409,7 @@ class Api:
             raise DiscordError(404, 10008, "Unknown Message")
         return message
 
-    async def followup(self, request, body, files, endpoint) -> Body:
+    async def followup(self, request, body, files, endpoint) -> Body | None:
         interaction = self._interaction_for_webhook(request, endpoint)
         self._check_message(endpoint, body)
         original = interaction.original
@@ -409,7 +425,7 @@ class Api:
             interaction_id=interaction.id,
         )
         interaction.followups.append(message)
-        return message.payload
+        return message.payload if _flag(request, "wait") else None  # Discord: 204 unless wait
 
     async def get_webhook_message(self, request, body, files, endpoint) -> Body:
         interaction = self._interaction_for_webhook(request, endpoint)
@@ -447,9 +463,28 @@ class Api:
         return self.emu.guild.channels[self._channel(request)].payload()
 
     async def channel_messages(self, request, body, files, endpoint) -> list[Body]:
-        history = self.emu.channel_history(self._channel(request))
-        limit = int(request.query.get("limit", 50))
-        return [m.payload for m in reversed(history)][:limit]
+        """Newest first, as Discord pages them: `limit` 1-100 and at most one of `before`,
+        `after` (the `limit` messages right after it) and `around` (half before, half from it)."""
+        history = sorted(self.emu.channel_history(self._channel(request)), key=lambda m: m.id)
+        query = request.query
+        try:
+            limit = int(query.get("limit", 50))
+            anchors = {k: int(query[k]) for k in ("before", "after", "around") if k in query}
+        except ValueError:
+            raise DiscordError(400, 50035, "Invalid Form Body") from None
+        if not 1 <= limit <= 100 or len(anchors) > 1:
+            raise DiscordError(400, 50035, "Invalid Form Body")
+        if "after" in anchors:
+            page = [m for m in history if m.id > anchors["after"]][:limit]
+        elif "around" in anchors:
+            earlier = [m for m in history if m.id < anchors["around"]]
+            older = earlier[len(earlier) - limit // 2 :] if limit // 2 else []
+            newer = [m for m in history if m.id >= anchors["around"]][: limit - len(older)]
+            page = older + newer
+        else:
+            before = anchors.get("before")
+            page = [m for m in history if before is None or m.id < before][-limit:]
+        return [m.payload for m in reversed(page)]
 
     async def create_message(self, request, body, files, endpoint) -> Body:
         channel_id = self._channel(request)
@@ -471,7 +506,7 @@ class Api:
         self._bot_message(request).payload["deleted"] = True
         return None
 
-    async def create_thread(self, request, body, files, endpoint) -> Body:
+    async def create_thread(self, request, body, files, endpoint) -> Created:
         from discord_emulator.world import Channel
 
         parent = self._channel(request)
@@ -489,7 +524,7 @@ class Api:
         payload = thread.payload()
         if self.emu.gateway.session is not None:
             await self.emu.gateway.dispatch("THREAD_CREATE", {**payload, "newly_created": True})
-        return payload
+        return Created(payload)
 
     async def download(self, request: web.Request) -> web.Response:
         upload = self.emu.uploads.get(int(request.match_info["upload_id"]))
