@@ -357,6 +357,8 @@ class Actor:
                     f"modal field needs at least {text_input['min_length']} characters"
                 )
             submitted = {"type": 4, "custom_id": text_input["custom_id"], "value": value}
+            if "id" in text_input:  # the number Discord gave the input when the modal opened
+                submitted["id"] = text_input["id"]
             if text_input["custom_id"] in labels:  # inside a Label: Discord answers in kind
                 rows.append({"type": 18, "component": submitted})
             else:

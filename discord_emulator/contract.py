@@ -76,13 +76,60 @@ def _validator(template: str, method: str) -> Draft202012Validator | None:
     return Draft202012Validator(root)
 
 
+@cache
+def _response_validator(template: str, method: str, status: int) -> Draft202012Validator | None:
+    operation = _spec()["paths"].get(template, {}).get(method.lower()) or {}
+    content = (operation.get("responses", {}).get(str(status)) or {}).get("content") or {}
+    schema = (content.get("application/json") or {}).get("schema")
+    if schema is None:
+        return None
+    # Strict components: Discord itself always sends snowflakes as strings.
+    return Draft202012Validator({**schema, "components": _spec()["components"]})
+
+
+def check_response(template: str, method: str, status: int, body: Any) -> list[str]:
+    """Schema errors of what the emulator answers, against the spec's response schema (empty
+    when valid or when the spec gives none): the emulator must answer what Discord answers."""
+    validator = _response_validator(template, method, status)
+    if validator is None:
+        return []
+    # Answers differ mostly in ids, times and text, which never change their validity here
+    # (formats are not checked): answers of one shape are checked once.
+    key = (template, method, str(status), json.dumps(_shape(body), sort_keys=True))
+    if key not in _CHECKED:
+        _CHECKED[key] = _schema_errors(validator, body)
+        if len(_CHECKED) > _CHECKED_MAX:
+            _CHECKED.popitem(last=False)
+    return list(_CHECKED[key])
+
+
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:\d\d)?")
+
+
+def _shape(value: Any) -> Any:
+    """`value` with snowflakes, timestamps and free text replaced by stand-ins of the same
+    kind (and, for text, length), so answers that differ only in those share a shape."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value]
+    if isinstance(value, str):
+        if value.isdigit():
+            return "1"
+        if _TIMESTAMP.fullmatch(value):
+            return "2026-01-01T00:00:00Z"
+        if len(value) > 32:
+            return "x" * len(value)
+    return value
+
+
 def known_operation(template: str, method: str) -> bool:
     """True when the spec defines this path and method."""
     return method.lower() in _spec()["paths"].get(template, {})
 
 
-_CHECKED: OrderedDict[tuple[str, str, str], list[str]] = OrderedDict()
-_CHECKED_MAX = 256
+_CHECKED: OrderedDict[tuple[str, ...], list[str]] = OrderedDict()
+_CHECKED_MAX = 4096
 
 
 def check_schema(template: str, method: str, body: Any) -> list[str]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import BodyPartReader, web
 
 from discord_emulator import contract
-from discord_emulator.world import Message, Upload, now_iso
+from discord_emulator.world import Message, Upload, now_iso, number_components
 
 if TYPE_CHECKING:
     from discord_emulator.server import DiscordEmulator
@@ -90,6 +90,20 @@ def add_routes(app: web.Application, emu: DiscordEmulator, prefix: str) -> None:
             api.put_commands,
             True,
         ),
+        *[
+            route
+            for base in (
+                "/applications/{application_id}/commands",
+                "/applications/{application_id}/guilds/{guild_id}/commands",
+            )
+            for route in (
+                ("POST", base, api.create_command, True),
+                ("GET", base + "/{command_id}", api.get_command, True),
+                ("DELETE", base + "/{command_id}", api.delete_command, True),
+            )
+        ],
+        ("GET", "/guilds/{guild_id}", api.get_guild, True),
+        ("GET", "/guilds/{guild_id}/members/{user_id}", api.get_member, True),
         (
             "POST",
             "/interactions/{interaction_id}/{interaction_token}/callback",
@@ -193,9 +207,12 @@ def _wrap(emu: DiscordEmulator, method: str, template: str, handler, needs_auth:
         emu.touch()
         if result is None:
             return web.Response(status=204)
-        if isinstance(result, Created):
-            return _json(result.body, status=201)
-        return _json(result)
+        status, answer = (201, result.body) if isinstance(result, Created) else (200, result)
+        # The emulator's own answers must be what Discord answers: a field the spec requires
+        # and the emulator leaves out fails every end-to-end test, not a class's real server.
+        for problem in contract.check_response(template, method, status, answer):
+            emu.record_violation(endpoint, "emulator_response", problem)
+        return _json(answer, status=status)
 
     return handle
 
@@ -233,7 +250,13 @@ class Api:
     # --- identity and gateway --------------------------------------------------------------
 
     async def me(self, request, body, files, endpoint) -> Body:
-        return {**self.emu.bot_user, "verified": True, "mfa_enabled": False, "flags": 0}
+        return {
+            **self.emu.bot_user,
+            "verified": True,
+            "mfa_enabled": False,
+            "flags": 0,
+            "locale": "en-US",
+        }
 
     async def application(self, request, body, files, endpoint) -> Body:
         return {
@@ -250,6 +273,16 @@ class Api:
             "summary": "",
             "rpc_origins": [],
             "bot": self.emu.bot_user,
+            "type": None,
+            "flags_new": "0",
+            "redirect_uris": [],
+            "interactions_endpoint_url": None,
+            "role_connections_verification_url": None,
+            "approximate_guild_count": len(self.emu.guilds()),
+            "approximate_user_install_count": 0,
+            "approximate_user_authorization_count": 0,
+            "explicit_content_filter": 0,
+            "eligible_oauth2_scopes": ["bot", "applications.commands"],
         }
 
     async def gateway(self, request, body, files, endpoint) -> Body:
@@ -277,34 +310,81 @@ class Api:
 
     async def put_commands(self, request, body, files, endpoint) -> list[Body]:
         scope = self._scope(request)
-        problems = contract.check_commands(body)
-        for rule, detail in problems:
-            self.emu.record_violation(endpoint, rule, detail)
-        if problems:
-            raise DiscordError(400, 50035, "Invalid Form Body: " + problems[0][1])
+        self._check_commands(endpoint, body)
         previous = self.emu.commands.get(scope, {})
-        registered = {}
-        for command in body:
-            old = previous.get(command["name"])
-            registered[command["name"]] = {
-                "type": 1,
-                "options": [],
-                "default_member_permissions": None,
-                "nsfw": False,
-                **command,
-                "id": old["id"] if old else str(self.emu.ids.next()),
-                "application_id": str(self.emu.application_id),
-                "version": str(self.emu.ids.next()),
-                **({"guild_id": scope.split(":")[1]} if scope != "global" else {}),
-            }
-        for command in registered.values():  # Discord answers with permissions as strings
-            if command.get("default_member_permissions") is not None:
-                command["default_member_permissions"] = str(command["default_member_permissions"])
+        registered = {c["name"]: self._registered(scope, c, previous.get(c["name"])) for c in body}
         self.emu.commands[scope] = registered
         self.emu.command_puts.append(scope)
         return list(registered.values())
 
-    # --- interactions --------------------------------------------------------------------
+    async def create_command(self, request, body, files, endpoint) -> Body | Created:
+        """One command: a new name is created (201), an existing name is replaced (200)."""
+        scope = self._scope(request)
+        self._check_commands(endpoint, [body])
+        commands = self.emu.commands.setdefault(scope, {})
+        old = commands.get(body["name"])
+        commands[body["name"]] = command = self._registered(scope, body, old)
+        return command if old else Created(command)
+
+    async def get_command(self, request, body, files, endpoint) -> Body:
+        return self._command(request)
+
+    async def delete_command(self, request, body, files, endpoint) -> None:
+        command = self._command(request)
+        del self.emu.commands[self._scope(request)][command["name"]]
+
+    def _command(self, request) -> Body:
+        wanted = request.match_info["command_id"]
+        for command in self.emu.commands.get(self._scope(request), {}).values():
+            if command["id"] == wanted:
+                return command
+        raise DiscordError(404, 10063, "Unknown application command")
+
+    def _check_commands(self, endpoint: str, commands: list[Body]) -> None:
+        problems = contract.check_commands(commands)
+        for rule, detail in problems:
+            self.emu.record_violation(endpoint, rule, detail)
+        if problems:
+            raise DiscordError(400, 50035, "Invalid Form Body: " + problems[0][1])
+
+    def _registered(self, scope: str, command: Body, old: Body | None) -> Body:
+        """A command as Discord stores and returns it (the same id when it replaces one)."""
+        registered = {
+            "type": 1,
+            "options": [],
+            "default_member_permissions": None,
+            "nsfw": False,
+            **command,
+            "id": old["id"] if old else str(self.emu.ids.next()),
+            "application_id": str(self.emu.application_id),
+            "version": str(self.emu.ids.next()),
+            **({"guild_id": scope.split(":")[1]} if scope != "global" else {}),
+        }
+        if not registered.get("integration_types"):  # Discord's default: installed to servers
+            registered["integration_types"] = [0]
+        if registered.get("default_member_permissions") is not None:  # strings, as Discord
+            registered["default_member_permissions"] = str(registered["default_member_permissions"])
+        return registered
+
+    # --- guilds --------------------------------------------------------------------------
+
+    def _guild(self, request):
+        guild = self.emu.guild
+        if request.match_info["guild_id"] != str(guild.id):
+            raise DiscordError(404, 10004, "Unknown Guild")
+        return guild
+
+    async def get_guild(self, request, body, files, endpoint) -> Body:
+        with_counts = _flag(request, "with_counts")
+        return self._guild(request).rest_payload(with_counts=with_counts)
+
+    async def get_member(self, request, body, files, endpoint) -> Body:
+        guild = self._guild(request)
+        try:
+            member = guild.members[int(request.match_info["user_id"])]
+        except (KeyError, ValueError):
+            raise DiscordError(404, 10007, "Unknown Member") from None
+        return member.payload()
 
     async def callback(self, request, body, files, endpoint) -> Body | None:
         emu = self.emu
@@ -350,7 +430,10 @@ class Api:
         elif kind == 7 and source is not None:
             self._apply_edit(source, data, files)
         elif kind == 9:
-            interaction.modal = data
+            interaction.modal = {
+                **data,
+                "components": number_components(data.get("components") or []),
+            }
         elif kind == 8:
             if interaction.type != 4:
                 emu.record_violation(
@@ -367,11 +450,11 @@ class Api:
         }
         if message is not None:
             reply["interaction"]["response_message_id"] = str(message.id)
+        # The spec's resource names the message for a new message (4) or an update (7) only.
+        if kind == 4 and message is not None:
             reply["resource"] = {"type": kind, "message": message.payload}
         elif kind == 7 and source is not None:
             reply["resource"] = {"type": kind, "message": source.payload}
-        else:
-            reply["resource"] = {"type": kind}
         # Discord answers 204 No Content unless the client asks for the response.
         return reply if _flag(request, "with_response") else None
 
@@ -569,7 +652,7 @@ class Api:
             "mention_roles": [],
             "attachments": self._attachments(files),
             "embeds": body.get("embeds") or [],
-            "components": body.get("components") or [],
+            "components": number_components(body.get("components") or []),
             "pinned": False,
             "type": 20 if interaction_id else 0,
             "flags": flags,
@@ -593,6 +676,7 @@ class Api:
                 payload[key] = (
                     body[key] if body[key] is not None else ([] if key != "content" else "")
                 )
+        payload["components"] = number_components(payload["components"])
         if "attachments" in body:
             keep = {str(a.get("id")) for a in body["attachments"] or []}
             pairs = [

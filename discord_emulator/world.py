@@ -4,6 +4,7 @@ and every message and interaction, as Discord's JSON payloads."""
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +40,8 @@ def user_payload(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any
         "avatar": None,
         "bot": bot,
         "public_flags": 0,
+        "flags": 0,
+        "primary_guild": None,
     }
 
 
@@ -58,9 +61,12 @@ class Role:
             "permissions": str(self.permissions),
             "position": self.position,
             "color": 0,
+            "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
             "hoist": False,
             "managed": False,
             "mentionable": False,
+            "icon": None,
+            "unicode_emoji": None,
             "flags": 0,
         }
 
@@ -81,6 +87,11 @@ class Member:
             "user": self.user,
             "roles": [str(r) for r in self.roles],
             "nick": None,
+            "avatar": None,
+            "banner": None,
+            "communication_disabled_until": None,
+            "premium_since": None,
+            "pending": False,
             "joined_at": now_iso(),
             "deaf": False,
             "mute": False,
@@ -125,6 +136,7 @@ class Channel:
             }
             data["message_count"] = 0
             data["member_count"] = 1
+            data["total_message_sent"] = 0
         return data
 
 
@@ -167,6 +179,19 @@ class Guild:
             "splash": None,
             "discovery_splash": None,
             "owner_id": str(self.owner_id),
+            "application_id": None,  # set for guilds a bot created; never here
+            "home_header": None,
+            "region": "deprecated",
+            "widget_enabled": False,
+            "widget_channel_id": None,
+            "max_presences": None,
+            "max_members": 25_000_000,
+            "max_stage_video_channel_users": 50,
+            "max_video_channel_users": 25,
+            "premium_subscription_count": 0,
+            "safety_alerts_channel_id": None,
+            "nsfw": False,
+            "incidents_data": None,
             "afk_channel_id": None,
             "afk_timeout": 300,
             "verification_level": 0,
@@ -200,6 +225,21 @@ class Guild:
             "stage_instances": [],
             "guild_scheduled_events": [],
         }
+
+    def rest_payload(self, *, with_counts: bool = False) -> dict[str, Any]:
+        """The guild as `GET /guilds/{id}` returns it: no channels, members or other state
+        that only GUILD_CREATE carries."""
+        payload = {k: v for k, v in self.payload().items() if k not in _GATEWAY_ONLY}
+        if with_counts:
+            payload["approximate_member_count"] = len(self.members)
+            payload["approximate_presence_count"] = 0
+        return payload
+
+
+_GATEWAY_ONLY = {
+    "channels", "threads", "members", "member_count", "large", "unavailable", "joined_at",
+    "voice_states", "presences", "stage_instances", "guild_scheduled_events",
+}  # fmt: skip
 
 
 @dataclass
@@ -264,6 +304,18 @@ def walk_components(components: list[dict[str, Any]]):
         yield from walk_components(component.get("components") or [])
         if isinstance(component.get("component"), dict):
             yield from walk_components([component["component"]])
+
+
+def number_components(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Copies with Discord's component ids: those left out get the next unused number, in
+    order, as Discord fills them in for messages and modals."""
+    copied = json.loads(json.dumps(components))
+    taken = {c["id"] for c in walk_components(copied) if isinstance(c.get("id"), int)}
+    numbers = (n for n in itertools.count(1) if n not in taken)
+    for component in walk_components(copied):
+        if not isinstance(component.get("id"), int):
+            component["id"] = next(numbers)
+    return copied
 
 
 @dataclass

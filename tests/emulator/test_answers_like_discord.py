@@ -98,3 +98,45 @@ async def test_starting_a_thread_answers_201(emu, http):
     channel = emu.guild.channel_named("lab").id
     async with http.post(api(emu, f"/channels/{channel}/threads"), json={"name": "t"}) as reply:
         assert reply.status == 201 and (await reply.json())["type"] == 11
+
+
+async def test_components_get_discord_s_ids_and_answers_match_the_spec(emu, http):
+    channel = emu.guild.channel_named("lab").id
+    row = {"type": 1, "components": [{"type": 2, "style": 1, "label": "A", "custom_id": "a"}]}
+    row["components"].append({"type": 2, "style": 1, "label": "B", "custom_id": "b", "id": 7})
+    body = {"components": [row], "allowed_mentions": {"parse": []}}
+    async with http.post(api(emu, f"/channels/{channel}/messages"), json=body):
+        pass
+    (message,) = emu.channel_history(channel)
+    numbered = message.payload["components"][0]
+    assert numbered["id"] == 1 and [b["id"] for b in numbered["components"]] == [2, 7]
+
+    member = emu.add_member("Ada", [])
+    for path in (
+        f"/guilds/{emu.guild.id}?with_counts=true",
+        f"/guilds/{emu.guild.id}/members/{member.id}",
+        "/users/@me",
+        "/oauth2/applications/@me",
+    ):
+        async with http.get(api(emu, path)) as reply:
+            assert reply.status == 200, path
+    async with http.get(api(emu, f"/guilds/{emu.guild.id}/members/1")) as reply:
+        assert reply.status == 404 and (await reply.json())["code"] == 10007
+    assert not emu.violations, emu.violations  # every answer validated against the spec
+
+
+async def test_one_command_is_created_fetched_replaced_and_deleted(emu, http):
+    base = api(emu, f"/applications/{emu.application_id}/guilds/{emu.guild.id}/commands")
+    command = {"name": "hello", "description": "Say hello", "type": 1}
+    async with http.post(base, json=command) as reply:
+        assert reply.status == 201
+        created = await reply.json()
+    async with http.post(base, json={**command, "description": "Say hi"}) as reply:
+        assert reply.status == 200 and (await reply.json())["id"] == created["id"]
+    async with http.get(f"{base}/{created['id']}") as reply:
+        assert (await reply.json())["description"] == "Say hi"
+    async with http.delete(f"{base}/{created['id']}") as reply:
+        assert reply.status == 204
+    async with http.get(f"{base}/{created['id']}") as reply:
+        assert reply.status == 404 and (await reply.json())["code"] == 10063
+    assert not emu.violations, emu.violations
