@@ -12,6 +12,7 @@ Fault injection: `rate_limit(...)` answers matching requests with 429 and `retry
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import secrets
 import time
@@ -54,13 +55,21 @@ class Fault:
     retry_after: float = 0.0
 
 
+def bot_token(application_id: int) -> str:
+    """A token shaped like Discord's: the bot's id in base64, a timestamp part and an HMAC
+    part (some client libraries read the application id out of the first part)."""
+    head = base64.urlsafe_b64encode(str(application_id).encode()).decode().rstrip("=")
+    stamp = base64.urlsafe_b64encode(secrets.token_bytes(4)).decode().rstrip("=")
+    return f"{head}.{stamp}.{secrets.token_urlsafe(27)}"
+
+
 class DiscordEmulator:
     """The whole emulated Discord: world, REST API, gateway, contract checks, faults."""
 
-    def __init__(self, *, token: str = "emulator-token", heartbeat_interval_ms: int = 41_250):
-        self.token = token
+    def __init__(self, *, token: str | None = None, heartbeat_interval_ms: int = 41_250):
         self.ids = Snowflakes()
         self.application_id = self.ids.next()
+        self.token = token or bot_token(self.application_id)
         self.bot_user = user_payload(self.application_id, "LLM Lab Bot", bot=True)
         self.owner = user_payload(self.ids.next(), "Server Owner")
         self.gateway = Gateway(self, heartbeat_interval_ms)

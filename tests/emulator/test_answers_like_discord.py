@@ -140,3 +140,15 @@ async def test_one_command_is_created_fetched_replaced_and_deleted(emu, http):
     async with http.get(f"{base}/{created['id']}") as reply:
         assert reply.status == 404 and (await reply.json())["code"] == 10063
     assert not emu.violations, emu.violations
+
+
+def test_the_token_is_shaped_like_discord_s():
+    import base64
+
+    emulator = DiscordEmulator()
+    head, stamp, secret = emulator.token.split(".")
+    assert (
+        base64.urlsafe_b64decode(head + "=" * (-len(head) % 4))
+        == str(emulator.application_id).encode()
+    )
+    assert stamp and len(secret) >= 27
