@@ -49,9 +49,10 @@ setup() {
     if [ -f "$stamp" ] && grep -qxF "$want" "$stamp"; then
         return
     fi
-    if [ ! -x "$VENV/bin/python" ]; then
+    if ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
+    then  # missing, broken (its Python moved or removed) or made with an older Python
         echo "lab.sh: creating $VENV" >&2
-        "$(find_python)" -m venv "$VENV"
+        "$(find_python)" -m venv --clear "$VENV"
     fi
     local pip=("$VENV/bin/python" -m pip --quiet)
     "${pip[@]}" install --upgrade pip

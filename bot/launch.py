@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sys
 
+import aiohttp
 import discord
 import discord.http
 
@@ -46,6 +48,14 @@ async def run_bot(settings: Settings, token: str) -> int:
     async with bot:
         try:
             await bot.start(token)
+        except aiohttp.ClientConnectorError as error:
+            reason = getattr(error.os_error, "strerror", None) or str(error.os_error)
+            print(
+                f"labbot: cannot reach Discord at {settings.discord.api_base} ({reason}): "
+                "check this machine's internet connection (or LABBOT_DISCORD_API_BASE).",
+                file=sys.stderr,
+            )
+            return 1
         except discord.LoginFailure:
             raise ConfigError(
                 "DISCORD_TOKEN",
