@@ -334,6 +334,7 @@ class Actor:
         rows = []
         inputs = [c for c in walk_components(modal.get("components") or []) if c.get("type") == 4]
         labels = _modal_labels(modal)
+        parents = _input_parents(modal)
         for text_input in inputs:
             keys = {
                 text_input["custom_id"],
@@ -359,10 +360,15 @@ class Actor:
             submitted = {"type": 4, "custom_id": text_input["custom_id"], "value": value}
             if "id" in text_input:  # the number Discord gave the input when the modal opened
                 submitted["id"] = text_input["id"]
-            if text_input["custom_id"] in labels:  # inside a Label: Discord answers in kind
-                rows.append({"type": 18, "component": submitted})
+            # Discord answers in the modal's own layout, each wrapper with its id.
+            wrapper = parents.get(text_input["custom_id"], {})
+            if text_input["custom_id"] in labels:  # inside a Label
+                row: dict[str, Any] = {"type": 18, "component": submitted}
             else:
-                rows.append({"type": 1, "components": [submitted]})
+                row = {"type": 1, "components": [submitted]}
+            if "id" in wrapper:
+                row["id"] = wrapper["id"]
+            rows.append(row)
         interaction = self.emu.new_interaction(MODAL_SUBMIT, self.member.id, self.channel_id)
         return await self._dispatch(
             interaction, {"custom_id": modal["custom_id"], "components": rows}
@@ -467,6 +473,19 @@ def _modal_labels(modal: dict[str, Any]) -> dict[str, str]:
         if component.get("type") == 18 and isinstance(inner, dict) and "custom_id" in inner:
             labels[inner["custom_id"]] = component.get("label", "")
     return labels
+
+
+def _input_parents(modal: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """custom_id of each text input -> the row or Label that holds it."""
+    parents = {}
+    for component in walk_components(modal.get("components") or []):
+        children = list(component.get("components") or [])
+        if isinstance(component.get("component"), dict):
+            children.append(component["component"])
+        for child in children:
+            if child.get("type") == 4 and "custom_id" in child:
+                parents[child["custom_id"]] = component
+    return parents
 
 
 async def wait_until_settled(

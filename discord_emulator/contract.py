@@ -103,6 +103,66 @@ def check_response(template: str, method: str, status: int, body: Any) -> list[s
     return list(_CHECKED[key])
 
 
+@cache
+def _schema_validator(name: str) -> Draft202012Validator:
+    spec = _spec()
+    return Draft202012Validator(
+        {"$ref": f"#/components/schemas/{name}", "components": spec["components"]}
+    )
+
+
+# The gateway sends REST objects with extra gateway-only fields; each dispatch is checked
+# part by part against the spec's response schema of the object it carries.
+_GUILD_GATEWAY_FIELDS = {
+    "channels", "threads", "members", "member_count", "large", "unavailable", "joined_at",
+    "voice_states", "presences", "stage_instances", "guild_scheduled_events",
+    "soundboard_sounds",
+}  # fmt: skip
+
+
+def _dispatch_parts(event: str, data: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """(where, schema name, object) for the objects a dispatch carries."""
+    parts: list[tuple[str, str, Any]] = []
+    if event == "READY":
+        parts.append(("user", "UserResponse", data.get("user")))
+    elif event in ("GUILD_CREATE", "GUILD_UPDATE"):
+        guild = {k: v for k, v in data.items() if k not in _GUILD_GATEWAY_FIELDS}
+        parts.append(("guild", "GuildResponse", guild))
+        for i, member in enumerate(data.get("members", [])):
+            parts.append((f"members[{i}]", "GuildMemberResponse", member))
+        for i, thread in enumerate(data.get("threads", [])):
+            parts.append((f"threads[{i}]", "ThreadResponse", thread))
+        for i, channel in enumerate(data.get("channels", [])):
+            parts.append((f"channels[{i}]", "GuildChannelResponse", channel))
+    elif event in ("GUILD_ROLE_CREATE", "GUILD_ROLE_UPDATE"):
+        parts.append(("role", "GuildRoleResponse", data.get("role")))
+    elif event in ("THREAD_CREATE", "THREAD_UPDATE"):
+        thread = {k: v for k, v in data.items() if k != "newly_created"}
+        parts.append(("thread", "ThreadResponse", thread))
+    elif event in ("MESSAGE_CREATE", "MESSAGE_UPDATE"):
+        message = {k: v for k, v in data.items() if k not in ("guild_id", "member")}
+        parts.append(("message", "MessageResponse", message))
+    elif event == "INTERACTION_CREATE":
+        member = {k: v for k, v in (data.get("member") or {}).items() if k != "permissions"}
+        parts.append(("member", "GuildMemberResponse", member))
+        if "message" in data:
+            parts.append(("message", "MessageResponse", data["message"]))
+    return parts
+
+
+def check_dispatch(event: str, data: dict[str, Any]) -> list[str]:
+    """Schema errors of a gateway dispatch the emulator sends (see `_dispatch_parts`)."""
+    problems = []
+    for where, schema, value in _dispatch_parts(event, data):
+        key = ("dispatch", schema, json.dumps(_shape(value), sort_keys=True))
+        if key not in _CHECKED:
+            _CHECKED[key] = _schema_errors(_schema_validator(schema), value)
+            if len(_CHECKED) > _CHECKED_MAX:
+                _CHECKED.popitem(last=False)
+        problems += [f"{where}: {problem}" for problem in _CHECKED[key]]
+    return problems
+
+
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:\d\d)?")
 
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader, web
 
-from discord_emulator import contract
+from discord_emulator import contract, intents, ratelimits
+from discord_emulator.pace import SESSION_STARTS_PER_DAY
 from discord_emulator.world import Message, Upload, now_iso, number_components
 
 if TYPE_CHECKING:
@@ -171,21 +172,18 @@ def _wrap(emu: DiscordEmulator, method: str, template: str, handler, needs_auth:
         emu.requests.append((method, template))
         if needs_auth and request.headers.get("Authorization") != f"Bot {emu.token}":
             return _error(401, 0, "401: Unauthorized")
+        verdict = emu.rate_limits.take(method, template, dict(request.match_info))
         fault = emu.take_fault(method, template)
         if fault is not None and fault.status == 429:
-            return _json(
-                {
-                    "message": "You are being rate limited.",
-                    "retry_after": fault.retry_after,
-                    "global": False,
-                },
-                status=429,
-                headers={
-                    "Retry-After": str(fault.retry_after),
-                    "Via": "1.1 google",
-                    "X-RateLimit-Scope": "user",
-                },
-            )
+            verdict = ratelimits.Verdict(verdict.headers, fault.retry_after)
+        if verdict.retry_after is not None:
+            body, headers = verdict.refusal()
+            return _json(body, status=429, headers={**headers, "Via": "1.1 google"})
+        response = await answer(request, fault)
+        response.headers.update(verdict.headers)
+        return response
+
+    async def answer(request: web.Request, fault) -> web.Response:
         if fault is not None:
             return _error(fault.status, 0, "emulated server error")
         try:
@@ -207,12 +205,12 @@ def _wrap(emu: DiscordEmulator, method: str, template: str, handler, needs_auth:
         emu.touch()
         if result is None:
             return web.Response(status=204)
-        status, answer = (201, result.body) if isinstance(result, Created) else (200, result)
+        status, reply = (201, result.body) if isinstance(result, Created) else (200, result)
         # The emulator's own answers must be what Discord answers: a field the spec requires
         # and the emulator leaves out fails every end-to-end test, not a class's real server.
-        for problem in contract.check_response(template, method, status, answer):
+        for problem in contract.check_response(template, method, status, reply):
             emu.record_violation(endpoint, "emulator_response", problem)
-        return _json(answer, status=status)
+        return _json(reply, status=status)
 
     return handle
 
@@ -290,8 +288,8 @@ class Api:
             "url": self.emu.gateway_url,
             "shards": 1,
             "session_start_limit": {
-                "total": 1000,
-                "remaining": 999,
+                "total": SESSION_STARTS_PER_DAY,
+                "remaining": self.emu.gateway.session_starts_remaining,
                 "reset_after": 86_400_000,
                 "max_concurrency": 1,
             },
@@ -567,7 +565,14 @@ class Api:
         else:
             before = anchors.get("before")
             page = [m for m in history if before is None or m.id < before][-limit:]
-        return [m.payload for m in reversed(page)]
+        return [self._as_seen(m.payload) for m in reversed(page)]
+
+    def _as_seen(self, message: Body) -> Body:
+        """A message as this app may read it: without the MESSAGE_CONTENT intent enabled,
+        others' messages have no content (Discord's "Message Content Intent")."""
+        if self.emu.privileged_intents & intents.MESSAGE_CONTENT:
+            return message
+        return intents.without_content(message, self.emu.bot_user["id"])
 
     async def create_message(self, request, body, files, endpoint) -> Body:
         channel_id = self._channel(request)
@@ -575,7 +580,7 @@ class Api:
         return self._new_message(channel_id, body, files, flags=int(body.get("flags") or 0)).payload
 
     async def get_message(self, request, body, files, endpoint) -> Body:
-        return self._bot_message(request).payload
+        return self._as_seen(self._bot_message(request).payload)
 
     async def edit_message(self, request, body, files, endpoint) -> Body:
         message = self._bot_message(request)
@@ -605,8 +610,7 @@ class Api:
         )
         self.emu.guild.channels[thread.id] = thread
         payload = thread.payload()
-        if self.emu.gateway.session is not None:
-            await self.emu.gateway.dispatch("THREAD_CREATE", {**payload, "newly_created": True})
+        self.emu.gateway.dispatch_soon("THREAD_CREATE", {**payload, "newly_created": True})
         return Created(payload)
 
     async def download(self, request: web.Request) -> web.Response:
@@ -666,7 +670,16 @@ class Api:
             ephemeral=bool(flags & EPHEMERAL),
             interaction_id=interaction_id,
         )
-        return emu.store_message(channel_id, message)
+        emu.store_message(channel_id, message)
+        if not message.ephemeral:
+            # Seen by a session with GUILD_MESSAGES (content only with MESSAGE_CONTENT, or
+            # because it is the app's own message).
+            event = {**payload}
+            if interaction_id is None:
+                bot = emu.guild.members[int(emu.bot_user["id"])].payload()
+                event["member"] = {k: v for k, v in bot.items() if k != "user"}
+            emu.gateway.dispatch_soon("MESSAGE_CREATE", event)
+        return message
 
     def _apply_edit(self, message: Message, body: Body, files: list[Upload]) -> None:
         payload = message.payload
@@ -692,4 +705,6 @@ class Api:
         payload["flags"] = int(payload.get("flags") or 0) & ~LOADING
         payload["edited_timestamp"] = now_iso()
         message.edits += 1
+        if not message.ephemeral:
+            self.emu.gateway.dispatch_soon("MESSAGE_UPDATE", dict(payload))
         self.emu.touch()

@@ -25,6 +25,8 @@ from aiohttp import web
 from discord_emulator import rest
 from discord_emulator.contract import Violation
 from discord_emulator.gateway import Gateway
+from discord_emulator.pace import Pace
+from discord_emulator.ratelimits import RateLimits
 from discord_emulator.world import (
     Channel,
     Guild,
@@ -66,13 +68,20 @@ def bot_token(application_id: int) -> str:
 class DiscordEmulator:
     """The whole emulated Discord: world, REST API, gateway, contract checks, faults."""
 
-    def __init__(self, *, token: str | None = None, heartbeat_interval_ms: int = 41_250):
+    def __init__(
+        self, *, token: str | None = None, time_scale: float = 1.0, privileged_intents: int = 0
+    ) -> None:
         self.ids = Snowflakes()
+        # Discord's clocks (heartbeat, identify, rate-limit windows), scaled for tests.
+        self.pace = Pace(time_scale)
+        # Privileged intents enabled for the application in the Developer Portal.
+        self.privileged_intents = privileged_intents
         self.application_id = self.ids.next()
         self.token = token or bot_token(self.application_id)
         self.bot_user = user_payload(self.application_id, "LLM Lab Bot", bot=True)
         self.owner = user_payload(self.ids.next(), "Server Owner")
-        self.gateway = Gateway(self, heartbeat_interval_ms)
+        self.gateway = Gateway(self, self.pace)
+        self.rate_limits = RateLimits(self.pace)
         self.guild = self._build_guild()
         self.messages: dict[int, Message] = {}
         self.channel_messages: dict[int, list[int]] = {}
@@ -260,8 +269,7 @@ class DiscordEmulator:
 
     async def stop(self) -> None:
         """Close every connection and stop listening."""
-        if self.gateway.session and self.gateway.session.socket is not None:
-            await self.gateway.session.socket.close()
+        await self.gateway.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

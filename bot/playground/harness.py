@@ -28,10 +28,10 @@ class LabHarness:
         settings: Settings,
         *,
         extensions: list[str] | None = None,
-        heartbeat_interval_ms: int = 41_250,
+        time_scale: float = 1.0,
         guild_ready_timeout_s: float = 0.05,
     ) -> None:
-        self.emulator = DiscordEmulator(heartbeat_interval_ms=heartbeat_interval_ms)
+        self.emulator = DiscordEmulator(time_scale=time_scale)
         self.emulator.bot_in_process = True
         self._settings = settings
         self._extensions = extensions

@@ -11,6 +11,7 @@ from bot.playground.harness import LabHarness
 from model_runner.decoding.params import DecodingParams
 from model_runner.http import build_app
 from model_runner.runner import ModelRunner, RunnerConfig
+from tests.e2e.conftest import TIME_SCALE
 
 
 async def test_bot_uses_a_runner_over_http(tmp_path):
@@ -22,7 +23,7 @@ async def test_bot_uses_a_runner_over_http(tmp_path):
         runner=RunnerSettings(url=url, token=Secret("runner-secret")),
         storage=StorageSettings(data_dir=tmp_path / "bot"),
     )
-    harness = LabHarness(settings)
+    harness = LabHarness(settings, time_scale=TIME_SCALE)
     await harness.start()
     try:
         await runner.wait_ready()
@@ -45,7 +46,7 @@ async def test_the_runner_address_and_its_credentials_stay_hidden(tmp_path, capl
     settings = Settings(
         runner=RunnerSettings(url=url), storage=StorageSettings(data_dir=tmp_path / "bot")
     )
-    harness = LabHarness(settings)
+    harness = LabHarness(settings, time_scale=TIME_SCALE)
     await harness.start()
     try:
         student = await harness.actor("Ada", roles=["Group 1"]).slash("generate", prompt="Hi")
