@@ -7,28 +7,10 @@ import asyncio
 import json
 
 import aiohttp
-import pytest
 
 from discord_emulator import DiscordEmulator
 
 APPLICATION_COMMAND = 2
-
-
-@pytest.fixture
-async def emu():
-    emulator = DiscordEmulator(time_scale=0.05)
-    await emulator.start()
-    try:
-        yield emulator
-    finally:
-        await emulator.stop()
-
-
-@pytest.fixture
-async def http(emu):
-    headers = {"Authorization": f"Bot {emu.token}"}
-    async with aiohttp.ClientSession(base_url=emu.base_url, headers=headers) as session:
-        yield session
 
 
 def api(emu, path: str) -> str:

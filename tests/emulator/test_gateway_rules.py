@@ -14,24 +14,7 @@ import pytest
 from discord_emulator import DiscordEmulator, intents
 from discord_emulator.pace import Pace
 
-SCALE = 0.02  # heartbeat every 825 ms, identify once per 0.1 s
-
-
-@pytest.fixture
-async def emu():
-    emulator = DiscordEmulator(time_scale=SCALE)
-    await emulator.start()
-    try:
-        yield emulator
-    finally:
-        await emulator.stop()
-
-
-@pytest.fixture
-async def http(emu):
-    headers = {"Authorization": f"Bot {emu.token}"}
-    async with aiohttp.ClientSession(base_url=emu.base_url, headers=headers) as session:
-        yield session
+TIME_SCALE = SCALE = 0.02  # heartbeat every 825 ms, identify once per 0.1 s
 
 
 def identify(emu, **changes) -> dict:

@@ -128,15 +128,10 @@ async def hikari_bot(emu: DiscordEmulator, compression=None, monkeypatch=None):
         await bot.close()
 
 
-@pytest.fixture
-async def emu():
-    emulator = DiscordEmulator(time_scale=0.05)
-    await emulator.start()
-    try:
-        yield emulator
-    finally:
-        await emulator.stop()
-    assert not emulator.violations, "\n".join(map(str, emulator.violations))
+@pytest.fixture(autouse=True)
+def no_violations(emu):
+    yield
+    assert not emu.violations, "\n".join(map(str, emu.violations))
 
 
 def actor(emu: DiscordEmulator) -> Actor:
