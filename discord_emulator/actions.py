@@ -14,6 +14,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from discord_emulator import contract
 from discord_emulator.world import Interaction, Member, Message, Upload, walk_components
 
 if TYPE_CHECKING:
@@ -518,6 +519,14 @@ async def wait_until_settled(
 
     while not delivered():
         remaining = deadline - loop.time()
+        # Discord forgets an interaction nobody acknowledged within 3 s ("This interaction
+        # failed" for the user); waiting longer for it only hides the failure.
+        unanswered_s = emu.now() - interaction.created
+        if interaction.response_type is None and unanswered_s > contract.FIRST_RESPONSE_S + 0.5:
+            raise ActionError(
+                f"the bot never answered within {contract.FIRST_RESPONSE_S:.0f} s "
+                "(Discord shows the user 'This interaction failed')"
+            )
         if remaining <= 0:
             state = (
                 "never answered"

@@ -168,6 +168,7 @@ class Gateway:
         self.connections = 0
         self.closes: list[int] = []  # close codes the gateway sent, in order
         self.missed_heartbeats = 0
+        self.worst_heartbeat_gap_s = 0.0  # longest wait between two heartbeats of a client
         self.session_starts_remaining = SESSION_STARTS_PER_DAY
         self._identify_times: deque[float] = deque()
 
@@ -244,6 +245,7 @@ class Gateway:
         if op == HEARTBEAT:
             if data is not None and (isinstance(data, bool) or not isinstance(data, int)):
                 raise _Closed(4002, "Error while decoding payload.")
+            self.worst_heartbeat_gap_s = max(self.worst_heartbeat_gap_s, now - conn.last_beat)
             conn.last_beat = now
             conn.push({"op": HEARTBEAT_ACK})
         elif op == IDENTIFY:

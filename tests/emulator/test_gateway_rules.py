@@ -4,6 +4,7 @@ WebSocket and HTTP calls so that each rule is seen exactly as a client sees it."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import zlib
@@ -12,6 +13,7 @@ import aiohttp
 import pytest
 
 from discord_emulator import DiscordEmulator, intents
+from discord_emulator.actions import ActionError, Actor
 from discord_emulator.pace import Pace
 
 TIME_SCALE = SCALE = 0.02  # heartbeat every 825 ms, identify once per 0.1 s
@@ -253,3 +255,30 @@ async def test_a_broken_dispatch_is_a_violation(emu, http, monkeypatch):
         v.rule == "emulator_dispatch" and "'name' is a required property" in v.detail
         for v in emu.violations
     )
+
+
+async def test_an_interaction_nobody_answers_fails_after_discords_3_s(emu, http):
+    base = f"{emu.api_base}/applications/{emu.application_id}/commands"
+    async with http.post(base, json={"name": "hello", "description": "Say hello"}) as reply:
+        assert reply.status == 201
+    ws, interval_ms = await connect(http, emu)
+    await ws.send_json(identify(emu))
+    await next_dispatch(ws, "GUILD_CREATE")
+
+    async def stay_connected_but_never_answer() -> None:
+        while True:
+            await ws.send_json({"op": 1, "d": None})
+            with contextlib.suppress(TimeoutError):
+                while True:  # drain (the interaction arrives and is ignored)
+                    await ws.receive(timeout=interval_ms / 1000 * 0.8)
+
+    keeper = asyncio.create_task(stay_connected_but_never_answer())
+    ada = Actor(emu, emu.add_member("Ada"), emu.guild.channel_named("lab").id)
+    started = emu.now()
+    try:
+        with pytest.raises(ActionError, match="never answered within 3 s"):
+            await ada.slash("hello")
+    finally:
+        keeper.cancel()
+    assert 3.0 < emu.now() - started < 5.0  # Discord's 3 s, not the actor's 120 s patience
+    await ws.close()
