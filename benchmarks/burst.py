@@ -23,9 +23,9 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from model_runner.decoding.contrastive import contrastive_search
-from model_runner.decoding.params import DecodingParams
 from model_runner.decoding.run import stepper_for
 from model_runner.engine.engine import DecodeEngine, DecodeJob
+from model_runner.protocol import DecodingParams
 
 MIX = [
     {"method": "greedy"},

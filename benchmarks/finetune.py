@@ -27,11 +27,10 @@ from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArgum
 
 from benchmarks.burst import build_model
 from bot.exts.finetune._examples import load_examples
-from model_runner.decoding.params import DecodingParams
 from model_runner.decoding.run import stepper_for
 from model_runner.engine.engine import BackgroundWork, DecodeEngine, DecodeJob
-from model_runner.finetune.params import FineTuneParams
 from model_runner.finetune.trainer import TrainingProgress, train_steps
+from model_runner.protocol import DecodingParams, FineTuneParams
 from model_runner.tiny import build_tokenizer
 
 

@@ -15,7 +15,7 @@ from discord import app_commands
 
 from bot.formatting import clip, for_log
 from bot.redact import scrub_urls
-from model_runner.api import RunnerBusy, RunnerError, RunnerUnavailable
+from model_runner.protocol import RunnerBusy, RunnerError, RunnerUnavailable
 
 log = logging.getLogger(__name__)
 MAX_CONTENT = 2000  # Discord refuses a message with more characters than this

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from model_runner.protocol import Info
+
 if TYPE_CHECKING:
     from bot.lab_bot import LabBot
 
@@ -23,7 +25,7 @@ WORKING = "⏳"
 async def show_queue(bot: LabBot, interaction: discord.Interaction) -> None:
     """After deferring: if requests are queued ahead, say how many."""
     try:
-        info = await asyncio.wait_for(bot.runner.info(), timeout=1.0)
+        info = await asyncio.wait_for(bot.runner.call(Info()), timeout=1.0)
     except Exception:  # noqa: BLE001 - the queue note is a courtesy, never a failure
         return
     if info.waiting > 0:

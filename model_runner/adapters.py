@@ -12,26 +12,16 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 from pathlib import Path
 
 import torch
 
-from model_runner.api import AdapterInfo, InvalidRequest
+from model_runner.protocol import AdapterInfo, AdapterNotFound, RunAlreadyActive
+from model_runner.protocol.limits import check_id
 
 log = logging.getLogger(__name__)
 
 BASE = "__base__"
-_ADAPTER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # whole id: fullmatch
-
-
-def valid_id(adapter_id: object) -> bool:
-    """1-128 letters, digits, '.', '_' or '-', starting with a letter or digit, no '..'."""
-    return (
-        isinstance(adapter_id, str)
-        and _ADAPTER_ID.fullmatch(adapter_id) is not None
-        and ".." not in adapter_id
-    )
 
 
 def reset_routing(model: torch.nn.Module) -> int:
@@ -63,24 +53,16 @@ class AdapterRegistry:
         self.loaded: set[str] = set()
 
     def path(self, adapter_id: str) -> Path:
-        """The adapter's directory, or an error naming the adapter."""
-        if not valid_id(adapter_id):
-            raise InvalidRequest(
-                "adapter must be 1-128 letters, digits, '.', '_' or '-'", field="adapter"
-            )
-        path = self.root / adapter_id
+        """The adapter's directory, or AdapterNotFound naming it."""
+        path = self.root / check_id("adapter", adapter_id)  # never a path outside the store
         if not (path / "adapter_config.json").is_file():
-            raise InvalidRequest(f"no adapter {adapter_id!r} on this runner", field="adapter")
+            raise AdapterNotFound(f"no adapter {adapter_id!r} on this runner", field="adapter")
         return path
 
     def check_new(self, adapter_id: str) -> None:
-        """A valid id that no saved adapter uses yet."""
-        if not valid_id(adapter_id):
-            raise InvalidRequest(
-                "adapter must be 1-128 letters, digits, '.', '_' or '-'", field="adapter"
-            )
-        if (self.root / adapter_id).exists():
-            raise InvalidRequest(f"adapter {adapter_id!r} already exists", field="adapter")
+        """An id that no saved adapter uses yet (RunAlreadyActive otherwise)."""
+        if (self.root / check_id("adapter", adapter_id)).exists():
+            raise RunAlreadyActive(f"adapter {adapter_id!r} already exists", field="adapter")
 
     def saved(self) -> list[AdapterInfo]:
         """Every saved adapter with its training record."""

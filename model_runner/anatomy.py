@@ -23,7 +23,14 @@ from contextlib import contextmanager
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from model_runner.api import (
+from model_runner.introspect import (
+    context_ids,
+    decode_one,
+    display_token,
+    token_pieces,
+)
+from model_runner.loading import LoadedModel
+from model_runner.protocol import (
     AttentionResult,
     EmbeddingPoint,
     EmbeddingResult,
@@ -32,15 +39,7 @@ from model_runner.api import (
     RunnerError,
     WordNeighbours,
 )
-from model_runner.introspect import (
-    check_text,
-    context_ids,
-    decode_one,
-    display_token,
-    token_pieces,
-)
-from model_runner.lab_params import MAX_TOKENS, TOP_DEFAULT, TOP_RANGE, check_int, check_words
-from model_runner.loading import LoadedModel
+from model_runner.protocol.limits import MAX_TOKENS, TOP_DEFAULT, check_int
 
 _CHUNK_ROWS = 32768  # vocabulary rows compared at once (bounds memory for Gemma's 262k tokens)
 
@@ -105,7 +104,6 @@ def attention(
     `shared` is the engine's model when it differs from `loaded.model` (a `PeftModel` once
     adapters are loaded); its adapters are switched off so the weights are the base model's.
     """
-    check_text(text)
     config = loaded.model.config.get_text_config()
     layers, heads = config.num_hidden_layers, config.num_attention_heads
     layer = layers if layer is None else check_int("layer", layer, 1, layers)
@@ -197,8 +195,6 @@ def embedding(loaded: LoadedModel, words: list[str], top: int = TOP_DEFAULT) -> 
     """For each word, its `top` nearest vocabulary tokens by cosine similarity of input
     embeddings (a word of several tokens takes the mean of their vectors), and a 2-D PCA
     projection of the words together with their neighbours."""
-    words = check_words(words)
-    top = check_int("top", top, *TOP_RANGE)
     tokenizer = loaded.tokenizer
     table = input_embeddings(loaded.model)  # [V, H]; LoRA never touches it
     table = table[: min(table.shape[0], len(tokenizer))]  # rows beyond the tokenizer are padding

@@ -1,7 +1,7 @@
 """The lab's pre-training steps made visible: tokenisation, next-token probabilities, loss.
 
-Each function takes a loaded model and plain Python values and returns an `api` result; the
-runner calls them on its worker thread. References: the GPT-2 byte-level BPE (Radford et al.,
+Each function takes a loaded model and the values of an operation (checked when the request
+was built) and returns its result; the runner calls them on its worker thread. References: the GPT-2 byte-level BPE (Radford et al.,
 2019) marks a leading space with "Ġ"; SentencePiece (Gemma) with "▁". Loss is the
 cross-entropy of each token given the ones before it, and perplexity is exp(mean loss).
 """
@@ -14,7 +14,8 @@ from typing import Any
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from model_runner.api import (
+from model_runner.loading import LoadedModel
+from model_runner.protocol import (
     InvalidRequest,
     LossResult,
     NextTokenResult,
@@ -23,21 +24,6 @@ from model_runner.api import (
     TokenPiece,
     TokenProbability,
 )
-from model_runner.loading import LoadedModel
-
-MAX_TEXT_CHARS = 2000
-MAX_TOP = 50
-
-
-def check_text(text: str, field: str = "text") -> str:
-    """Non-empty text within the length limit."""
-    if not isinstance(text, str) or not text.strip():
-        raise InvalidRequest(f"{field} must not be empty", field=field)
-    if len(text) > MAX_TEXT_CHARS:
-        raise InvalidRequest(
-            f"{field} must be at most {MAX_TEXT_CHARS} characters (got {len(text)})", field=field
-        )
-    return text
 
 
 def readable(text: str) -> str:
@@ -98,7 +84,6 @@ def display_token(
 
 def tokenize(loaded: LoadedModel, text: str) -> TokenizeResult:
     """Split `text` into the model's tokens."""
-    check_text(text)
     tokenizer = loaded.tokenizer
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     return TokenizeResult(text=text, tokens=token_pieces(tokenizer, ids))
@@ -134,13 +119,6 @@ def next_token(
     loaded: LoadedModel, prompt: str, temperature: float = 1.0, top: int = 10
 ) -> NextTokenResult:
     """The `top` most likely next tokens after `prompt`, softmax(logits / temperature)."""
-    check_text(prompt, "prompt")
-    if not 0.05 <= temperature <= 5:
-        raise InvalidRequest(
-            f"temperature must be between 0.05 and 5 (got {temperature})", field="temperature"
-        )
-    if not 1 <= top <= MAX_TOP:
-        raise InvalidRequest(f"top must be between 1 and {MAX_TOP} (got {top})", field="top")
     # Encoded exactly as for generation, so this is the distribution the first token of
     # /generate is chosen from.
     prompt_ids = loaded.tokenizer(prompt)["input_ids"]
@@ -161,7 +139,6 @@ def next_token(
 @torch.inference_mode()
 def loss(loaded: LoadedModel, text: str) -> LossResult:
     """Each token's probability and cross-entropy given the tokens before it."""
-    check_text(text)
     ids = context_ids(loaded, text)  # without a BOS token, the first token gets no loss
     if len(ids) < 2:
         raise InvalidRequest("text must have at least two tokens", field="text")

@@ -22,7 +22,7 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from model_runner.api import RunnerUnavailable
+from model_runner.protocol import RunnerUnavailable
 
 log = logging.getLogger(__name__)
 

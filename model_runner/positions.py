@@ -9,7 +9,7 @@ is measured in tokens when it arrives, and refused with a message a student can 
 
 from __future__ import annotations
 
-from model_runner.api import InvalidRequest
+from model_runner.protocol import InvalidRequest
 
 
 def check_fits(

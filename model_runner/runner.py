@@ -28,25 +28,7 @@ from typing import TypedDict, TypeVar
 
 from model_runner import __version__, anatomy, introspect, trainstep
 from model_runner.adapters import AdapterRegistry
-from model_runner.api import (
-    COMPARE_METHODS,
-    LAB_SETTINGS,
-    AdapterInfo,
-    AttentionResult,
-    CompareResult,
-    EmbeddingResult,
-    FineTuneStatus,
-    GenerateResult,
-    InvalidRequest,
-    LossResult,
-    NextTokenResult,
-    RunnerInfo,
-    RunnerUnavailable,
-    TokenizeResult,
-    TrainStepResult,
-)
 from model_runner.archive import adapter_zip
-from model_runner.decoding.params import DecodingMethod, DecodingParams
 from model_runner.decoding.run import stepper_for
 from model_runner.energy import typical_power_w, watt_hours
 from model_runner.engine.engine import (
@@ -54,24 +36,47 @@ from model_runner.engine.engine import (
     DecodeEngine,
     DecodeJob,
     JobOutcome,
-    RequestTimeout,
 )
-from model_runner.finetune.params import FineTuneParams, check_sentences
 from model_runner.finetune.trainer import TrainingProgress, save_adapter, train_steps
-from model_runner.lab_params import (
-    LEARNING_RATE_DEFAULT,
-    STEPS_DEFAULT,
-    TOP_DEFAULT,
-    TOP_RANGE,
-    check_int,
-    check_train_step,
-    check_words,
-)
 from model_runner.loading import LoadedModel, load_model
 from model_runner.positions import check_fits
-from model_runner.together import all_or_none
+from model_runner.protocol import (
+    AdapterArchive,
+    AdapterList,
+    Attention,
+    AttentionResult,
+    CancelFineTune,
+    Compare,
+    CompareResult,
+    Embedding,
+    EmbeddingResult,
+    FineTuneProgress,
+    FineTuneStatus,
+    Generate,
+    GenerateResult,
+    Info,
+    InvalidRequest,
+    JobNotFound,
+    ListAdapters,
+    Loss,
+    LossResult,
+    NextToken,
+    NextTokenResult,
+    Operation,
+    RequestTimeout,
+    RunAlreadyActive,
+    RunnerInfo,
+    RunnerUnavailable,
+    StartFineTune,
+    Tokenize,
+    TokenizeResult,
+    TrainStep,
+    TrainStepResult,
+)
+from model_runner.protocol.together import all_or_none
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +214,7 @@ class ModelRunner:
             raise RunnerUnavailable(self._error or "the model is not loaded")
         return self._loaded
 
-    async def info(self) -> RunnerInfo:
+    async def info(self, _: Info | None = None) -> RunnerInfo:
         """What is being served and whether it is ready."""
         loaded = self._loaded
         if loaded is None:
@@ -270,6 +275,11 @@ class ModelRunner:
             raise RequestTimeout(f"the request took longer than {limit:g} s") from None
         return result, timing["start"] - queued, timing["end"] - timing["start"]
 
+    async def call(self, operation: Operation[R]) -> R:
+        """Serve any operation of the protocol: the method of the same name."""
+        method = getattr(self, operation.name)
+        return await method(operation)
+
     def _usage(self, queue_s: float, compute_s: float) -> _UsageFields:
         return {
             "queue_ms": round(queue_s * 1000, 1),
@@ -278,10 +288,9 @@ class ModelRunner:
             "model": self.config.model,
         }
 
-    async def tokenize(self, text: str) -> TokenizeResult:
-        """How the tokenizer splits `text`."""
-        introspect.check_text(text)
-        result, q, c = await self._on_worker(lambda m: introspect.tokenize(m, text))
+    async def tokenize(self, op: Tokenize) -> TokenizeResult:
+        """How the tokenizer splits the text."""
+        result, q, c = await self._on_worker(lambda m: introspect.tokenize(m, op.text))
         return replace(result, **self._usage(q, c))
 
     async def _check_length(self, text: str, field: str, *, with_bos: bool = False) -> None:
@@ -291,22 +300,28 @@ class ModelRunner:
         count = len(loaded.tokenizer(text)["input_ids"]) + (1 if with_bos else 0)
         check_fits(count, 0, self._engine.max_positions, field)
 
-    async def next_token(
-        self, prompt: str, temperature: float = 1.0, top: int = 10
-    ) -> NextTokenResult:
-        """The most likely next tokens after `prompt`."""
-        introspect.check_text(prompt, "prompt")
-        await self._check_length(prompt, "prompt")
+    def _check_ceiling(self, max_new_tokens: int) -> None:
+        """This runner's ceiling on new tokens (configured by the instructor)."""
+        ceiling = self.config.max_new_tokens
+        if max_new_tokens > ceiling:
+            raise InvalidRequest(
+                f"max_new_tokens must be between 1 and {ceiling} on this runner "
+                f"(got {max_new_tokens})",
+                field="max_new_tokens",
+            )
+
+    async def next_token(self, op: NextToken) -> NextTokenResult:
+        """The most likely next tokens after the prompt."""
+        await self._check_length(op.prompt, "prompt")
         result, q, c = await self._on_worker(
-            self._on_base(lambda m: introspect.next_token(m, prompt, temperature, top))
+            self._on_base(lambda m: introspect.next_token(m, op.prompt, op.temperature, op.top))
         )
         return replace(result, **self._usage(q, c))
 
-    async def loss(self, text: str) -> LossResult:
-        """Per-token loss of `text`."""
-        introspect.check_text(text)
-        await self._check_length(text, "text", with_bos=True)
-        result, q, c = await self._on_worker(self._on_base(lambda m: introspect.loss(m, text)))
+    async def loss(self, op: Loss) -> LossResult:
+        """Per-token loss of the text."""
+        await self._check_length(op.text, "text", with_bos=True)
+        result, q, c = await self._on_worker(self._on_base(lambda m: introspect.loss(m, op.text)))
         return replace(result, **self._usage(q, c))
 
     def _on_base(self, fn: Callable[[LoadedModel], T]) -> Callable[[LoadedModel], T]:
@@ -320,22 +335,20 @@ class ModelRunner:
 
         return run
 
-    async def generate(
-        self, prompt: str, params: DecodingParams, adapter: str | None = None
-    ) -> GenerateResult:
-        """Continue `prompt` with one decoding method, batched with everyone else's requests.
+    async def generate(self, op: Generate) -> GenerateResult:
+        """Continue the prompt with one decoding method, batched with everyone else's requests.
 
-        `adapter` names a LoRA adapter of the base model (a group's fine-tune); its rows
+        `op.adapter` names a LoRA adapter of the base model (a group's fine-tune); its rows
         share forward passes with base-model rows and other adapters' rows.
         """
-        introspect.check_text(prompt, "prompt")
-        params.validate(self.config.max_new_tokens)
+        params, adapter = op.params, op.adapter
+        self._check_ceiling(params.max_new_tokens)
         if adapter is not None:
-            self.adapters.path(adapter)  # unknown adapters fail here, with the field named
+            self.adapters.path(adapter)  # an unknown adapter fails here, naming it
         loaded = await self.wait_ready()
         assert self._engine is not None
         tokenizer = loaded.tokenizer
-        prompt_ids = tokenizer(prompt)["input_ids"]
+        prompt_ids = tokenizer(op.prompt)["input_ids"]
         if not prompt_ids:
             raise InvalidRequest("prompt must contain at least one token", field="prompt")
         check_fits(len(prompt_ids), params.max_new_tokens, self._engine.max_positions)
@@ -352,7 +365,7 @@ class ModelRunner:
             raise
         tokens = outcome.tokens
         return GenerateResult(
-            prompt=prompt,
+            prompt=op.prompt,
             method=params.method.value,
             adapter=adapter,
             text=introspect.decode_text(tokenizer, tokens, skip_special_tokens=True),
@@ -362,23 +375,15 @@ class ModelRunner:
             **self._usage(outcome.queue_s, outcome.compute_s),
         )
 
-    async def compare(
-        self, prompt: str, max_new_tokens: int = 50, seed: int | None = None
-    ) -> CompareResult:
+    async def compare(self, op: Compare) -> CompareResult:
         """The lab's table row: Greedy, 5-Beam, Contrastive Search, Random Sampling."""
-        requests = [
-            DecodingParams(
-                method=DecodingMethod(name),
-                max_new_tokens=max_new_tokens,
-                seed=seed if name == "sampling" else None,
-                **LAB_SETTINGS[name],
-            )
-            for name in COMPARE_METHODS
-        ]
+        self._check_ceiling(op.max_new_tokens)
         # One column refused (busy, too long) cancels the others: no orphaned decoding.
-        results = await all_or_none(*(self.generate(prompt, p) for p in requests))
+        results = await all_or_none(
+            *(self.generate(Generate(op.prompt, params)) for params in op.columns())
+        )
         return CompareResult(
-            prompt=prompt,
+            prompt=op.prompt,
             results=list(results),
             queue_ms=max(r.queue_ms for r in results),
             compute_ms=round(sum(r.compute_ms for r in results), 1),
@@ -388,12 +393,12 @@ class ModelRunner:
 
     # --- fine-tuning ----------------------------------------------------------------------
 
-    async def start_finetune(
-        self, adapter: str, sentences: list[str], params: FineTuneParams
-    ) -> FineTuneStatus:
-        """Queue a LoRA fine-tune that saves adapter `adapter`; it trains between decode
+    async def start_finetune(self, op: StartFineTune) -> FineTuneStatus:
+        """Queue a LoRA fine-tune that saves adapter `op.adapter`; it trains between decode
         steps, so the class keeps getting answers meanwhile."""
-        sentences = check_sentences(sentences)
+        adapter, sentences, params = op.adapter, op.sentences, op.params
+        if adapter in self._finetunes:
+            raise RunAlreadyActive(f"a fine-tune {adapter!r} already exists", field="adapter")
         self.adapters.check_new(adapter)
         loaded = await self.wait_ready()
         assert self._engine is not None
@@ -421,7 +426,7 @@ class ModelRunner:
         job.future = engine.run_in_background(BackgroundWork(steps()))
         job.future.add_done_callback(lambda f: self._settle(job, f))
         self._finetunes[job.job_id] = job
-        return self.finetune_status(job.job_id)
+        return self._status(job.job_id)
 
     def _settle(self, job: _FineTune, future: Future) -> None:
         if future.cancelled():
@@ -431,11 +436,10 @@ class ModelRunner:
         else:
             job.status = "done"
 
-    def finetune_status(self, job_id: str) -> FineTuneStatus:
-        """A fine-tune's progress, or an error naming the unknown job."""
+    def _status(self, job_id: str) -> FineTuneStatus:
         job = self._finetunes.get(job_id)
         if job is None:
-            raise InvalidRequest(f"no fine-tune job {job_id!r} on this runner", field="job_id")
+            raise JobNotFound(f"no fine-tune job {job_id!r} on this runner", field="job_id")
         progress = job.progress
         return FineTuneStatus(
             job_id=job.job_id,
@@ -448,60 +452,55 @@ class ModelRunner:
             error=job.error,
         )
 
-    async def cancel_finetune(self, job_id: str) -> FineTuneStatus:
+    async def finetune_status(self, op: FineTuneProgress) -> FineTuneStatus:
+        """A fine-tune's progress (JobNotFound for a job never started here)."""
+        return self._status(op.job_id)
+
+    async def cancel_finetune(self, op: CancelFineTune) -> FineTuneStatus:
         """Stop a queued or running fine-tune (nothing is saved)."""
-        job = self._finetunes.get(job_id)
+        job = self._finetunes.get(op.job_id)
         if job is not None and job.future is not None:
             job.future.cancel()
-        return self.finetune_status(job_id)
+        return self._status(op.job_id)
 
-    def list_adapters(self) -> list[AdapterInfo]:
+    async def list_adapters(self, _: ListAdapters | None = None) -> AdapterList:
         """The trained adapters on disk, with what each learned from."""
-        return self.adapters.saved()
+        return AdapterList(adapters=self.adapters.saved())
 
     # --- the pre-training steps made visible: attention, embeddings, backpropagation --------
 
-    async def attention(
-        self, text: str, layer: int | None = None, head: int | None = None
-    ) -> AttentionResult:
-        """Attention weights of one layer (1-based, default the last) over `text`'s tokens,
-        of one head (1-based) or averaged over heads (None)."""
-        introspect.check_text(text)
+    async def attention(self, op: Attention) -> AttentionResult:
+        """Attention weights of one layer (default the last) over the text's tokens, of one
+        head or averaged over heads."""
 
         def run(loaded: LoadedModel) -> AttentionResult:
             assert self._engine is not None
             # The engine's model, read on its thread: a PeftModel once adapters are loaded.
-            return anatomy.attention(loaded, text, layer, head, shared=self._engine.model)
+            return anatomy.attention(loaded, op.text, op.layer, op.head, shared=self._engine.model)
 
         result, q, c = await self._on_worker(run)
         return replace(result, **self._usage(q, c))
 
-    async def embedding(self, words: list[str], top: int = TOP_DEFAULT) -> EmbeddingResult:
+    async def embedding(self, op: Embedding) -> EmbeddingResult:
         """Each word's nearest tokens by cosine similarity of input embeddings, and a 2-D
         PCA picture of the words with their neighbours."""
-        words = check_words(words)
-        check_int("top", top, *TOP_RANGE)
-        result, q, c = await self._on_worker(lambda m: anatomy.embedding(m, words, top))
+        result, q, c = await self._on_worker(lambda m: anatomy.embedding(m, op.words, op.top))
         return replace(result, **self._usage(q, c))
 
-    async def train_step(
-        self, text: str, steps: int = STEPS_DEFAULT, learning_rate: float = LEARNING_RATE_DEFAULT
-    ) -> TrainStepResult:
-        """A few gradient steps on `text` with a throwaway LoRA adapter on a private copy of
+    async def train_step(self, op: TrainStep) -> TrainStepResult:
+        """A few gradient steps on the text with a throwaway LoRA adapter on a private copy of
         the model; the shared model's weights never change."""
-        introspect.check_text(text)
-        steps, learning_rate = check_train_step(steps, learning_rate)
 
         def run(loaded: LoadedModel) -> TrainStepResult:
             assert self._engine is not None
             return trainstep.train_step(
-                loaded, text, steps, learning_rate, shared=self._engine.model
+                loaded, op.text, op.steps, op.learning_rate, shared=self._engine.model
             )
 
         result, q, c = await self._on_worker(run)
         return replace(result, **self._usage(q, c))
 
-    async def adapter_archive(self, adapter_id: str) -> bytes:
+    async def adapter_archive(self, op: AdapterArchive) -> bytes:
         """A zip of a saved adapter's folder, with a README on loading it in a notebook."""
-        path = self.adapters.path(adapter_id)  # unknown ids fail here, naming the adapter
+        path = self.adapters.path(op.adapter)  # an unknown id fails here, naming the adapter
         return await asyncio.to_thread(adapter_zip, path, self.config.model)

@@ -17,16 +17,11 @@ from peft import LoraConfig, get_peft_model
 from transformers.pytorch_utils import Conv1D
 
 from model_runner.anatomy import check_token_count
-from model_runner.api import InvalidRequest, TrainStepResult, TrainStepToken
 from model_runner.finetune.trainer import clean_copy
-from model_runner.introspect import check_text, context_ids, decode_one, display_token
-from model_runner.lab_params import (
-    LEARNING_RATE_DEFAULT,
-    STEPS_DEFAULT,
-    TRAIN_STEP_RANK,
-    check_train_step,
-)
+from model_runner.introspect import context_ids, decode_one, display_token
 from model_runner.loading import LoadedModel
+from model_runner.protocol import InvalidRequest, TrainStepResult, TrainStepToken
+from model_runner.protocol.limits import LEARNING_RATE_DEFAULT, STEPS_DEFAULT, TRAIN_STEP_RANK
 
 SEED = 0  # the same sentence and settings give the same curve every time
 
@@ -62,8 +57,6 @@ def train_step(
     `shared` is the engine's model when it differs from `loaded.model` (a `PeftModel` once
     adapters are loaded); the copy trained here drops those adapters.
     """
-    check_text(text)
-    steps, learning_rate = check_train_step(steps, learning_rate)
     tokenizer = loaded.tokenizer
     check_token_count(tokenizer, text)
     ids = context_ids(loaded, text)  # a beginning-of-text token, so every token gets a loss

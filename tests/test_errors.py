@@ -7,7 +7,7 @@ import logging
 from types import SimpleNamespace
 
 from bot.errors import MAX_CONTENT, LabError, report_error, send_ephemeral
-from model_runner.api import RunnerUnavailable
+from model_runner.protocol import RunnerUnavailable
 
 
 class FakeResponse:

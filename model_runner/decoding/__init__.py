@@ -11,6 +11,6 @@ contrastive search those of transformers 4.55's built-in version; tests check th
 Importing this package imports only `params`; the modules that run the model import torch.
 """
 
-from model_runner.decoding.params import DecodingMethod, DecodingParams
+from model_runner.protocol import DecodingMethod, DecodingParams
 
 __all__ = ["DecodingMethod", "DecodingParams"]

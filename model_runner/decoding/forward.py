@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from model_runner.api import InvalidRequest
 from model_runner.kv_cache import cache_argument, returned_cache
+from model_runner.protocol import InvalidRequest
 
 
 @dataclass

@@ -9,9 +9,9 @@ import torch
 from model_runner.decoding.beam import BeamStepper
 from model_runner.decoding.contrastive import ContrastiveStepper
 from model_runner.decoding.greedy import greedy_stepper
-from model_runner.decoding.params import DecodingMethod, DecodingParams
 from model_runner.decoding.sampling import sampling_stepper
 from model_runner.decoding.stepping import Stepper, run_solo
+from model_runner.protocol import DecodingMethod, DecodingParams
 
 
 def stepper_for(

@@ -29,28 +29,23 @@ from typing import Any
 import torch
 
 from model_runner.adapters import BASE, AdapterRegistry, reset_routing
-from model_runner.api import InvalidRequest, RunnerBusy, RunnerError, RunnerUnavailable
 from model_runner.decoding.stepping import Decision, Stepper
 from model_runner.engine.batch import RowBatch
 from model_runner.kv_cache import cache_argument, returned_cache
+from model_runner.protocol import (
+    InvalidRequest,
+    RequestFailed,
+    RequestTimeout,
+    RunnerBusy,
+    RunnerError,
+    RunnerUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
 
-class RequestTimeout(RunnerError):
-    """The request ran past its time limit."""
-
-    status = 504
-
-
 class RequestCancelled(RunnerError):
     """The caller gave up on the request."""
-
-
-class RequestFailed(RunnerError):
-    """The model failed on this request (the others in its batch carry on)."""
-
-    status = 500
 
 
 def max_positions(model: torch.nn.Module) -> int | None:

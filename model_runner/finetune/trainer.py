@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from peft import LoraConfig, get_peft_model
 
-from model_runner.finetune.params import FineTuneParams
+from model_runner.protocol import FineTuneParams
 
 
 @dataclass

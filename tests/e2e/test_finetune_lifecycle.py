@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.storage import finetune_jobs
-from model_runner.api import RunnerUnavailable
+from model_runner.protocol import CancelFineTune, FineTuneProgress, RunnerUnavailable
 from tests.e2e.conftest import running_lab
 from tests.e2e.test_finetune_jobs import fill_pool, wait_for_text
 from tests.model_runner.test_adapters import save_adapter
@@ -120,15 +120,19 @@ async def test_a_runner_that_stays_unreachable_fails_the_run_after_a_deadline(la
     ada = lab.actor("Ada", roles=["Group 1"])
     await fill_pool(ada)
 
-    async def unreachable(job_id):
-        raise RunnerUnavailable("connection refused")
+    call = lab.bot.runner.call
 
-    monkeypatch.setattr(lab.bot.runner, "finetune_status", unreachable)
+    async def unreachable(op):
+        if isinstance(op, FineTuneProgress):
+            raise RunnerUnavailable("connection refused")
+        return await call(op)
+
+    monkeypatch.setattr(lab.bot.runner, "call", unreachable)
     await ada.slash("finetune start", epochs=20)
     await wait_for_status(lab, "failed", timeout=30)
     await wait_for_text(lab, "could not be reached for")
     monkeypatch.undo()
-    await lab.bot.runner.cancel_finetune(f"g{lab.emulator.guild.id}-group1-v1")
+    await lab.bot.runner.call(CancelFineTune(f"g{lab.emulator.guild.id}-group1-v1"))
 
 
 async def test_runs_nobody_decides_on_are_withdrawn_after_a_day(lab):

@@ -9,8 +9,8 @@ import zipfile
 
 import torch
 
-from model_runner.decoding.params import DecodingParams
 from model_runner.loading import load_model
+from model_runner.protocol import DecodingParams, Generate
 from tests.e2e.test_finetune_jobs import RECIPES, fill_pool, wait_for_text
 
 PROMPT = "Whisk 3 eggs"
@@ -77,8 +77,8 @@ async def test_models_lists_versions_and_download_loads_with_peft(lab, tmp_path)
     base = load_model("tiny", device="cpu", data_dir=tmp_path / "models")
     model = PeftModel.from_pretrained(base.model, str(folder)).eval()
     record = await lab.bot.db.fetchone("SELECT adapter FROM finetune_jobs")
-    expected = await lab.bot.runner.generate(
-        PROMPT, DecodingParams(max_new_tokens=8), record["adapter"]
+    expected = await lab.bot.runner.call(
+        Generate(PROMPT, DecodingParams(max_new_tokens=8), record["adapter"])
     )
     ids = base.tokenizer(PROMPT, return_tensors="pt")["input_ids"]
     with torch.no_grad():

@@ -36,7 +36,7 @@ async def test_attention_bad_input(lab):
     ada = lab.actor("Ada")
     too_deep = await ada.slash("attention", text=SENTENCE, layer=9)
     # Only the runner knows the model's depth: the "thinking" placeholder says what to change.
-    assert too_deep.text.startswith("⚠️") and "layer must be 1-2" in too_deep.text
+    assert too_deep.text.startswith("⚠️") and "layer must be between 1 and 2" in too_deep.text
     long = await ada.slash("attention", text="word " * 100)
     assert "64" in long.text
     empty = await ada.slash("attention", text="  ")

@@ -8,8 +8,8 @@ from aiohttp.test_utils import TestServer
 
 from bot.config import RunnerSettings, Secret, Settings, StorageSettings
 from bot.playground.harness import LabHarness
-from model_runner.decoding.params import DecodingParams
 from model_runner.http import build_app
+from model_runner.protocol import DecodingParams, Generate
 from model_runner.runner import ModelRunner, RunnerConfig
 from tests.e2e.conftest import TIME_SCALE
 
@@ -32,7 +32,7 @@ async def test_bot_uses_a_runner_over_http(tmp_path):
         assert url not in reply.text and "a separate model server" in reply.text
         teacher = await harness.actor("Ms Rivera", roles=["Instructor"]).slash("about")
         assert url in teacher.text
-        result = await harness.bot.runner.generate("Hello", DecodingParams(max_new_tokens=4))
+        result = await harness.bot.runner.call(Generate("Hello", DecodingParams(max_new_tokens=4)))
         assert len(result.token_ids) == 4
     finally:
         await harness.stop()

@@ -22,7 +22,8 @@ from bot.exts.finetune._examples import (
     load_examples,
 )
 from bot.exts.finetune._pool import MAX_SENTENCE, POOL_LIMIT, split_sentences
-from model_runner.finetune.params import MAX_SENTENCE_CHARS, MAX_SENTENCES, check_sentences
+from model_runner.protocol import StartFineTune
+from model_runner.protocol.limits import MAX_SENTENCE_CHARS, SENTENCES_RANGE
 
 NAMES = ("recipes", "full-stop", "entity-count")
 EXAMPLES = load_examples()
@@ -60,8 +61,9 @@ def test_each_example_is_complete(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_sentences_fit_the_runner_and_the_pool(name):
     sentences = list(EXAMPLES[name].sentences)
-    assert check_sentences(sentences) == sentences  # the runner would train on all of them
-    assert len(sentences) <= min(POOL_LIMIT, MAX_SENTENCES)
+    run = StartFineTune("g1-v1", sentences)
+    assert run.sentences == sentences  # the runner would train on all of them
+    assert len(sentences) <= min(POOL_LIMIT, SENTENCES_RANGE[1])
     assert all(len(s) <= min(MAX_SENTENCE, MAX_SENTENCE_CHARS) for s in sentences)
     assert split_sentences("\n".join(sentences)) == sentences  # as if pasted into the pool
     assert _examples.SENTENCE_CHARS == MAX_SENTENCE and _examples.SENTENCES[1] == POOL_LIMIT

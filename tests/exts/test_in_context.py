@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from bot.exts.sampling._models import few_shot_prompt, pick_examples, run_columns
 from bot.fine_tuned import ModelChoice
-from model_runner.decoding.params import DecodingParams
+from model_runner.protocol import DecodingParams, Generate
 
 POOL = [f"Sentence number {n} ends here." for n in range(24)]
 
@@ -39,9 +39,10 @@ class FakeRunner:
     def __init__(self):
         self.calls = []
 
-    async def generate(self, prompt, params, adapter=None):
-        self.calls.append((prompt, adapter))
-        return SimpleNamespace(text=f"<{adapter}>", model="tiny", compute_ms=1, energy_wh=0)
+    async def call(self, op):
+        assert isinstance(op, Generate)
+        self.calls.append((op.prompt, op.adapter))
+        return SimpleNamespace(text=f"<{op.adapter}>", model="tiny", compute_ms=1, energy_wh=0)
 
 
 async def test_three_columns_run_the_right_prompts_and_models():

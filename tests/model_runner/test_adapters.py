@@ -8,9 +8,8 @@ import pytest
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
-from model_runner.api import InvalidRequest
-from model_runner.decoding.params import DecodingParams
 from model_runner.decoding.run import generate
+from model_runner.protocol import AdapterNotFound, DecodingParams, Generate, InvalidRequest
 from model_runner.runner import ModelRunner, RunnerConfig
 from model_runner.tiny import build_tiny
 
@@ -55,7 +54,7 @@ async def test_mixed_adapters_share_a_batch_and_match_solo_runs(runner, tmp_path
         ("group-a-v1", beam),
         (None, beam),
     ]
-    results = await asyncio.gather(*(runner.generate(PROMPT, p, a) for a, p in cases))
+    results = await asyncio.gather(*(runner.call(Generate(PROMPT, p, a)) for a, p in cases))
     for (adapter, params), result in zip(cases, results, strict=True):
         path = tmp_path / "adapters" / adapter if adapter else None
         assert result.token_ids == solo(path, params), (adapter, params.method)
@@ -64,8 +63,8 @@ async def test_mixed_adapters_share_a_batch_and_match_solo_runs(runner, tmp_path
 
 
 async def test_unknown_adapter_names_the_field(runner):
-    with pytest.raises(InvalidRequest, match="no adapter 'nope'") as caught:
-        await runner.generate(PROMPT, DecodingParams(), adapter="nope")
+    with pytest.raises(AdapterNotFound, match="no adapter 'nope'") as caught:
+        await runner.call(Generate(PROMPT, DecodingParams(), adapter="nope"))
     assert caught.value.field == "adapter"
     with pytest.raises(InvalidRequest, match="letters, digits"):
-        await runner.generate(PROMPT, DecodingParams(), adapter="../../etc")
+        await runner.call(Generate(PROMPT, DecodingParams(), adapter="../../etc"))

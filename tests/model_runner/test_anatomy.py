@@ -9,8 +9,7 @@ import pytest
 import torch
 from peft import LoraConfig, get_peft_model
 
-from model_runner.api import InvalidRequest
-from model_runner.decoding.params import DecodingParams
+from model_runner.protocol import Attention, DecodingParams, Embedding, Generate, InvalidRequest
 from model_runner.tiny import build_tiny
 
 TEXT = "Mix the flour with the eggs"
@@ -30,7 +29,7 @@ async def test_weights_are_the_models_own_attention_outputs(runner):
     _, ids, out = eager_reference(TEXT)
     for layer in (1, 2):
         for head in (None, 1, 2):
-            result = await runner.attention(TEXT, layer=layer, head=head)
+            result = await runner.call(Attention(TEXT, layer=layer, head=head))
             maps = out.attentions[layer - 1][0]  # [heads, T, T]
             expected = maps.mean(dim=0) if head is None else maps[head - 1]
             weights = torch.tensor(result.weights)
@@ -56,14 +55,14 @@ async def test_weights_match_softmax_of_queries_and_keys(runner):
     scores = q @ k.T / math.sqrt(d)  # [T, T]
     causal = torch.ones(len(ids), len(ids), dtype=torch.bool).tril()
     expected = torch.softmax(scores.masked_fill(~causal, float("-inf")), dim=-1)
-    result = await runner.attention(TEXT, layer=1, head=2)
+    result = await runner.call(Attention(TEXT, layer=1, head=2))
     assert torch.allclose(torch.tensor(result.weights), expected, atol=1e-5)
 
 
 async def test_defaults_last_layer_mean_of_heads_and_sdpa_restored(runner):
     loaded = await runner.wait_ready()
     assert loaded.model.config._attn_implementation == "sdpa"
-    result = await runner.attention(TEXT)
+    result = await runner.call(Attention(TEXT))
     assert (result.layer, result.head, result.layers, result.heads) == (2, None, 2, 2)
     assert result.tokens[0].piece == "<|endoftext|>" and result.attends_to_in_text[0] == 0
     assert all(j >= 1 for j in result.attends_to_in_text[1:])  # the start token is skipped
@@ -72,15 +71,15 @@ async def test_defaults_last_layer_mean_of_heads_and_sdpa_restored(runner):
 
 
 async def test_loaded_adapters_do_not_change_the_weights(runner, tmp_path):
-    before = await runner.attention(TEXT, layer=1)
+    before = await runner.call(Attention(TEXT, layer=1))
     model, _ = build_tiny()
     torch.manual_seed(3)
     config = LoraConfig(
         r=4, target_modules=["c_attn"], fan_in_fan_out=True, init_lora_weights=False
     )
     get_peft_model(model, config).save_pretrained(tmp_path / "adapters" / "group-a")
-    await runner.generate("Mix", DecodingParams(max_new_tokens=2), adapter="group-a")
-    after = await runner.attention(TEXT, layer=1)  # the engine's model is a PeftModel now
+    await runner.call(Generate("Mix", DecodingParams(max_new_tokens=2), adapter="group-a"))
+    after = await runner.call(Attention(TEXT, layer=1))  # the engine's model is a PeftModel now
     assert after.weights == before.weights
 
 
@@ -99,7 +98,7 @@ def brute_force_neighbours(word: str, top: int) -> list[tuple[int, float]]:
 
 
 async def test_neighbours_match_a_brute_force_search(runner):
-    result = await runner.embedding(["flour", "bake the cake"], top=5)
+    result = await runner.call(Embedding(["flour", "bake the cake"], top=5))
     assert result.top == 5 and [w.word for w in result.words] == ["flour", "bake the cake"]
     assert [t.piece for t in result.words[1].tokens] == ["Ġbake", "Ġthe", "Ġcake"]
     for entry in result.words:
@@ -111,7 +110,7 @@ async def test_neighbours_match_a_brute_force_search(runner):
 
 
 async def test_picture_is_a_pca_of_unit_vectors(runner):
-    result = await runner.embedding(["flour", "eggs", "cake"], top=4)
+    result = await runner.call(Embedding(["flour", "eggs", "cake"], top=4))
     points = result.points
     assert len(points) == 3 * 5
     assert [p.label for p in points if p.is_word] == ["flour", "eggs", "cake"]
@@ -135,15 +134,19 @@ async def test_picture_is_a_pca_of_unit_vectors(runner):
 @pytest.mark.parametrize(
     ("call", "field", "words"),
     [
-        (lambda r: r.attention(TEXT, layer=0), "layer", "layer must be 1-2 (got 0)"),
-        (lambda r: r.attention(TEXT, layer=3), "layer", "layer must be 1-2"),
-        (lambda r: r.attention(TEXT, head=5), "head", "head must be 1-2 (got 5)"),
-        (lambda r: r.attention("eggs " * 70), "text", "at most 64 tokens"),
-        (lambda r: r.attention(""), "text", "must not be empty"),
-        (lambda r: r.embedding([]), "words", "1-8 words (got 0)"),
-        (lambda r: r.embedding(["a"] * 9), "words", "1-8 words (got 9)"),
-        (lambda r: r.embedding(["x" * 41]), "words", "at most 40 characters"),
-        (lambda r: r.embedding(["cake"], top=21), "top", "top must be 1-20 (got 21)"),
+        (lambda r: r.call(Attention(TEXT, layer=0)), "layer", "layer must be at least 1 (got 0)"),
+        (lambda r: r.call(Attention(TEXT, layer=3)), "layer", "layer must be between 1 and 2"),
+        (lambda r: r.call(Attention(TEXT, head=5)), "head", "head must be between 1 and 2 (got 5)"),
+        (lambda r: r.call(Attention("eggs " * 70)), "text", "at most 64 tokens"),
+        (lambda r: r.call(Attention("")), "text", "must not be empty"),
+        (lambda r: r.call(Embedding([])), "words", "1-8 words (got 0)"),
+        (lambda r: r.call(Embedding(["a"] * 9)), "words", "1-8 words (got 9)"),
+        (lambda r: r.call(Embedding(["x" * 41])), "words", "at most 40 characters"),
+        (
+            lambda r: r.call(Embedding(["cake"], top=21)),
+            "top",
+            "top must be between 1 and 20 (got 21)",
+        ),
     ],
 )
 async def test_bad_values_name_the_field_and_range(runner, call, field, words):

@@ -11,11 +11,18 @@ import pytest
 import torch
 from peft import PeftModel
 
-from model_runner.api import InvalidRequest
 from model_runner.archive import adapter_zip
-from model_runner.decoding.params import DecodingParams
 from model_runner.decoding.run import generate
-from model_runner.finetune.params import FineTuneParams
+from model_runner.protocol import (
+    AdapterArchive,
+    AdapterNotFound,
+    DecodingParams,
+    FineTuneParams,
+    FineTuneProgress,
+    Generate,
+    InvalidRequest,
+    StartFineTune,
+)
 from model_runner.runner import ModelRunner, RunnerConfig
 from model_runner.tiny import build_tiny
 
@@ -28,10 +35,10 @@ async def runner(tmp_path):
     runner = ModelRunner(RunnerConfig(model="tiny", device="cpu", data_dir=tmp_path / "data"))
     await runner.wait_ready()
     params = FineTuneParams(epochs=2, batch_size=2, learning_rate=1e-2)
-    await runner.start_finetune("group-1-v1", SENTENCES, params)
-    while runner.finetune_status("group-1-v1").status in ("queued", "running"):
+    await runner.call(StartFineTune("group-1-v1", SENTENCES, params))
+    while (await runner.call(FineTuneProgress("group-1-v1"))).status in ("queued", "running"):
         await asyncio.sleep(0.02)
-    assert runner.finetune_status("group-1-v1").status == "done"
+    assert (await runner.call(FineTuneProgress("group-1-v1"))).status == "done"
     yield runner
     await runner.close()
 
@@ -42,7 +49,7 @@ def logits(model, tokenizer) -> torch.Tensor:
 
 
 async def test_the_zip_loads_with_peft_and_matches_the_runner(runner, tmp_path):
-    data = await runner.adapter_archive("group-1-v1")
+    data = await runner.call(AdapterArchive("group-1-v1"))
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
         archive.extractall(tmp_path / "notebook")
@@ -62,13 +69,13 @@ async def test_the_zip_loads_with_peft_and_matches_the_runner(runner, tmp_path):
         assert not torch.equal(logits(unzipped, tokenizer), logits(original, tokenizer))
 
     greedy = DecodingParams(max_new_tokens=12)
-    served = await runner.generate(PROMPT, greedy, adapter="group-1-v1")
+    served = await runner.call(Generate(PROMPT, greedy, adapter="group-1-v1"))
     eos = tokenizer.eos_token_id
     assert served.token_ids == generate(unzipped, tokenizer(PROMPT)["input_ids"], greedy, eos, eos)
 
 
 async def test_readme_names_the_base_model_and_how_to_load_it(runner):
-    data = await runner.adapter_archive("group-1-v1")
+    data = await runner.call(AdapterArchive("group-1-v1"))
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         readme = archive.read("group-1-v1/README.txt").decode()
     assert "Base model: tiny" in readme and "build_tiny" in readme
@@ -91,8 +98,8 @@ def test_readme_for_a_hub_model_and_the_offline_preset(tmp_path):
 
 
 async def test_unknown_adapter_is_named(runner):
-    with pytest.raises(InvalidRequest, match="no adapter 'nope'") as caught:
-        await runner.adapter_archive("nope")
+    with pytest.raises(AdapterNotFound, match="no adapter 'nope'") as caught:
+        await runner.call(AdapterArchive("nope"))
     assert caught.value.field == "adapter"
     with pytest.raises(InvalidRequest, match="letters, digits"):
-        await runner.adapter_archive("../data")
+        await runner.call(AdapterArchive("../data"))

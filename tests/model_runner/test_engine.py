@@ -8,10 +8,9 @@ import time
 import pytest
 import torch
 
-from model_runner.api import RunnerBusy
-from model_runner.decoding.params import DecodingParams
 from model_runner.decoding.run import generate, stepper_for
 from model_runner.engine.engine import DecodeEngine, DecodeJob, RequestCancelled, RequestTimeout
+from model_runner.protocol import DecodingParams, RunnerBusy
 from model_runner.tiny import build_tiny
 
 PROMPTS = [

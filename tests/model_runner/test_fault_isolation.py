@@ -11,11 +11,20 @@ import threading
 import pytest
 import torch
 
-from model_runner.api import InvalidRequest, RunnerBusy, RunnerUnavailable
-from model_runner.decoding.params import DecodingParams
 from model_runner.decoding.run import generate, stepper_for
 from model_runner.decoding.stepping import Decision
 from model_runner.engine.engine import DecodeEngine, DecodeJob, RequestFailed, RequestTimeout
+from model_runner.protocol import (
+    Attention,
+    DecodingParams,
+    Generate,
+    Info,
+    InvalidRequest,
+    Loss,
+    NextToken,
+    RunnerBusy,
+    RunnerUnavailable,
+)
 from model_runner.runner import ModelRunner, RunnerConfig
 from model_runner.tiny import build_tiny
 from tests.model_runner.test_adapters import save_adapter
@@ -34,27 +43,27 @@ async def answered(coro, timeout: float = 20):
 
 async def test_a_prompt_too_long_in_tokens_is_refused_and_the_class_keeps_its_model(runner):
     with pytest.raises(InvalidRequest) as refused:
-        await answered(runner.generate(EMOJI, DecodingParams(max_new_tokens=100)))
+        await answered(runner.call(Generate(EMOJI, DecodingParams(max_new_tokens=100))))
     message = str(refused.value)
     assert "1,000 tokens" in message and "at most 1,024 tokens" in message
     assert "at most 924 tokens" in message and refused.value.field == "prompt"
     # Another member right after: answered, and the runner still says ready.
-    result = await answered(runner.generate("Hello", GREEDY))
+    result = await answered(runner.call(Generate("Hello", GREEDY)))
     assert len(result.token_ids) >= 1
-    assert (await runner.info()).status == "ready"
+    assert (await runner.call(Info())).status == "ready"
 
 
 async def test_the_same_prompt_fits_with_fewer_new_tokens(runner):
-    result = await answered(runner.generate(EMOJI, DecodingParams(max_new_tokens=24)))
+    result = await answered(runner.call(Generate(EMOJI, DecodingParams(max_new_tokens=24))))
     assert result.finish_reason in ("eos", "length")
 
 
-@pytest.mark.parametrize("operation", ["loss", "next_token"])
+@pytest.mark.parametrize("operation", [Loss, NextToken])
 async def test_one_off_operations_are_measured_in_tokens_too(runner, operation):
     text = "😀" * 300  # 1,200 tokens
     with pytest.raises(InvalidRequest, match="too long for the model: it is 1,20"):
-        await answered(getattr(runner, operation)(text))
-    assert (await answered(runner.loss("Mix the flour with the eggs"))).tokens
+        await answered(runner.call(operation(text)))
+    assert (await answered(runner.call(Loss("Mix the flour with the eggs")))).tokens
 
 
 # --- the engine: failures stay with their request ---------------------------------------------
@@ -169,7 +178,7 @@ async def test_one_off_calls_time_out(tmp_path):
         with pytest.raises(RequestTimeout):
             await runner._on_worker(lambda loaded: slow_call_ends.wait(30))
         slow_call_ends.set()  # the slow call ends; the queue moves on
-        assert (await answered(runner.loss("Mix the flour with the eggs"))).tokens
+        assert (await answered(runner.call(Loss("Mix the flour with the eggs")))).tokens
     finally:
         await runner.close()
 
@@ -188,7 +197,7 @@ async def adapter_runner(tmp_path):
 
 async def test_a_failure_inside_peft_leaves_no_routing_hooks_behind(adapter_runner):
     runner = adapter_runner
-    before = await answered(runner.generate("Mix the flour", GREEDY, "group-a-v1"))
+    before = await answered(runner.call(Generate("Mix the flour", GREEDY, "group-a-v1")))
     engine = runner._engine
     vocab = engine.model.config.vocab_size
     gate = threading.Event()
@@ -212,10 +221,10 @@ async def test_a_failure_inside_peft_leaves_no_routing_hooks_behind(adapter_runn
     ]
     assert stale == []  # left behind, they would route every later pass (and pile up)
     # Everyone's one-off operations still work.
-    assert (await answered(runner.loss("Mix the flour with the eggs"))).tokens
-    assert (await answered(runner.next_token("Mix the flour"))).candidates
-    assert (await answered(runner.attention("Mix the flour"))).weights
-    after = await answered(runner.generate("Mix the flour", GREEDY, "group-a-v1"))
+    assert (await answered(runner.call(Loss("Mix the flour with the eggs")))).tokens
+    assert (await answered(runner.call(NextToken("Mix the flour")))).candidates
+    assert (await answered(runner.call(Attention("Mix the flour")))).weights
+    after = await answered(runner.call(Generate("Mix the flour", GREEDY, "group-a-v1")))
     assert after.token_ids == before.token_ids
 
 
@@ -237,22 +246,22 @@ async def test_a_dead_engine_thread_is_reported_fails_waiting_requests_and_resta
     crash.clear()
     engine._iteration = dies_once
     await asyncio.sleep(0.7)  # the loop is now inside dies_once, holding the inbox
-    waiting = asyncio.ensure_future(runner.generate("Hello", GREEDY))
+    waiting = asyncio.ensure_future(runner.call(Generate("Hello", GREEDY)))
     await asyncio.sleep(0.1)
     crash.set()
     with pytest.raises(RunnerUnavailable, match="restarting"):
         await answered(waiting, timeout=5)
-    info = await runner.info()
+    info = await runner.call(Info())
     assert info.status == "failed" and "restarting" in info.error
     with pytest.raises(RunnerUnavailable):
-        await runner.generate("Hello", GREEDY)  # refused at once while it is down
+        await runner.call(Generate("Hello", GREEDY))  # refused at once while it is down
     for _ in range(50):
-        if (await runner.info()).status == "ready":
+        if (await runner.call(Info())).status == "ready":
             break
         await asyncio.sleep(0.1)
-    info = await runner.info()
+    info = await runner.call(Info())
     assert info.status == "ready" and info.restarts == 1 and "SystemExit" in info.error
-    assert (await answered(runner.generate("Hello", GREEDY))).token_ids
+    assert (await answered(runner.call(Generate("Hello", GREEDY)))).token_ids
 
 
 async def test_loading_has_a_deadline(tmp_path, monkeypatch):
@@ -265,7 +274,7 @@ async def test_loading_has_a_deadline(tmp_path, monkeypatch):
     )
     with pytest.raises(RunnerUnavailable, match="took longer than 0.2 s"):
         await runner.wait_ready()
-    info = await runner.info()
+    info = await runner.call(Info())
     assert info.status == "failed" and "took longer than" in info.error
     loading_ends.set()
     await runner.close()

@@ -9,9 +9,17 @@ import pytest
 import torch
 from peft import PeftModel
 
-from model_runner.api import InvalidRequest
-from model_runner.decoding.params import DecodingParams
-from model_runner.finetune.params import FineTuneParams
+from model_runner.protocol import (
+    CancelFineTune,
+    DecodingParams,
+    FineTuneParams,
+    FineTuneProgress,
+    Generate,
+    InvalidRequest,
+    JobNotFound,
+    ListAdapters,
+    StartFineTune,
+)
 from model_runner.runner import ModelRunner, RunnerConfig
 from model_runner.tiny import build_tiny
 
@@ -29,7 +37,7 @@ async def runner(tmp_path):
 async def finished(runner, job_id: str, timeout: float = 120):
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while (status := runner.finetune_status(job_id)).status in ("queued", "running"):
+    while (status := await runner.call(FineTuneProgress(job_id))).status in ("queued", "running"):
         assert loop.time() < deadline, status
         await asyncio.sleep(0.05)
     return status
@@ -39,7 +47,7 @@ async def test_finetune_learns_and_saves_a_standard_adapter(runner, tmp_path):
     loaded = await runner.wait_ready()
     before = {k: v.clone() for k, v in loaded.model.state_dict().items()}
     params = FineTuneParams(epochs=5, learning_rate=5e-3, batch_size=4)
-    started = await runner.start_finetune("group-1-v1", RECIPES, params)
+    started = await runner.call(StartFineTune("group-1-v1", RECIPES, params))
     assert started.status in ("queued", "running")
     status = await finished(runner, "group-1-v1")
     assert status.status == "done", status.error
@@ -57,32 +65,32 @@ async def test_finetune_learns_and_saves_a_standard_adapter(runner, tmp_path):
     # The runner decodes with it, beside the base model.
     prompt, greedy = "Mix", DecodingParams(max_new_tokens=12)
     tuned, base = await asyncio.gather(
-        runner.generate(prompt, greedy, "group-1-v1"), runner.generate(prompt, greedy)
+        runner.call(Generate(prompt, greedy, "group-1-v1")), runner.call(Generate(prompt, greedy))
     )
     assert tuned.token_ids != base.token_ids
-    assert [a.id for a in runner.list_adapters()] == ["group-1-v1"]
+    assert [a.id for a in (await runner.call(ListAdapters())).adapters] == ["group-1-v1"]
 
 
 async def test_the_class_keeps_getting_answers_while_a_group_trains(runner):
     params = FineTuneParams(epochs=20, batch_size=1)  # 400 steps
-    await runner.start_finetune("long-job", RECIPES, params)
-    while runner.finetune_status("long-job").step < 2:
+    await runner.call(StartFineTune("long-job", RECIPES, params))
+    while (await runner.call(FineTuneProgress("long-job"))).step < 2:
         await asyncio.sleep(0.02)
-    result = await runner.generate("Once upon a time", DecodingParams(max_new_tokens=8))
+    result = await runner.call(Generate("Once upon a time", DecodingParams(max_new_tokens=8)))
     assert len(result.token_ids) == 8
-    assert runner.finetune_status("long-job").status == "running"
-    cancelled = await runner.cancel_finetune("long-job")
+    assert (await runner.call(FineTuneProgress("long-job"))).status == "running"
+    cancelled = await runner.call(CancelFineTune("long-job"))
     await asyncio.sleep(0.1)
-    assert runner.finetune_status("long-job").status == "cancelled"
+    assert (await runner.call(FineTuneProgress("long-job"))).status == "cancelled"
     assert cancelled.step < 400
 
 
 @pytest.mark.parametrize(
     ("call", "field"),
     [
-        (lambda r: r.start_finetune("a", [], FineTuneParams()), "sentences"),
-        (lambda r: r.start_finetune("a", ["x" * 501], FineTuneParams()), "sentences"),
-        (lambda r: r.start_finetune("../a", RECIPES, FineTuneParams()), "adapter"),
+        (lambda r: r.call(StartFineTune("a", [], FineTuneParams())), "sentences"),
+        (lambda r: r.call(StartFineTune("a", ["x" * 501], FineTuneParams())), "sentences"),
+        (lambda r: r.call(StartFineTune("../a", RECIPES, FineTuneParams())), "adapter"),
     ],
 )
 async def test_bad_requests_name_the_field(runner, call, field):
@@ -92,7 +100,7 @@ async def test_bad_requests_name_the_field(runner, call, field):
 
 
 def test_params_are_checked():
-    with pytest.raises(InvalidRequest, match="rank must be a whole number from 1 to 64"):
+    with pytest.raises(InvalidRequest, match="rank must be between 1 and 64"):
         FineTuneParams(rank=0)
     with pytest.raises(InvalidRequest, match="learning_rate must be between"):
         FineTuneParams(learning_rate=1.0)
@@ -108,14 +116,17 @@ async def test_finetune_over_http(runner):
     await server.start_server()
     client = HttpRunnerClient(str(server.make_url("")).rstrip("/"))
     try:
-        started = await client.start_finetune("http-v1", RECIPES[:4], FineTuneParams(epochs=1))
+        started = await client.call(StartFineTune("http-v1", RECIPES[:4], FineTuneParams(epochs=1)))
         assert started.adapter == "http-v1"
-        while (status := await client.finetune_status("http-v1")).status in ("queued", "running"):
+        while (status := await client.call(FineTuneProgress("http-v1"))).status in (
+            "queued",
+            "running",
+        ):
             await asyncio.sleep(0.05)
         assert status.status == "done" and status.total_steps == 1
-        assert [a.id for a in await client.list_adapters()] == ["http-v1"]
-        with pytest.raises(InvalidRequest, match="no fine-tune job 'nope'"):
-            await client.finetune_status("nope")
+        assert [a.id for a in (await client.call(ListAdapters())).adapters] == ["http-v1"]
+        with pytest.raises(JobNotFound, match="no fine-tune job 'nope'"):
+            await client.call(FineTuneProgress("nope"))
     finally:
         await client.close()
         await server.close()

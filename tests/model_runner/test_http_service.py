@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from model_runner.api import RunnerBusy, RunnerUnavailable
 from model_runner.client import HttpRunnerClient
 from model_runner.http import RUNNER_KEY, build_app, is_loopback, serve
+from model_runner.protocol import Info, RunnerBusy, RunnerUnavailable, Tokenize
 from model_runner.runner import ModelRunner, RunnerConfig
 
 
@@ -39,7 +39,7 @@ async def test_http_client_reads_info(service):
     url = str(service.make_url("")).rstrip("/")
     client = HttpRunnerClient(url, token="s3cret")
     try:
-        info = await client.info()
+        info = await client.call(Info())
         assert info.model == "tiny" and info.parameters > 0
     finally:
         await client.close()
@@ -49,7 +49,7 @@ async def test_http_client_reports_wrong_token(service):
     client = HttpRunnerClient(str(service.make_url("")), token="wrong")
     try:
         with pytest.raises(RunnerUnavailable, match="refused the bot's token"):
-            await client.info()
+            await client.call(Info())
     finally:
         await client.close()
 
@@ -58,7 +58,7 @@ async def test_http_client_reports_unreachable_runner():
     client = HttpRunnerClient("http://127.0.0.1:9", timeout_s=2)
     try:
         with pytest.raises(RunnerUnavailable, match="did not answer"):
-            await client.info()
+            await client.call(Info())
     finally:
         await client.close()
 
@@ -74,7 +74,7 @@ async def test_failed_model_load_is_reported(tmp_path):
     runner = ModelRunner(RunnerConfig(model=str(tmp_path / "missing"), data_dir=tmp_path))
     with pytest.raises(RunnerUnavailable, match="does not exist"):
         await runner.wait_ready()
-    info = await runner.info()
+    info = await runner.call(Info())
     assert info.status == "failed" and "does not exist" in info.error
     await runner.close()
 
@@ -94,7 +94,7 @@ async def test_busy_runner_says_when_to_retry(service, monkeypatch):
     client = HttpRunnerClient(str(service.make_url("")), token="s3cret")
     try:
         with pytest.raises(RunnerBusy) as caught:
-            await client.tokenize("hi")
+            await client.call(Tokenize("hi"))
         assert caught.value.retry_after == 2.5
     finally:
         await client.close()

@@ -9,10 +9,9 @@ from types import SimpleNamespace
 import pytest
 
 from bot.exts.sampling._models import run_columns
-from model_runner.api import RunnerBusy
-from model_runner.decoding.params import DecodingParams
+from model_runner.protocol import Compare, DecodingParams, RunnerBusy
+from model_runner.protocol.together import all_or_none
 from model_runner.runner import ModelRunner
-from model_runner.together import all_or_none
 
 
 class Columns:
@@ -20,9 +19,15 @@ class Columns:
 
     def __init__(self, busy: int) -> None:
         self.busy, self.calls, self.cancelled = busy, 0, 0
-        self.config = SimpleNamespace(model="tiny")
+        self.config = SimpleNamespace(model="tiny", max_new_tokens=50)
 
-    async def generate(self, prompt, params, adapter=None):
+    def _check_ceiling(self, max_new_tokens):
+        assert max_new_tokens <= self.config.max_new_tokens
+
+    async def call(self, op):
+        return await getattr(self, op.name)(op)
+
+    async def generate(self, op):
         self.calls += 1
         if self.calls == self.busy:
             await asyncio.sleep(0.01)
@@ -45,7 +50,7 @@ async def test_results_come_back_in_order():
 async def test_a_busy_compare_column_cancels_the_other_three():
     runner = Columns(busy=2)
     with pytest.raises(RunnerBusy):
-        await asyncio.wait_for(ModelRunner.compare(runner, "Hello", 5), timeout=5)
+        await asyncio.wait_for(ModelRunner.compare(runner, Compare("Hello", 5)), timeout=5)
     assert runner.cancelled == 3
 
 

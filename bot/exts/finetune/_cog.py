@@ -24,8 +24,7 @@ from bot.permissions import is_instructor, only_opener
 from bot.storage import finetune_jobs, groups, pools
 from bot.storage.groups import LabGroup
 from bot.word_list import blocked_word, blocked_words
-from model_runner.api import InvalidRequest
-from model_runner.finetune.params import FineTuneParams
+from model_runner.protocol import AdapterArchive, FineTuneParams, InvalidRequest
 
 if TYPE_CHECKING:
     from bot.lab_bot import LabBot
@@ -435,7 +434,7 @@ class FineTuning(commands.Cog):
             have = ", ".join(f"v{r.version}" for r in reversed(versions)) or "none yet"
             raise LabError(f"{group.name} has no finished version {version}: it has {have}.")
         await interaction.response.defer(thinking=True)
-        data = await self.bot.runner.adapter_archive(record.adapter)
+        data = await self.bot.runner.call(AdapterArchive(record.adapter))
         if len(data) > MAX_UPLOAD:
             raise LabError(
                 f"The zip is {len(data) / 2**20:.1f} MiB, too big for Discord. Ask your "

@@ -28,8 +28,16 @@ from bot.exts.finetune._examples import load_examples
 from bot.formatting import clip, safe
 from bot.storage import finetune_jobs
 from bot.storage.finetune_jobs import JobRecord
-from model_runner.api import FineTuneStatus, InvalidRequest, RunnerError
-from model_runner.decoding.params import DecodingParams
+from model_runner.protocol import (
+    CancelFineTune,
+    DecodingParams,
+    FineTuneProgress,
+    FineTuneStatus,
+    Generate,
+    JobNotFound,
+    ListAdapters,
+    RunnerError,
+)
 
 if TYPE_CHECKING:
     from bot.lab_bot import LabBot
@@ -79,7 +87,8 @@ async def samples(bot: LabBot, record: JobRecord) -> discord.Embed:
     greedy = DecodingParams(max_new_tokens=SAMPLE_TOKENS, no_repeat_ngram_size=3)
     for prompt in openings:
         base, tuned = await asyncio.gather(
-            bot.runner.generate(prompt, greedy), bot.runner.generate(prompt, greedy, record.adapter)
+            bot.runner.call(Generate(prompt, greedy)),
+            bot.runner.call(Generate(prompt, greedy, record.adapter)),
         )
         embed.add_field(
             name=clip(f"Pre-trained: {prompt}", 256)[0],
@@ -145,8 +154,8 @@ async def follow(bot: LabBot, record: JobRecord, group_name: str) -> None:
             await _give_up(bot, record, channel, title)
             return
         try:
-            status = await bot.runner.finetune_status(record.adapter)
-        except InvalidRequest:  # the runner does not know the job: it restarted
+            status = await bot.runner.call(FineTuneProgress(record.adapter))
+        except JobNotFound:  # the runner does not know the job: it restarted
             await _after_runner_restart(bot, record, channel, title)
             return
         except RunnerError as error:  # unreachable for a moment: keep trying, for a while
@@ -210,7 +219,7 @@ async def _announce(bot: LabBot, record, channel, title, status: FineTuneStatus,
 async def _after_runner_restart(bot: LabBot, record: JobRecord, channel, title: str) -> None:
     """The runner lost the job: the adapter store says whether it finished."""
     try:
-        saved = {adapter.id for adapter in await bot.runner.list_adapters()}
+        saved = {adapter.id for adapter in (await bot.runner.call(ListAdapters())).adapters}
     except RunnerError:
         saved = set()
     if record.adapter in saved:
@@ -235,7 +244,7 @@ async def _give_up(bot: LabBot, record: JobRecord, channel, title: str) -> None:
     hours = DEADLINES.run_s / 3600
     reason = f"it did not finish within {hours:g} hours"
     try:
-        await bot.runner.cancel_finetune(record.adapter)
+        await bot.runner.call(CancelFineTune(record.adapter))
     except RunnerError as error:
         log.warning("fine-tune %s: cancel after the deadline failed: %s", record.adapter, error)
     if await finetune_jobs.finish(bot.db, record.id, "failed", reason):

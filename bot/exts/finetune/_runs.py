@@ -23,8 +23,13 @@ from bot.exts.finetune._follow import POLL_S, follow, tell
 from bot.formatting import safe
 from bot.storage import finetune_jobs
 from bot.storage.finetune_jobs import JobRecord
-from model_runner.api import InvalidRequest, RunnerError
-from model_runner.finetune.params import FineTuneParams
+from model_runner.protocol import (
+    CancelFineTune,
+    FineTuneParams,
+    JobNotFound,
+    RunnerError,
+    StartFineTune,
+)
 
 if TYPE_CHECKING:
     from bot.lab_bot import LabBot
@@ -79,9 +84,8 @@ class Runs:
     async def launch(self, record: JobRecord) -> None:
         """Hand a recorded run to the runner and follow it with a progress message."""
         try:
-            await self.bot.runner.start_finetune(
-                record.adapter, record.sentences, FineTuneParams.from_dict(record.params)
-            )
+            params = FineTuneParams.from_dict(record.params)
+            await self.bot.runner.call(StartFineTune(record.adapter, record.sentences, params))
         except Exception as error:
             reason = str(error) if isinstance(error, RunnerError) else "the runner failed"
             await finetune_jobs.finish(self.bot.db, record.id, "failed", reason)
@@ -142,8 +146,8 @@ class Runs:
                 return f"{title} was withdrawn before it started. The pool is intact."
             return f"{title} was already decided."
         try:
-            status = await self.bot.runner.cancel_finetune(record.adapter)
-        except InvalidRequest:  # the runner does not know it (restarted): nothing trains
+            status = await self.bot.runner.call(CancelFineTune(record.adapter))
+        except JobNotFound:  # the runner does not know it (restarted): nothing trains
             status = None
         except RunnerError as error:
             # Unreachable: free the group anyway; if the run finishes later, its adapter is

@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot import __version__
 from bot.exts.meta._render import about_embed, command_lines, help_embeds, runner_location
 from bot.permissions import is_instructor
+from model_runner.protocol import Info
 
 if TYPE_CHECKING:
     from bot.lab_bot import LabBot
@@ -34,7 +35,7 @@ class Meta(commands.Cog):
     async def about(self, interaction: discord.Interaction) -> None:
         """Show the bot's version, model, device and uptime."""
         try:
-            info = await asyncio.wait_for(self.bot.runner.info(), timeout=2)
+            info = await asyncio.wait_for(self.bot.runner.call(Info()), timeout=2)
         except Exception:  # noqa: BLE001 - an unreachable runner is shown, not raised
             info = None
         latency = self.bot.latency * 1000 if math.isfinite(self.bot.latency) else 0.0

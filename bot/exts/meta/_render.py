@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 
 from bot.redact import redact_url, scrub_urls
-from model_runner.api import RunnerInfo
+from model_runner.protocol import RunnerInfo
 
 EMBED_COLOUR = discord.Colour.from_rgb(88, 101, 242)
 

@@ -15,15 +15,16 @@ from bot.errors import LabError
 from bot.exts.pretraining._render import loss_reply, next_token_embed, tokens_reply
 from bot.exts.pretraining._steps import attention_reply, embedding_reply, train_step_reply
 from bot.formatting import clip
-from model_runner.lab_params import (
+from model_runner.protocol import Attention, Embedding, Loss, NextToken, Tokenize, TrainStep
+from model_runner.protocol.limits import (
     LEARNING_RATE_DEFAULT,
     LEARNING_RATE_RANGE,
     MAX_WORD_CHARS,
-    MAX_WORDS,
     STEPS_DEFAULT,
     STEPS_RANGE,
     TOP_DEFAULT,
     TOP_RANGE,
+    WORDS_RANGE,
 )
 
 if TYPE_CHECKING:
@@ -47,8 +48,8 @@ def split_words(text: str) -> list[str]:
     words = [" ".join(p.split()) for p in parts if p.strip()]
     if not words:
         raise LabError("Give one or more words, separated by spaces or commas.")
-    if len(words) > MAX_WORDS:
-        raise LabError(f"At most {MAX_WORDS} words at once (you gave {len(words)}).")
+    if len(words) > WORDS_RANGE[1]:
+        raise LabError(f"At most {WORDS_RANGE[1]} words at once (you gave {len(words)}).")
     long = next((w for w in words if len(w) > MAX_WORD_CHARS), None)
     if long is not None:
         raise LabError(f"Each word can have at most {MAX_WORD_CHARS} characters.")
@@ -83,7 +84,7 @@ class Pretraining(commands.Cog):
         check_text(prompt, "prompt")
         await self.bot.policy.admit(interaction)
         await interaction.response.defer(thinking=True)
-        result = await self.bot.runner.next_token(prompt, temperature, top)
+        result = await self.bot.runner.call(NextToken(prompt, temperature, top))
         labels = [c.display for c in result.candidates]
         title, _ = clip(f"{prompt} …", 60)
         chart = await asyncio.to_thread(
@@ -105,7 +106,7 @@ class Pretraining(commands.Cog):
         check_text(text)
         await self.bot.policy.admit(interaction)
         await interaction.response.defer(thinking=True)
-        embed, files = tokens_reply(await self.bot.runner.tokenize(text))
+        embed, files = tokens_reply(await self.bot.runner.call(Tokenize(text)))
         await interaction.edit_original_response(embed=embed, attachments=files)
 
     @app_commands.command(name="loss")
@@ -116,7 +117,7 @@ class Pretraining(commands.Cog):
         check_text(text)
         await self.bot.policy.admit(interaction)
         await interaction.response.defer(thinking=True)
-        embed, files = loss_reply(await self.bot.runner.loss(text))
+        embed, files = loss_reply(await self.bot.runner.call(Loss(text)))
         await interaction.edit_original_response(embed=embed, attachments=files)
 
     @app_commands.command(name="attention")
@@ -137,7 +138,7 @@ class Pretraining(commands.Cog):
         check_text(text)
         await self.bot.policy.admit(interaction)
         await interaction.response.defer(thinking=True)
-        result = await self.bot.runner.attention(text, layer, head)
+        result = await self.bot.runner.call(Attention(text, layer, head))
         labels = [t.display for t in result.tokens]
         which = f"head {result.head}" if result.head else "mean of heads"
         chart = await asyncio.to_thread(
@@ -164,7 +165,7 @@ class Pretraining(commands.Cog):
         wanted = split_words(words)
         await self.bot.policy.admit(interaction)
         await interaction.response.defer(thinking=True)
-        result = await self.bot.runner.embedding(wanted, top)
+        result = await self.bot.runner.call(Embedding(wanted, top))
         points = [(p.label, p.x, p.y, p.word, p.is_word) for p in result.points]
         chart = await asyncio.to_thread(embedding_map, points, "Token embeddings (PCA)")
         await interaction.edit_original_response(
@@ -191,7 +192,7 @@ class Pretraining(commands.Cog):
         check_text(text)
         await self.bot.policy.admit(interaction)
         await interaction.response.defer(thinking=True)
-        result = await self.bot.runner.train_step(text, steps, learning_rate)
+        result = await self.bot.runner.call(TrainStep(text, steps, learning_rate))
         chart = await asyncio.to_thread(
             train_step_chart,
             result.losses,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import discord
 
 from bot.formatting import clip, safe, usage_footer
-from model_runner.api import LossResult, NextTokenResult, TokenizeResult
+from model_runner.protocol import LossResult, NextTokenResult, TokenizeResult
 
 COLOUR = discord.Colour.from_rgb(254, 231, 92)
 SURPRISING = 3  # tokens highlighted in /loss

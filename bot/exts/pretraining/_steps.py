@@ -7,7 +7,7 @@ import discord
 
 from bot.exts.pretraining._render import COLOUR, _code_block, _percent, _tsv
 from bot.formatting import clip, safe, usage_footer
-from model_runner.api import AttentionResult, EmbeddingResult, TrainStepResult
+from model_runner.protocol import AttentionResult, EmbeddingResult, TrainStepResult
 
 
 def _cell(display: str, width: int = 12) -> str:

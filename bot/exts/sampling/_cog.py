@@ -17,8 +17,7 @@ from bot.exts.sampling._render import METHOD_NAMES, compare_reply, generate_repl
 from bot.groups import group_of, require_group
 from bot.progress import show_queue
 from bot.storage import finetune_jobs, pools, tables
-from model_runner.api import LAB_SETTINGS, InvalidRequest
-from model_runner.decoding.params import DecodingParams
+from model_runner.protocol import LAB_SETTINGS, Compare, DecodingParams, Generate, InvalidRequest
 
 if TYPE_CHECKING:
     from bot.lab_bot import LabBot
@@ -43,9 +42,17 @@ def check_prompt(prompt: str) -> str:
 def decoding_params(ceiling: int, **values) -> DecodingParams:
     """Validated parameters; errors use the command's option names."""
     try:
-        return DecodingParams(**values).validate(ceiling)
+        params = DecodingParams(**values)
     except InvalidRequest as error:
-        raise LabError(str(error).replace("max_new_tokens", "max_tokens")) from None
+        option = OPTION_NAMES.get(error.field or "", error.field or "")
+        raise LabError(error.named(option)) from None
+    if params.max_new_tokens > ceiling:
+        raise LabError(f"max_tokens must be between 1 and {ceiling} (got {params.max_new_tokens})")
+    return params
+
+
+# The runner's names for what the commands call otherwise.
+OPTION_NAMES = {"max_new_tokens": "max_tokens"}
 
 
 class Sampling(commands.Cog):
@@ -108,7 +115,7 @@ class Sampling(commands.Cog):
         await self.bot.policy.admit(interaction, max_tokens)
         await interaction.response.defer(thinking=True)
         await show_queue(self.bot, interaction)
-        result = await self.bot.runner.generate(prompt, params, chosen.adapter)
+        result = await self.bot.runner.call(Generate(prompt, params, chosen.adapter))
         embed, files = generate_reply(result, chosen.label)
         await interaction.edit_original_response(content=None, embed=embed, attachments=files)
 
@@ -143,7 +150,7 @@ class Sampling(commands.Cog):
         await self.bot.policy.admit(interaction, max_tokens)
         await interaction.response.defer(thinking=True)
         await show_queue(self.bot, interaction)
-        result = await self.bot.runner.compare(prompt, max_tokens, seed)
+        result = await self.bot.runner.call(Compare(prompt, max_tokens, seed))
         if group is not None:
             await tables.add_row(
                 self.bot.db,

@@ -13,10 +13,9 @@ import hashlib
 from dataclasses import dataclass
 
 from bot.fine_tuned import PRETRAINED_CHOICE, ModelChoice
-from model_runner.api import GenerateResult
 from model_runner.client import RunnerClient
-from model_runner.decoding.params import DecodingParams
-from model_runner.together import all_or_none
+from model_runner.protocol import DecodingParams, Generate, GenerateResult
+from model_runner.protocol.together import all_or_none
 
 SHOTS = 4  # example sentences before the prompt
 MAX_EXAMPLE_CHARS = 1200  # keeps the few-shot prompt well inside the model's context
@@ -64,11 +63,11 @@ async def run_columns(
     examples: list[str],
 ) -> list[Column]:
     """Run the three columns at once (their rows share the runner's forward passes)."""
-    jobs = {"pretrained": runner.generate(prompt, params)}
+    jobs = {"pretrained": runner.call(Generate(prompt, params))}
     if examples:
-        jobs["incontext"] = runner.generate(few_shot_prompt(examples, prompt), params)
+        jobs["incontext"] = runner.call(Generate(few_shot_prompt(examples, prompt), params))
     if tuned is not None and tuned.adapter is not None:
-        jobs["finetuned"] = runner.generate(prompt, params, tuned.adapter)
+        jobs["finetuned"] = runner.call(Generate(prompt, params, tuned.adapter))
     # A column refused (the runner is busy) cancels the others: their text would be wasted.
     results = dict(zip(jobs, await all_or_none(*jobs.values()), strict=True))
     columns = [Column("pretrained", PRETRAINED_CHOICE.label, results["pretrained"])]

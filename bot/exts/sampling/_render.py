@@ -7,7 +7,7 @@ import io
 import discord
 
 from bot.formatting import clip, safe, usage_footer
-from model_runner.api import CompareResult, GenerateResult
+from model_runner.protocol import CompareResult, GenerateResult
 
 COLOUR = discord.Colour.from_rgb(87, 242, 135)
 METHOD_NAMES = {

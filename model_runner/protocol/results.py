@@ -1,70 +1,19 @@
-"""Typed requests and responses that cross the bot/runner boundary.
+"""What each runner operation answers: typed results that travel in-process and as JSON.
 
-The same objects travel in-process and, as JSON, over the runner's HTTP API. Nothing here
-imports torch, so the bot can use these types freely.
+Results ignore fields they do not know when read from JSON (a newer runner may add some).
+Every result of a model call carries its `Usage`: time waiting, time computing, energy.
 """
 
 from __future__ import annotations
 
-from dataclasses import Field, asdict, dataclass, field, fields
-from typing import Any, ClassVar, Self
+from dataclasses import dataclass, field
+from typing import Any
 
-
-class RunnerError(Exception):
-    """Something the caller asked for cannot be done; the message is safe to show a user."""
-
-    status = 400
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON error body of the HTTP API."""
-        return {"error": type(self).__name__, "message": str(self), "field": self.field}
-
-
-class InvalidRequest(RunnerError):
-    """A request field is missing or outside its allowed range."""
-
-
-class RunnerBusy(RunnerError):
-    """The queue is full; `retry_after` says when to try again."""
-
-    status = 503
-
-    def __init__(self, message: str, *, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "retry_after": self.retry_after}
-
-
-class RunnerUnavailable(RunnerError):
-    """The runner cannot be reached or its model failed to load."""
-
-    status = 503
-
-
-class _Message:
-    """JSON round-trip for the dataclasses below."""
-
-    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # every subclass is a dataclass
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        """Build from a JSON dict, ignoring unknown keys (newer servers may add some)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+from model_runner.protocol.wire import Message
 
 
 @dataclass(frozen=True)
-class RunnerInfo(_Message):
+class RunnerInfo(Message):
     """What the runner is serving, for /about and health checks."""
 
     model: str  # what the instructor configured (Hub id, path or preset)
@@ -80,7 +29,7 @@ class RunnerInfo(_Message):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Usage(_Message):
+class Usage(Message):
     """What a request cost: time waiting, time computing, and an energy estimate."""
 
     queue_ms: float = 0.0  # waiting for the model (other requests ahead)
@@ -90,7 +39,7 @@ class Usage(_Message):
 
 
 @dataclass(frozen=True)
-class TokenPiece(_Message):
+class TokenPiece(Message):
     """One token: its id, the vocabulary entry, and a readable form."""
 
     id: int
@@ -106,14 +55,9 @@ class TokenizeResult(Usage):
     text: str
     tokens: list[TokenPiece]
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TokenizeResult:
-        tokens = [TokenPiece.from_dict(t) for t in data.get("tokens", [])]
-        return super().from_dict({**data, "tokens": tokens})
-
 
 @dataclass(frozen=True)
-class TokenProbability(_Message):
+class TokenProbability(Message):
     """A candidate next token and its probability."""
 
     id: int
@@ -130,14 +74,9 @@ class NextTokenResult(Usage):
     temperature: float
     candidates: list[TokenProbability]
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> NextTokenResult:
-        candidates = [TokenProbability.from_dict(c) for c in data.get("candidates", [])]
-        return super().from_dict({**data, "candidates": candidates})
-
 
 @dataclass(frozen=True)
-class TokenLoss(_Message):
+class TokenLoss(Message):
     """How surprised the model was by one token of a text."""
 
     id: int
@@ -156,11 +95,6 @@ class LossResult(Usage):
     mean_loss: float
     perplexity: float
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LossResult:
-        tokens = [TokenLoss.from_dict(t) for t in data.get("tokens", [])]
-        return super().from_dict({**data, "tokens": tokens})
-
 
 @dataclass(frozen=True, kw_only=True)
 class GenerateResult(Usage):
@@ -175,16 +109,6 @@ class GenerateResult(Usage):
     adapter: str | None = None  # the LoRA adapter used, None for the base model
 
 
-# The lab's comparison table: the four methods with the lab's settings, in its column order.
-COMPARE_METHODS = ("greedy", "beam", "contrastive", "sampling")
-LAB_SETTINGS: dict[str, dict[str, Any]] = {
-    "greedy": {},
-    "beam": {"num_beams": 5},
-    "contrastive": {"penalty_alpha": 0.6, "top_k": 4},
-    "sampling": {},
-}
-
-
 @dataclass(frozen=True, kw_only=True)
 class CompareResult(Usage):
     """The same prompt through Greedy, 5-Beam, Contrastive Search and Random Sampling."""
@@ -192,14 +116,9 @@ class CompareResult(Usage):
     prompt: str
     results: list[GenerateResult]  # in COMPARE_METHODS order
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CompareResult:
-        results = [GenerateResult.from_dict(r) for r in data.get("results", [])]
-        return super().from_dict({**data, "results": results})
-
 
 @dataclass(frozen=True)
-class FineTuneStatus(_Message):
+class FineTuneStatus(Message):
     """Where a LoRA fine-tune job stands."""
 
     job_id: str
@@ -213,7 +132,7 @@ class FineTuneStatus(_Message):
 
 
 @dataclass(frozen=True)
-class AdapterInfo(_Message):
+class AdapterInfo(Message):
     """A trained adapter on the runner, with the record of what it learned from."""
 
     id: str
@@ -241,14 +160,9 @@ class AttentionResult(Usage):
     # spare weight (an "attention sink"), skipped; its own row points at itself.
     attends_to_in_text: list[int] = field(default_factory=list)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AttentionResult:
-        tokens = [TokenPiece.from_dict(t) for t in data.get("tokens", [])]
-        return super().from_dict({**data, "tokens": tokens})
-
 
 @dataclass(frozen=True)
-class Neighbour(_Message):
+class Neighbour(Message):
     """A vocabulary token close to a word in the model's input-embedding space."""
 
     id: int
@@ -258,24 +172,16 @@ class Neighbour(_Message):
 
 
 @dataclass(frozen=True)
-class WordNeighbours(_Message):
+class WordNeighbours(Message):
     """One word: the tokens it splits into and its nearest tokens."""
 
     word: str
     tokens: list[TokenPiece]  # its vector is the mean of these tokens' vectors
     neighbours: list[Neighbour]  # most similar first; the word's own tokens left out
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> WordNeighbours:
-        return cls(
-            word=data["word"],
-            tokens=[TokenPiece.from_dict(t) for t in data.get("tokens", [])],
-            neighbours=[Neighbour.from_dict(n) for n in data.get("neighbours", [])],
-        )
-
 
 @dataclass(frozen=True)
-class EmbeddingPoint(_Message):
+class EmbeddingPoint(Message):
     """A word or a neighbour, placed on the 2-D PCA picture."""
 
     label: str  # the word itself, or the neighbour's display form
@@ -294,15 +200,9 @@ class EmbeddingResult(Usage):
     points: list[EmbeddingPoint]  # every word, then its neighbours, word by word
     explained: list[float]  # share of the variance on the x and y axes (0 to 1)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EmbeddingResult:
-        words = [WordNeighbours.from_dict(w) for w in data.get("words", [])]
-        points = [EmbeddingPoint.from_dict(p) for p in data.get("points", [])]
-        return super().from_dict({**data, "words": words, "points": points})
-
 
 @dataclass(frozen=True)
-class TrainStepToken(_Message):
+class TrainStepToken(Message):
     """One token of the training sentence and how likely the model found it, step by step."""
 
     id: int
@@ -322,7 +222,9 @@ class TrainStepResult(Usage):
     learning_rate: float
     rank: int  # rank r of the throwaway LoRA adapter
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainStepResult:
-        tokens = [TrainStepToken.from_dict(t) for t in data.get("tokens", [])]
-        return super().from_dict({**data, "tokens": tokens})
+
+@dataclass(frozen=True)
+class AdapterList(Message):
+    """The adapters in the runner's adapter store."""
+
+    adapters: list[AdapterInfo]
