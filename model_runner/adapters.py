@@ -68,6 +68,8 @@ class AdapterRegistry:
         """Every saved adapter with its training record."""
         found = []
         for path in sorted(self.root.glob("*/adapter_config.json")):
+            if path.parent.name.startswith("."):
+                continue  # an adapter still being written (moved into place when whole)
             record_path = path.parent / "training.json"
             record = json.loads(record_path.read_text()) if record_path.is_file() else {}
             found.append(

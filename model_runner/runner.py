@@ -17,6 +17,7 @@ loading the model has a deadline.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -26,7 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypedDict, TypeVar
 
-from model_runner import __version__, anatomy, introspect, trainstep
+from model_runner import __version__, anatomy, introspect, jobs, trainstep
 from model_runner.adapters import AdapterRegistry
 from model_runner.archive import adapter_zip
 from model_runner.decoding.run import stepper_for
@@ -38,6 +39,7 @@ from model_runner.engine.engine import (
     JobOutcome,
 )
 from model_runner.finetune.trainer import TrainingProgress, save_adapter, train_steps
+from model_runner.jobs import JobStore
 from model_runner.loading import LoadedModel, load_model
 from model_runner.positions import check_fits
 from model_runner.protocol import (
@@ -65,6 +67,7 @@ from model_runner.protocol import (
     Operation,
     RequestTimeout,
     RunAlreadyActive,
+    RunnerError,
     RunnerInfo,
     RunnerUnavailable,
     StartFineTune,
@@ -128,7 +131,9 @@ class ModelRunner:
         self._error: str = ""
         self._engine: DecodeEngine | None = None
         self.adapters = AdapterRegistry(config.data_dir / "adapters")
-        self._finetunes: dict[str, _FineTune] = {}
+        self._finetunes: dict[str, _FineTune] = {}  # the jobs this runner owns
+        self.jobs = JobStore(config.data_dir / "jobs")
+        self._beating: asyncio.Task[None] | None = None
         self._engine_thread: threading.Thread | None = None
         self._supervisor: threading.Thread | None = None
         self._closing = threading.Event()
@@ -140,6 +145,24 @@ class ModelRunner:
         """Begin loading the model in the background; returns at once."""
         if self._load_task is None:
             self._load_task = asyncio.create_task(self._load(), name="runner-load")
+        if self._beating is None:
+            self._beating = asyncio.create_task(self._beat(), name="runner-jobs-beat")
+
+    async def _beat(self) -> None:
+        """Tell the other replicas this runner is alive; stop jobs they asked to cancel."""
+        while True:
+            try:
+                await asyncio.to_thread(self._beat_once)
+            except OSError as error:
+                log.error("cannot write to the job store %s: %s", self.jobs.root, error)
+            await asyncio.sleep(jobs.BEAT_S)
+
+    def _beat_once(self) -> None:
+        self.jobs.beat()
+        for job in list(self._finetunes.values()):
+            requested = job.status in jobs.ACTIVE and self.jobs.cancel_requested(job.job_id)
+            if requested and job.future is not None:
+                job.future.cancel()
 
     async def _load(self) -> None:
         loop = asyncio.get_running_loop()
@@ -242,6 +265,13 @@ class ModelRunner:
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
         self._closing.set()
+        if self._beating is not None:
+            self._beating.cancel()
+        for job in list(self._finetunes.values()):
+            if job.future is not None:
+                job.future.cancel()  # recorded as stopped: another runner must not wait on it
+        with contextlib.suppress(OSError):
+            self.jobs.retire()
         if self._engine is not None:
             self._engine.stop()
         self._worker.shutdown(wait=False, cancel_futures=True)
@@ -395,22 +425,32 @@ class ModelRunner:
 
     async def start_finetune(self, op: StartFineTune) -> FineTuneStatus:
         """Queue a LoRA fine-tune that saves adapter `op.adapter`; it trains between decode
-        steps, so the class keeps getting answers meanwhile."""
+        steps, so the class keeps getting answers meanwhile. Its record in the job store says
+        how it stands to every runner sharing the store."""
         adapter, sentences, params = op.adapter, op.sentences, op.params
-        if adapter in self._finetunes:
-            raise RunAlreadyActive(f"a fine-tune {adapter!r} already exists", field="adapter")
+        mine = self._finetunes.get(adapter)
+        if (mine is not None and mine.status in jobs.ACTIVE) or await asyncio.to_thread(
+            self.jobs.active, adapter
+        ):
+            raise RunAlreadyActive(f"a fine-tune {adapter!r} is already running", field="adapter")
         self.adapters.check_new(adapter)
         loaded = await self.wait_ready()
         assert self._engine is not None
         job = _FineTune(job_id=adapter, adapter=adapter, progress=TrainingProgress())
         engine = self._engine
+        request = {"sentences": sentences, "params": params.to_dict(), "model": self.config.model}
 
         def steps():
             job.status = "running"
+            self._record(job)
+            written = time.monotonic()
             model = None
             for model in train_steps(
                 engine.model, loaded.tokenizer, sentences, params, job.progress
             ):
+                if time.monotonic() - written >= jobs.WRITE_EVERY_S:
+                    self._record(job)
+                    written = time.monotonic()
                 yield model
             record = {
                 "adapter": adapter,
@@ -423,23 +463,34 @@ class ModelRunner:
             save_adapter(model, self.adapters.root / adapter, record)
             yield model
 
+        self._finetunes[job.job_id] = job
+        await asyncio.to_thread(self._record, job, request)
         job.future = engine.run_in_background(BackgroundWork(steps()))
         job.future.add_done_callback(lambda f: self._settle(job, f))
-        self._finetunes[job.job_id] = job
-        return self._status(job.job_id)
+        return self._status(job)
 
     def _settle(self, job: _FineTune, future: Future) -> None:
         if future.cancelled():
-            job.status = "cancelled"
+            if self._closing.is_set():
+                job.status, job.error = "failed", jobs.STOPPED
+            else:
+                job.status = "cancelled"
         elif future.exception() is not None:
             job.status, job.error = "failed", str(future.exception())
         else:
             job.status = "done"
+        self._record(job)
 
-    def _status(self, job_id: str) -> FineTuneStatus:
-        job = self._finetunes.get(job_id)
-        if job is None:
-            raise JobNotFound(f"no fine-tune job {job_id!r} on this runner", field="job_id")
+    def _record(self, job: _FineTune, request: dict | None = None) -> None:
+        """Write the job's record (the owner's view); a store that cannot be written is
+        logged, and the job goes on (this runner still answers for it)."""
+        try:
+            self.jobs.write(self._status(job), request)
+        except OSError as error:
+            log.error("cannot record fine-tune %s: %s", job.job_id, error)
+
+    @staticmethod
+    def _status(job: _FineTune) -> FineTuneStatus:
         progress = job.progress
         return FineTuneStatus(
             job_id=job.job_id,
@@ -452,16 +503,42 @@ class ModelRunner:
             error=job.error,
         )
 
+    async def _recorded(self, job_id: str) -> FineTuneStatus:
+        """A job's status: this runner's own view if it trains it, else the job store's."""
+        job = self._finetunes.get(job_id)
+        if job is not None:
+            return self._status(job)
+        status = await asyncio.to_thread(self.jobs.read, job_id)
+        if status is None:
+            raise JobNotFound(f"no fine-tune job {job_id!r} on this runner", field="job_id")
+        if status.status == "failed" and await asyncio.to_thread(self._saved, status.adapter):
+            # The adapter was saved (whole: saving is atomic) just before its runner stopped.
+            status = replace(status, status="done", error="")
+        return status
+
+    def _saved(self, adapter: str) -> bool:
+        try:
+            self.adapters.path(adapter)
+        except (RunnerError, OSError):
+            return False
+        return True
+
     async def finetune_status(self, op: FineTuneProgress) -> FineTuneStatus:
-        """A fine-tune's progress (JobNotFound for a job never started here)."""
-        return self._status(op.job_id)
+        """A fine-tune's progress (JobNotFound for a job never started on this store)."""
+        return await self._recorded(op.job_id)
 
     async def cancel_finetune(self, op: CancelFineTune) -> FineTuneStatus:
-        """Stop a queued or running fine-tune (nothing is saved)."""
+        """Stop a queued or running fine-tune (nothing is saved). A job another runner trains
+        is asked to stop through the job store, and stops at that runner's next beat."""
         job = self._finetunes.get(op.job_id)
-        if job is not None and job.future is not None:
-            job.future.cancel()
-        return self._status(op.job_id)
+        if job is not None:
+            if job.future is not None:
+                await asyncio.to_thread(job.future.cancel)  # records it: off the event loop
+            return self._status(job)
+        status = await self._recorded(op.job_id)
+        if status.status in jobs.ACTIVE:
+            await asyncio.to_thread(self.jobs.request_cancel, op.job_id)
+        return status
 
     async def list_adapters(self, _: ListAdapters | None = None) -> AdapterList:
         """The trained adapters on disk, with what each learned from."""

@@ -11,7 +11,10 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
+import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,7 +127,16 @@ def train_steps(
 
 
 def save_adapter(model, path: Path, record: dict) -> None:
-    """peft's standard files plus `training.json`: what it was trained on, and how."""
-    path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(path))
-    (path / "training.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    """peft's standard files plus `training.json`: what it was trained on, and how.
+
+    Written beside the store and moved into place in one rename, so a runner reading the
+    store (this one, or another replica) sees the whole adapter or none of it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        model.save_pretrained(str(partial))
+        (partial / "training.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+        os.replace(partial, path)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)

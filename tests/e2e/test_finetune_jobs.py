@@ -59,7 +59,8 @@ async def test_a_restart_marks_the_run_failed_and_keeps_the_pool(tmp_path):
         await fill_pool(ada)
         await ada.slash("finetune start", epochs=20)
         await lab.restart_bot()  # the in-process runner restarts with it
-        await wait_for_text(lab, "the model runner restarted")
+        await wait_for_text(lab, "the model runner was stopped before the fine-tune finished")
+        await wait_for_text(lab, "Your pool is intact")
         record = await lab.bot.db.fetchone("SELECT status, error FROM finetune_jobs")
         assert record["status"] == "failed"
         assert "24 sentences" in (await ada.slash("finetune pool")).text

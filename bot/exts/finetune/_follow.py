@@ -7,8 +7,10 @@ Discord does meanwhile:
 - Discord errors never end it: a deleted progress message (404) is posted again, a refused
   or failed edit (403, 5xx) is tried again at the next poll.
 - The runner's final status is recorded before anyone is told about it.
-- If the runner no longer knows the job (it restarted), the adapter store decides: a trained
-  adapter is on disk, so the version is done; otherwise the run failed and the pool is intact.
+- The runner's job record says how a run ended, also when the runner that trained it stopped
+  or was replaced. If the runner knows no such job at all (its store was lost), the adapter
+  store decides: a trained adapter is on disk, so the version is done; otherwise the run
+  failed and the pool is intact.
 - A runner that stays unreachable, or a run that never ends, fails after a deadline.
 """
 
@@ -197,7 +199,14 @@ async def _announce(bot: LabBot, record, channel, title, status: FineTuneStatus,
     """Tell the group how the run ended (already recorded)."""
     if status.status != "done":
         reason = status.error or status.status
-        await tell(channel, f"{safe(title)}: the fine-tune {status.status} ({safe(reason)}).")
+        again = (
+            " Your pool is intact: /finetune start to run it again."
+            if status.status == "failed"
+            else ""
+        )
+        await tell(
+            channel, f"{safe(title)}: the fine-tune {status.status} ({safe(reason)}).{again}"
+        )
         return
     chart = await asyncio.to_thread(loss_curve, status.losses, f"{title}: training loss")
     try:
