@@ -93,12 +93,12 @@ case "$command" in
         exec "$VENV/bin/labbot" playground "$@"
         ;;
     test)
-        setup test
+        setup test,serve
         checks
         exec "$VENV/bin/python" -m pytest -q "$@"
         ;;
     check)
-        setup test
+        setup test,serve
         checks
         ;;
     setup)

@@ -20,7 +20,8 @@ BAR_COLOUR = "#5865F2"
 def _finish(fig, ax, title: str) -> bytes:
     """Common styling, then the figure as PNG bytes (and freed)."""
     try:
-        ax.set_title(title, fontsize=11, loc="left")
+        if title:
+            ax.set_title(title, fontsize=11, loc="left")
         ax.spines[["top", "right"]].set_visible(False)
         fig.tight_layout()
         out = io.BytesIO()
@@ -125,3 +126,46 @@ def train_step_chart(
     right.set_xlabel("probability of the token")
     right.legend(loc="lower right", fontsize=9)
     return _finish(fig, right, title)
+
+
+def sampler_stages_chart(
+    labels: list[str],
+    stages: list[str],
+    kept: list[int],
+    probabilities: list[list[float]],
+    drawn: int,
+) -> bytes:
+    """One panel per stage of Random Sampling, side by side, the same tokens in the same rows:
+    how each stage reshapes the distribution. `probabilities[s][t]` is token t after stage s;
+    a removed token's row is marked ×; row `drawn` is the token drawn from the last stage."""
+    n = len(labels)
+    fig, axes = plt.subplots(
+        1, len(stages), figsize=(2.3 * len(stages) + 1.2, 1.3 + 0.34 * n), dpi=110, sharey=True
+    )
+    positions = list(range(n))[::-1]
+    top = max((p for stage in probabilities for p in stage), default=0.0) or 1.0
+    for index, ax in enumerate(axes):
+        values = probabilities[index]
+        ax.barh(positions, values, color=PALETTE[index % len(PALETTE)])
+        for y, p in zip(positions, values, strict=True):
+            ax.text(
+                p + top * 0.02 if p else top * 0.02,
+                y,
+                f"{p:.0%}" if p >= 0.005 else ("<1%" if p else "×"),
+                va="center",
+                fontsize=8,
+                color="#333333" if p else "#ED4245",
+            )
+        ax.set_xlim(0, top * 1.35)
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.xaxis.set_major_locator(MaxNLocator(3))
+        ax.set_title(f"{stages[index]}\n{kept[index]:,} tokens left", fontsize=9, loc="left")
+        ax.spines[["top", "right"]].set_visible(False)
+    last, y = axes[-1], positions[drawn]
+    last.text(probabilities[-1][drawn] + top * 0.22, y, "◀ drawn", va="center", fontsize=8)
+    axes[0].set_yticks(positions, labels=labels, fontsize=10)
+    for tick in axes[0].get_yticklabels():
+        if tick.get_text() == labels[drawn]:
+            tick.set_fontweight("bold")
+    fig.supxlabel("probability of the next token", fontsize=9)
+    return _finish(fig, axes[0], "")

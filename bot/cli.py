@@ -2,6 +2,7 @@
 
     labbot run              the Discord bot (needs DISCORD_TOKEN)
     labbot runner           the model runner as an HTTP service
+    labbot serve            the model runner as replicas on Ray Serve (the serve extra)
     labbot playground       try the bot offline: a local Discord in your terminal
     labbot check-config     show the settings in effect, or the first bad one
     labbot migrate          create or upgrade the database, print its schema version
@@ -47,6 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
     runner.add_argument("--host", default="127.0.0.1", help="address to listen on")
     runner.add_argument("--port", type=int, default=8765, help="port to listen on")
     runner.add_argument("--device", help="overrides LABBOT_DEVICE (auto, cpu, cuda, mps)")
+
+    ray = sub.add_parser("serve", help="serve the model runner on Ray Serve (the serve extra)")
+    _common(ray)
+    ray.add_argument("--host", default="127.0.0.1", help="address Serve's proxy listens on")
+    ray.add_argument("--port", type=int, default=8765, help="port to listen on")
+    ray.add_argument("--device", help="overrides LABBOT_DEVICE (auto, cpu, cuda, mps)")
+    ray.add_argument("--replicas", type=int, default=1, help="replicas (the minimum if scaling)")
+    ray.add_argument("--max-replicas", type=int, help="autoscale up to this many replicas")
+    ray.add_argument("--gpus-per-replica", type=float, default=0, help="GPUs each replica takes")
+    ray.add_argument(
+        "--ray-address", default="", help="Ray cluster (`auto`: the one `ray start` began)"
+    )
 
     playground = sub.add_parser(
         "playground", help="try the bot offline, with no Discord token (see README)"
@@ -98,6 +111,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return asyncio.run(run_bot(settings, token.get()))
 
 
+def _runner_config(settings: Settings) -> dict:
+    return {
+        "model": settings.runner.model,
+        "device": settings.runner.device,
+        "data_dir": settings.storage.data_dir.resolve(),  # replicas may run elsewhere
+        "max_new_tokens": settings.runner.max_new_tokens,
+        "device_power_w": settings.runner.device_power_w,
+        "queue_size": settings.runner.queue_size,
+    }
+
+
 def cmd_runner(args: argparse.Namespace) -> int:
     """Serve the model runner over HTTP until interrupted."""
     settings = _settings(args)
@@ -105,19 +129,37 @@ def cmd_runner(args: argparse.Namespace) -> int:
     from model_runner.http import serve
     from model_runner.runner import ModelRunner, RunnerConfig
 
-    runner = ModelRunner(
-        RunnerConfig(
-            model=settings.runner.model,
-            device=settings.runner.device,
-            data_dir=settings.storage.data_dir,
-            max_new_tokens=settings.runner.max_new_tokens,
-            device_power_w=settings.runner.device_power_w,
-            queue_size=settings.runner.queue_size,
-        )
-    )
+    runner = ModelRunner(RunnerConfig(**_runner_config(settings)))
     token = settings.runner.token.get() if settings.runner.token else None
     try:
         serve(runner, args.host, args.port, token)
+    except PermissionError as error:
+        raise ConfigError("LABBOT_RUNNER_TOKEN", str(error).split(": ", 1)[1]) from None
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the model runner on Ray Serve until interrupted."""
+    settings = _settings(args)
+    _configure_logging(settings.log_level)
+    try:
+        from model_runner import serve
+    except ImportError:
+        raise ConfigError(
+            "labbot serve", "needs Ray Serve: pip install 'labbot[serve]' (or ./lab.sh setup serve)"
+        ) from None
+    token = settings.runner.token.get() if settings.runner.token else None
+    try:
+        serve.run(
+            _runner_config(settings),
+            host=args.host,
+            port=args.port,
+            token=token,
+            ray_address=args.ray_address,
+            replicas=args.replicas,
+            max_replicas=args.max_replicas,
+            gpus_per_replica=args.gpus_per_replica,
+        )
     except PermissionError as error:
         raise ConfigError("LABBOT_RUNNER_TOKEN", str(error).split(": ", 1)[1]) from None
     return 0
@@ -192,6 +234,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run,
     "runner": cmd_runner,
+    "serve": cmd_serve,
     "playground": cmd_playground,
     "check-config": cmd_check_config,
     "migrate": cmd_migrate,

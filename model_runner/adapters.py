@@ -105,3 +105,12 @@ class AdapterRegistry:
         model.eval()
         self.loaded.add(adapter_id)
         return model
+
+    def detach(self, model: torch.nn.Module, adapter_id: str) -> bool:
+        """Unload a loaded adapter from `model` (to make room for other courses' adapters);
+        the last one stays (a peft model needs one). True if it was unloaded."""
+        if adapter_id not in self.loaded or len(self.loaded) == 1:
+            return False
+        model.delete_adapter(adapter_id)  # type: ignore[operator]
+        self.loaded.discard(adapter_id)
+        return True

@@ -89,8 +89,11 @@ class HttpRunnerClient:
         assert self._session is not None
         url = self.location + operation.path()
         binary = operation.result is bytes
+        course = operation.route_key()
+        # Ray Serve routes a course's requests to the replica holding its adapters.
+        headers = {"serve_multiplexed_model_id": course} if course else None
         try:
-            async with self._session.post(url, json=operation.to_dict()) as reply:
+            async with self._session.post(url, json=operation.to_dict(), headers=headers) as reply:
                 if reply.status < 400 and binary:
                     return await reply.read()  # type: ignore[return-value]
                 data = await reply.json(content_type=None)

@@ -9,21 +9,32 @@ cross-entropy of each token given the ones before it, and perplexity is exp(mean
 from __future__ import annotations
 
 import math
+import random
 from typing import Any
 
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from model_runner.decoding.processing import (
+    apply_temperature,
+    draw_tokens,
+    make_generator,
+    top_k_filter,
+    top_p_filter,
+)
 from model_runner.loading import LoadedModel
 from model_runner.protocol import (
     InvalidRequest,
     LossResult,
     NextTokenResult,
+    SamplerStagesResult,
+    StageToken,
     TokenizeResult,
     TokenLoss,
     TokenPiece,
     TokenProbability,
 )
+from model_runner.protocol import limits as L
 
 
 def readable(text: str) -> str:
@@ -134,6 +145,56 @@ def next_token(
         display = display_token(loaded.tokenizer, token_id, text)
         candidates.append(TokenProbability(id=token_id, text=text, display=display, probability=p))
     return NextTokenResult(prompt=prompt, temperature=temperature, candidates=candidates)
+
+
+@torch.inference_mode()
+def sampler_stages(
+    loaded: LoadedModel,
+    prompt: str,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    top: int,
+    seed: int | None,
+) -> SamplerStagesResult:
+    """The next-token distribution after each stage of Random Sampling, and one token drawn
+    from the last, with the functions and random stream the sampler itself uses: the drawn
+    token is the first token /generate samples with the same seed."""
+    prompt_ids = loaded.tokenizer(prompt)["input_ids"]
+    ids = torch.tensor([prompt_ids], device=loaded.device)  # [1, T]
+    logits = loaded.model(ids, attention_mask=torch.ones_like(ids)).logits[:, -1].float()
+    heated = apply_temperature(logits, temperature)  # [1, V]
+    kept_k = top_k_filter(heated, top_k)
+    kept_p = top_p_filter(kept_k, top_p)
+    stages = {
+        "model": logits,
+        f"temperature {temperature:g}": heated,
+        f"top-k {top_k}" if top_k else "top-k off": kept_k,
+        f"top-p {top_p:g}" if top_p < 1 else "top-p off": kept_p,
+    }
+    probs = [stage.softmax(dim=-1)[0] for stage in stages.values()]  # [V] each
+    if seed is None:
+        seed = random.randrange(L.SEED_RANGE[1] + 1)
+    drawn_id = int(draw_tokens(probs[-1][None], make_generator(seed, loaded.device))[0])
+
+    def token(token_id: int) -> StageToken:
+        text = decode_one(loaded.tokenizer, token_id)
+        return StageToken(
+            id=token_id,
+            text=text,
+            display=display_token(loaded.tokenizer, token_id, text),
+            probabilities=[float(p[token_id]) for p in probs],
+        )
+
+    order = torch.topk(probs[0], k=min(top, probs[0].shape[-1])).indices.tolist()
+    return SamplerStagesResult(
+        prompt=prompt,
+        stages=list(stages),
+        kept=[int((p > 0).sum()) for p in probs],
+        candidates=[token(token_id) for token_id in order],
+        drawn=token(drawn_id),
+        seed=seed,
+    )
 
 
 @torch.inference_mode()

@@ -51,6 +51,7 @@ class JobStore:
         self.root = root
         self.owner = owner or new_owner()
         self.stale_s = stale_s
+        self.beat_s = min(BEAT_S, stale_s / 5)  # several beats fit in the window a reader allows
         self._owners = root / "owners"
 
     def _path(self, job_id: str, suffix: str = ".json") -> Path:

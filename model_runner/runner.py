@@ -70,6 +70,8 @@ from model_runner.protocol import (
     RunnerError,
     RunnerInfo,
     RunnerUnavailable,
+    SamplerStages,
+    SamplerStagesResult,
     StartFineTune,
     Tokenize,
     TokenizeResult,
@@ -97,6 +99,7 @@ class RunnerConfig:
     max_rows: int = 128  # rows decoded together at most (a beam request takes num_beams)
     request_timeout_s: float = 300.0  # a request still running after this fails
     load_timeout_s: float = 1800.0  # loading (download, conversion) taking longer fails
+    job_stale_s: float = 30.0  # a job whose runner was silent this long is recorded as failed
 
 
 class _UsageFields(TypedDict):
@@ -132,7 +135,7 @@ class ModelRunner:
         self._engine: DecodeEngine | None = None
         self.adapters = AdapterRegistry(config.data_dir / "adapters")
         self._finetunes: dict[str, _FineTune] = {}  # the jobs this runner owns
-        self.jobs = JobStore(config.data_dir / "jobs")
+        self.jobs = JobStore(config.data_dir / "jobs", stale_s=config.job_stale_s)
         self._beating: asyncio.Task[None] | None = None
         self._engine_thread: threading.Thread | None = None
         self._supervisor: threading.Thread | None = None
@@ -155,7 +158,7 @@ class ModelRunner:
                 await asyncio.to_thread(self._beat_once)
             except OSError as error:
                 log.error("cannot write to the job store %s: %s", self.jobs.root, error)
-            await asyncio.sleep(jobs.BEAT_S)
+            await asyncio.sleep(self.jobs.beat_s)
 
     def _beat_once(self) -> None:
         self.jobs.beat()
@@ -345,6 +348,18 @@ class ModelRunner:
         await self._check_length(op.prompt, "prompt")
         result, q, c = await self._on_worker(
             self._on_base(lambda m: introspect.next_token(m, op.prompt, op.temperature, op.top))
+        )
+        return replace(result, **self._usage(q, c))
+
+    async def sampler_stages(self, op: SamplerStages) -> SamplerStagesResult:
+        """What temperature, top-k and top-p each do to the next-token distribution."""
+        await self._check_length(op.prompt, "prompt")
+        result, q, c = await self._on_worker(
+            self._on_base(
+                lambda m: introspect.sampler_stages(
+                    m, op.prompt, op.temperature, op.top_k, op.top_p, op.top, op.seed
+                )
+            )
         )
         return replace(result, **self._usage(q, c))
 
@@ -539,6 +554,14 @@ class ModelRunner:
         if status.status in jobs.ACTIVE:
             await asyncio.to_thread(self.jobs.request_cancel, op.job_id)
         return status
+
+    async def unload_adapters(self, adapter_ids: list[str]) -> list[str]:
+        """Unload these adapters from the shared model (those not decoding right now)."""
+        engine = self._engine
+        if engine is None:
+            return []
+        unloaded, _, _ = await self._on_worker(lambda _: engine.unload_adapters(adapter_ids))
+        return unloaded
 
     async def list_adapters(self, _: ListAdapters | None = None) -> AdapterList:
         """The trained adapters on disk, with what each learned from."""

@@ -480,6 +480,19 @@ class DecodeEngine:
                 )
                 positions = self._batch.positions()
 
+    def unload_adapters(self, adapter_ids: list[str]) -> list[str]:
+        """Take adapters out of the model (on the worker, between steps), except those a
+        running job decodes with; a job that needs one later loads it again. Returns the
+        ids unloaded."""
+        if self.adapters is None:
+            return []
+        in_use = {job.adapter for job in self._active}
+        return [
+            adapter
+            for adapter in adapter_ids
+            if adapter not in in_use and self.adapters.detach(self.model, adapter)
+        ]
+
     @staticmethod
     def _adapter_names(jobs: list[DecodeJob]) -> list[str]:
         """Each row's adapter, for a peft model's mixed-adapter batch."""

@@ -29,6 +29,7 @@ from model_runner.protocol.results import (
     LossResult,
     NextTokenResult,
     RunnerInfo,
+    SamplerStagesResult,
     TokenizeResult,
     TrainStepResult,
 )
@@ -55,6 +56,16 @@ class Operation(Message, Generic[R]):
             if cls.name in OPERATIONS:
                 raise TypeError(f"two operations are named {cls.name!r}")
             OPERATIONS[cls.name] = cls
+
+    def route_key(self) -> str | None:
+        """The course the request belongs to: the first part of its adapter or job id
+        (`g1234` of the bot's `g1234-group1-v2`, one per Discord server), or None. A cluster
+        keeps a course's requests, and so its adapters, on one replica."""
+        for name in ("adapter", "job_id"):
+            value = getattr(self, name, None)
+            if isinstance(value, str) and value:
+                return value.split("-", 1)[0]
+        return None
 
     @classmethod
     def path(cls) -> str:
@@ -143,6 +154,30 @@ class NextToken(Operation[NextTokenResult]):
         rate = L.check_float("temperature", self.temperature, *L.TEMPERATURE_RANGE)
         object.__setattr__(self, "temperature", rate)
         L.check_int("top", self.top, *L.NEXT_TOKEN_TOP_RANGE)
+
+
+@dataclass(frozen=True)
+class SamplerStages(Operation[SamplerStagesResult]):
+    """The next-token distribution after each stage of Random Sampling, in the order sampling
+    applies them: the model's softmax, the temperature, top-k, then top-p (renormalised)."""
+
+    name: ClassVar[str] = "sampler_stages"
+
+    prompt: str
+    temperature: float = 1.0
+    top_k: int = L.SAMPLING_TOP_K_DEFAULT  # 0 = off
+    top_p: float = 1.0  # 1 = off
+    top: int = L.NEXT_TOKEN_TOP_DEFAULT
+    seed: int | None = None  # the draw: same seed, same token as /generate's first; None = fresh
+
+    def __post_init__(self) -> None:
+        L.check_text(self.prompt, "prompt")
+        rate = L.check_float("temperature", self.temperature, *L.TEMPERATURE_RANGE)
+        object.__setattr__(self, "temperature", rate)
+        L.check_int("top_k", self.top_k, *L.SAMPLING_TOP_K_RANGE)
+        object.__setattr__(self, "top_p", L.check_top_p(self.top_p))
+        L.check_int("top", self.top, *L.NEXT_TOKEN_TOP_RANGE)
+        L.check_optional_int("seed", self.seed, *L.SEED_RANGE)
 
 
 @dataclass(frozen=True)

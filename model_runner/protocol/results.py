@@ -76,6 +76,28 @@ class NextTokenResult(Usage):
 
 
 @dataclass(frozen=True)
+class StageToken(Message):
+    """A candidate next token and its probability after each stage of the sampler."""
+
+    id: int
+    text: str
+    display: str
+    probabilities: list[float]  # one per stage; 0 once a stage has removed the token
+
+
+@dataclass(frozen=True, kw_only=True)
+class SamplerStagesResult(Usage):
+    """What each stage of Random Sampling does to the next-token distribution."""
+
+    prompt: str
+    stages: list[str]  # "model", "temperature 0.7", "top-k 50", "top-p 0.9"
+    kept: list[int]  # how many tokens can still be drawn after each stage
+    candidates: list[StageToken]  # the model's most likely tokens, most likely first
+    drawn: StageToken  # the token Random Sampling drew from the last stage
+    seed: int  # the seed it was drawn with: /generate with this seed starts with `drawn`
+
+
+@dataclass(frozen=True)
 class TokenLoss(Message):
     """How surprised the model was by one token of a text."""
 

@@ -34,6 +34,7 @@ from model_runner.protocol import (
     RunnerBusy,
     RunnerError,
     RunnerUnavailable,
+    SamplerStages,
     StartFineTune,
     Tokenize,
     TrainStep,
@@ -59,6 +60,7 @@ SAMPLES: list[Operation] = [
     CancelFineTune("g1-v1"),
     ListAdapters(),
     AdapterArchive("g1-v1"),
+    SamplerStages("Mix the flour", temperature=1.3, top_k=20, top_p=0.8, top=4, seed=9),
 ]
 
 

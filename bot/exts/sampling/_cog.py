@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import random
 from typing import TYPE_CHECKING
 
@@ -10,14 +12,24 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import fine_tuned
+from bot.charts import sampler_stages_chart
 from bot.context import member, server_id
 from bot.errors import LabError
 from bot.exts.sampling._models import answered_by, pick_examples, run_columns
 from bot.exts.sampling._render import METHOD_NAMES, compare_reply, generate_reply, models_reply
+from bot.exts.sampling._stages import CHART, shown_tokens, stages_embed
 from bot.groups import group_of, require_group
+from bot.permissions import is_instructor
 from bot.progress import show_queue
-from bot.storage import finetune_jobs, pools, tables
-from model_runner.protocol import LAB_SETTINGS, Compare, DecodingParams, Generate, InvalidRequest
+from bot.storage import finetune_jobs, guild_settings, pools, tables
+from model_runner.protocol import (
+    LAB_SETTINGS,
+    Compare,
+    DecodingParams,
+    Generate,
+    InvalidRequest,
+    SamplerStages,
+)
 
 if TYPE_CHECKING:
     from bot.lab_bot import LabBot
@@ -118,6 +130,54 @@ class Sampling(commands.Cog):
         result = await self.bot.runner.call(Generate(prompt, params, chosen.adapter))
         embed, files = generate_reply(result, chosen.label)
         await interaction.edit_original_response(content=None, embed=embed, attachments=files)
+
+    @app_commands.command(name="sampler")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        prompt="The text so far",
+        temperature="Below 1 sharpens the distribution, above 1 flattens it (0.05-5)",
+        top_k="Keep only the k likeliest tokens (0 = all; 50 as in Random Sampling)",
+        top_p="Keep the fewest likeliest tokens that make up this share (0.01-1; 1 = all)",
+        seed="The same seed draws the same token (default: a new one, shown in the reply)",
+    )
+    async def sampler(
+        self,
+        interaction: discord.Interaction,
+        prompt: str,
+        temperature: app_commands.Range[float, 0.05, 5.0] = 1.0,
+        top_k: app_commands.Range[int, 0, 1000] = 50,
+        top_p: app_commands.Range[float, 0.01, 1.0] = 1.0,
+        seed: app_commands.Range[int, 0, 2_147_483_647] | None = None,
+    ) -> None:
+        """Watch Random Sampling pick the next token: after temperature, top-k and top-p."""
+        check_prompt(prompt)
+        settings = await guild_settings.load(self.bot.db, server_id(interaction))
+        if "sampling" not in settings.get("revealed", []) and not is_instructor(interaction):
+            # It shows how Random Sampling works: the lab has groups guess first.
+            raise LabError(
+                "Not yet! /sampler shows how Random Sampling works, so it opens when your "
+                "instructor reveals Random Sampling (/lab reveal). First guess, as a group, "
+                "from /compare and /generate."
+            )
+        if seed is None:  # chosen here so that it fits /generate's seed option
+            seed = random.randrange(2_147_483_648)
+        op = SamplerStages(prompt, temperature, top_k, top_p, top=10, seed=seed)
+        await self.bot.policy.admit(interaction)
+        await interaction.response.defer(thinking=True)
+        result = await self.bot.runner.call(op)
+        rows = shown_tokens(result)
+        chart = await asyncio.to_thread(
+            sampler_stages_chart,
+            [c.display for c in rows],
+            result.stages,
+            result.kept,
+            [[c.probabilities[s] for c in rows] for s in range(len(result.stages))],
+            rows.index(result.drawn),
+        )
+        await interaction.edit_original_response(
+            embed=stages_embed(result, rows, temperature, top_k, top_p),
+            attachments=[discord.File(io.BytesIO(chart), filename=CHART)],
+        )
 
     @app_commands.command(name="compare")
     @app_commands.describe(

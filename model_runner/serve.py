@@ -1,0 +1,200 @@
+"""`labbot serve`: the model runner on Ray Serve, for many classes on a cluster.
+
+Each replica is one unchanged `ModelRunner` (its batching engine, its fine-tunes) behind the
+same HTTP API as `labbot runner` (`POST /v1/<operation>`, docs/runner-api.md), so the bot
+points at Ray Serve's proxy with the same `LABBOT_RUNNER_URL`. Replicas are stateless: a
+request names its adapter by id, adapters load on demand from the adapter store under
+`data_dir` (a shared path on a cluster), and fine-tune jobs keep their records there
+(`model_runner.jobs`), so any replica answers for any job.
+
+Routing: the HTTP client sends each request's course (`Operation.route_key`, the adapter id's
+first part, one per Discord server) as Serve's multiplexed model id. Serve sends a course's
+requests to the replica that already serves it, so one course's adapters gather on one replica;
+a replica keeps `max_courses` courses and, past that, unloads the least recently used course's
+adapters from its model.
+
+Ray is optional: nothing else in the project imports this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from typing import Any
+
+from ray import serve
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from model_runner.protocol import (
+    OPERATIONS,
+    Generate,
+    InvalidRequest,
+    Operation,
+    RunnerBusy,
+    RunnerError,
+    StartFineTune,
+)
+from model_runner.runner import ModelRunner, RunnerConfig
+
+log = logging.getLogger(__name__)
+
+REPLICA_HEADER = "X-Labbot-Replica"  # which replica answered (its job-store owner name)
+BY_PATH = {kind.path(): kind for kind in OPERATIONS.values()}
+
+
+class Course:
+    """A course's adapters loaded on this replica; unloaded when Serve evicts the course."""
+
+    def __init__(self, runner: ModelRunner, course: str) -> None:
+        self.runner, self.course = runner, course
+        self.adapters: set[str] = set()
+
+    async def __del__(self) -> None:  # Serve awaits this when it evicts the course
+        if self.adapters:
+            unloaded = await self.runner.unload_adapters(sorted(self.adapters))
+            log.info("course %s left this replica: unloaded %s", self.course, unloaded)
+
+
+class Replica:
+    """One replica: a ModelRunner behind the runner's HTTP API (made a deployment, with its
+    course cache, by `application`)."""
+
+    async def __init__(  # type: ignore[misc]  # Ray Serve awaits an async constructor
+        self, config: dict[str, Any], token: str | None = None
+    ) -> None:
+        self.runner = ModelRunner(RunnerConfig(**config))
+        self.token = token
+        await self.runner.start()
+
+    async def course(self, course: str) -> Course:
+        """A course arriving on this replica (Serve keeps the most recent few)."""
+        raise NotImplementedError  # replaced in `application`
+
+    async def check_health(self) -> None:
+        """Serve replaces a replica whose model failed (its jobs are recorded as failed)."""
+        info = await self.runner.info()
+        if info.status == "failed":
+            raise RuntimeError(info.error or "the model runner failed")
+
+    async def __call__(self, request: Request) -> Response:
+        if self.token and request.headers.get("authorization") != f"Bearer {self.token}":
+            return JSONResponse(
+                {"error": "Unauthorized", "message": "missing or wrong bearer token"}, 401
+            )
+        path = request.url.path.rstrip("/")
+        if path == "/healthz":
+            info = await self.runner.info()
+            ok = info.status != "failed"
+            return JSONResponse({"ok": ok, "status": info.status}, 200 if ok else 503)
+        try:
+            answer = await self._serve(path, request)
+        except RunnerError as error:
+            headers = {}
+            if isinstance(error, RunnerBusy) and error.retry_after > 0:
+                headers["Retry-After"] = str(math.ceil(error.retry_after))
+            answer = JSONResponse(error.to_dict(), error.status, headers=headers)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("unexpected error serving %s", path)
+            answer = JSONResponse(
+                {"error": "InternalError", "message": "the runner failed; see its log"}, 500
+            )
+        answer.headers[REPLICA_HEADER] = self.runner.jobs.owner
+        return answer
+
+    async def _serve(self, path: str, request: Request) -> Response:
+        kind = BY_PATH.get(path)
+        if kind is None:
+            return JSONResponse({"error": "NotFound", "message": f"no operation {path}"}, 404)
+        try:
+            body = await request.json() if await request.body() else {}
+        except ValueError:
+            raise InvalidRequest("the request body must be a JSON object") from None
+        operation: Operation[Any] = kind.from_dict(body)
+        course = serve.get_multiplexed_model_id()
+        if course:
+            held = await self.course(course)
+            if isinstance(operation, Generate) and operation.adapter:
+                held.adapters.add(operation.adapter)
+        result = await self.runner.call(operation)
+        if isinstance(result, bytes):
+            name = getattr(operation, "adapter", kind.name)
+            return Response(
+                result,
+                media_type="application/zip",
+                headers={"Content-Disposition": f'attachment; filename="{name}.zip"'},
+            )
+        status = 202 if isinstance(operation, StartFineTune) else 200
+        return JSONResponse(result.to_dict(), status)
+
+
+def application(
+    config: dict[str, Any],
+    *,
+    token: str | None = None,
+    replicas: int = 1,
+    max_replicas: int | None = None,
+    max_ongoing_requests: int = 64,
+    max_courses: int = 8,
+    gpus_per_replica: float = 0,
+) -> Any:
+    """The Serve application: fixed `replicas`, or autoscaling up to `max_replicas`.
+
+    `max_ongoing_requests` is high on purpose: the engine batches the requests a replica holds
+    into shared forward passes, so a replica should hold many at once, not one.
+    """
+
+    class LabRunner(Replica):
+        @serve.multiplexed(max_num_models_per_replica=max_courses)
+        async def course(self, course: str) -> Course:
+            return Course(self.runner, course)
+
+    options: dict[str, Any] = {
+        "name": "LabRunner",
+        "max_ongoing_requests": max_ongoing_requests,
+        "ray_actor_options": {"num_cpus": 1, "num_gpus": gpus_per_replica},
+    }
+    if max_replicas and max_replicas > replicas:
+        options["autoscaling_config"] = {
+            "min_replicas": replicas,
+            "max_replicas": max_replicas,
+            "target_ongoing_requests": max(1, max_ongoing_requests // 2),
+        }
+    else:
+        options["num_replicas"] = replicas
+    deployment: Any = serve.deployment(LabRunner, **options)
+    return deployment.bind(config, token)
+
+
+def run(
+    config: dict[str, Any],
+    *,
+    host: str,
+    port: int,
+    token: str | None,
+    ray_address: str = "",
+    **scaling: Any,
+) -> None:
+    """Start the application on Ray (a running cluster at `ray_address`, `auto` for the local
+    one from `ray start --head`, or empty for a Ray started here) and serve until interrupted."""
+    import ray
+
+    from model_runner.http import is_loopback
+
+    if not token and not is_loopback(host):
+        raise PermissionError(
+            f"LABBOT_RUNNER_TOKEN: must be set when the runner listens on {host} (not loopback)"
+        )
+    ray.init(address=ray_address or None, include_dashboard=False)
+    serve.start(http_options={"host": host, "port": port})
+    serve.run(application(config, token=token, **scaling), name="labbot", route_prefix="/")
+    log.info("labbot on Ray Serve at http://%s:%d", host, port)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        serve.shutdown()
