@@ -175,7 +175,11 @@ def main() -> None:
 
     from model_runner.serve import application
 
-    ray.init(num_cpus=max(2, args.replicas + 1), include_dashboard=False, log_to_driver=False)
+    ray.init(
+        num_cpus=max(os.cpu_count() or 1, args.replicas + 1),
+        include_dashboard=False,
+        log_to_driver=False,
+    )
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     config = {
@@ -184,7 +188,9 @@ def main() -> None:
         "data_dir": work / "serve",
         "max_new_tokens": args.new_tokens,
     }
-    serve.run(application(config, replicas=args.replicas), name="labbot", route_prefix="/")
+    cpus = max(1, (os.cpu_count() or 1) // args.replicas)  # as `labbot serve` gives them
+    app = application(config, replicas=args.replicas, cpus_per_replica=cpus)
+    serve.run(app, name="labbot", route_prefix="/")
     try:
         results[f"Ray Serve x{args.replicas}"] = measure(f"http://127.0.0.1:{port}", args)
     finally:

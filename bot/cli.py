@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -57,6 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     ray.add_argument("--replicas", type=int, default=1, help="replicas (the minimum if scaling)")
     ray.add_argument("--max-replicas", type=int, help="autoscale up to this many replicas")
     ray.add_argument("--gpus-per-replica", type=float, default=0, help="GPUs each replica takes")
+    ray.add_argument(
+        "--cpus-per-replica",
+        type=float,
+        help="CPU cores each replica computes with (default: this machine's cores / replicas)",
+    )
+    ray.add_argument(
+        "--finetune-apart-over",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="fine-tunes longer than STEPS optimiser steps train in a Ray worker of their own",
+    )
     ray.add_argument(
         "--ray-address", default="", help="Ray cluster (`auto`: the one `ray start` began)"
     )
@@ -149,15 +162,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "labbot serve", "needs Ray Serve: pip install 'labbot[serve]' (or ./lab.sh setup serve)"
         ) from None
     token = settings.runner.token.get() if settings.runner.token else None
+    config = {**_runner_config(settings), "interleave_max_steps": args.finetune_apart_over}
+    cpus = args.cpus_per_replica or max(1, (os.cpu_count() or 1) // max(1, args.replicas))
     try:
         serve.run(
-            _runner_config(settings),
+            config,
             host=args.host,
             port=args.port,
             token=token,
             ray_address=args.ray_address,
             replicas=args.replicas,
             max_replicas=args.max_replicas,
+            cpus_per_replica=cpus,
             gpus_per_replica=args.gpus_per_replica,
         )
     except PermissionError as error:

@@ -10,7 +10,10 @@ says queued or running whose owner has not beaten for `STALE_S` belongs to a run
 crashed or was replaced: the first reader records the job as failed, with that reason, so a
 job never stays "running" for ever and nothing is silently lost (the group's sentences are in
 the record's request, and an adapter is saved only whole). A runner that stops cleanly records
-its unfinished jobs as failed at once. Another replica cancels a job by leaving
+its unfinished jobs as failed at once. A job too big to train between decode steps is queued
+under the name of the process it is handed to (`model_runner.finetune.standalone`); the
+replica that queued it beats for that name until the process starts beating itself. Another
+replica cancels a job by leaving
 `jobs/<job_id>.cancel`, which the owner reads at its next beat.
 """
 
@@ -59,10 +62,11 @@ class JobStore:
 
     # --- the owner's side -----------------------------------------------------------------
 
-    def beat(self) -> None:
-        """Say that this owner is alive."""
+    def beat(self, owner: str | None = None) -> None:
+        """Say that this owner (or `owner`, a job handed to a process not started yet) is
+        alive."""
         self._owners.mkdir(parents=True, exist_ok=True)
-        (self._owners / self.owner).write_text(str(time.time()), encoding="utf-8")
+        (self._owners / (owner or self.owner)).write_text(str(time.time()), encoding="utf-8")
 
     def retire(self) -> None:
         """This owner stops (its jobs have been recorded as ended)."""
@@ -96,6 +100,13 @@ class JobStore:
         return self._path(job_id, ".cancel").exists()
 
     # --- anyone's side --------------------------------------------------------------------
+
+    def record(self, job_id: str) -> dict | None:
+        """The job's whole record as written (status fields, owner, request), or None."""
+        try:
+            return json.loads(self._path(job_id).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
 
     def read(self, job_id: str) -> FineTuneStatus | None:
         """The job's status from its record, with a lost owner's job recorded as failed;

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -38,7 +39,14 @@ from model_runner.engine.engine import (
     DecodeJob,
     JobOutcome,
 )
-from model_runner.finetune.trainer import TrainingProgress, save_adapter, train_steps
+from model_runner.finetune.trainer import (
+    TrainingProgress,
+    progress_status,
+    save_adapter,
+    steps_of,
+    train_steps,
+    training_record,
+)
 from model_runner.jobs import JobStore
 from model_runner.loading import LoadedModel, load_model
 from model_runner.positions import check_fits
@@ -100,6 +108,7 @@ class RunnerConfig:
     request_timeout_s: float = 300.0  # a request still running after this fails
     load_timeout_s: float = 1800.0  # loading (download, conversion) taking longer fails
     job_stale_s: float = 30.0  # a job whose runner was silent this long is recorded as failed
+    interleave_max_steps: int = 0  # longer fine-tunes go to `hand_off` when set (0: none do)
 
 
 class _UsageFields(TypedDict):
@@ -143,6 +152,10 @@ class ModelRunner:
         self.restarts = 0  # times the engine thread died and was started again
         self.crash = ""  # why it last died
         self.power_w = 0.0
+        # Starts a queued fine-tune (job id, owner name) in a process of its own; set by a
+        # deployment that has one (Ray Serve), used for runs over `interleave_max_steps`.
+        self.hand_off: Callable[[str, str], None] | None = None
+        self._handed: dict[str, str] = {}  # handed jobs not started yet: job id -> owner
 
     async def start(self) -> None:
         """Begin loading the model in the background; returns at once."""
@@ -166,6 +179,16 @@ class ModelRunner:
             requested = job.status in jobs.ACTIVE and self.jobs.cancel_requested(job.job_id)
             if requested and job.future is not None:
                 job.future.cancel()
+        for job_id, owner in list(self._handed.items()):
+            record = self.jobs.record(job_id) or {}
+            if record.get("owner") != owner or record.get("status") != "queued":
+                del self._handed[job_id]  # started (it beats itself) or ended
+            elif self.jobs.cancel_requested(job_id):
+                del self._handed[job_id]
+                status = FineTuneStatus.from_dict({**record, "status": "cancelled"})
+                JobStore(self.jobs.root, owner, self.jobs.stale_s).write(status)
+            else:
+                self.jobs.beat(owner)  # still waiting for its process: not lost
 
     async def _load(self) -> None:
         loop = asyncio.get_running_loop()
@@ -454,6 +477,9 @@ class ModelRunner:
         job = _FineTune(job_id=adapter, adapter=adapter, progress=TrainingProgress())
         engine = self._engine
         request = {"sentences": sentences, "params": params.to_dict(), "model": self.config.model}
+        longest = self.config.interleave_max_steps
+        if self.hand_off is not None and longest and steps_of(sentences, params) > longest:
+            return await asyncio.to_thread(self._hand_off, job, request)
 
         def steps():
             job.status = "running"
@@ -467,14 +493,9 @@ class ModelRunner:
                     self._record(job)
                     written = time.monotonic()
                 yield model
-            record = {
-                "adapter": adapter,
-                "base_model": self.config.model,
-                "sentences": sentences,
-                "params": params.to_dict(),
-                "losses": job.progress.losses,
-                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }
+            record = training_record(
+                adapter, self.config.model, sentences, params, job.progress.losses
+            )
             save_adapter(model, self.adapters.root / adapter, record)
             yield model
 
@@ -482,6 +503,24 @@ class ModelRunner:
         await asyncio.to_thread(self._record, job, request)
         job.future = engine.run_in_background(BackgroundWork(steps()))
         job.future.add_done_callback(lambda f: self._settle(job, f))
+        return self._status(job)
+
+    def _hand_off(self, job: _FineTune, request: dict) -> FineTuneStatus:
+        """Queue `job` under the name of a process of its own, and start that process."""
+        assert self.hand_off is not None
+        owner = f"finetune-{uuid.uuid4().hex[:12]}"
+        store = JobStore(self.jobs.root, owner, self.jobs.stale_s)
+        store.beat()
+        store.write(self._status(job), request)
+        self._handed[job.job_id] = owner
+        try:
+            self.hand_off(job.job_id, owner)
+        except Exception as error:  # the cluster refused it: the record says so
+            log.exception("could not start fine-tune %s in a process of its own", job.job_id)
+            self._handed.pop(job.job_id, None)
+            job.status, job.error = "failed", f"could not start the fine-tune: {error}"
+            store.write(self._status(job))
+            store.retire()
         return self._status(job)
 
     def _settle(self, job: _FineTune, future: Future) -> None:
@@ -506,17 +545,7 @@ class ModelRunner:
 
     @staticmethod
     def _status(job: _FineTune) -> FineTuneStatus:
-        progress = job.progress
-        return FineTuneStatus(
-            job_id=job.job_id,
-            adapter=job.adapter,
-            status=job.status,
-            step=progress.step,
-            total_steps=progress.total_steps,
-            losses=list(progress.losses),
-            eta_s=progress.eta_s() if job.status == "running" else None,
-            error=job.error,
-        )
+        return progress_status(job.job_id, job.adapter, job.status, job.progress, job.error)
 
     async def _recorded(self, job_id: str) -> FineTuneStatus:
         """A job's status: this runner's own view if it trains it, else the job store's."""

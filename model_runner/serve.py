@@ -22,12 +22,17 @@ import asyncio
 import logging
 import math
 import time
+from functools import partial
+from pathlib import Path
 from typing import Any
 
+import ray
+import torch
 from ray import serve
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from model_runner.finetune.standalone import train_job
 from model_runner.protocol import (
     OPERATIONS,
     Generate,
@@ -43,6 +48,43 @@ log = logging.getLogger(__name__)
 
 REPLICA_HEADER = "X-Labbot-Replica"  # which replica answered (its job-store owner name)
 BY_PATH = {kind.path(): kind for kind in OPERATIONS.values()}
+
+
+@ray.remote(max_restarts=0)
+class FineTuneTask:
+    """One fine-tune too big to interleave, in a Ray worker of its own (`train_job`).
+
+    Detached: a Ray actor dies with the process that created it unless it is detached, and
+    the job must outlive the replica that queued it. It exits when the job ends.
+    """
+
+    def run(self, job_id: str, owner: str, config: dict[str, Any], threads: int) -> str:
+        torch.set_num_threads(max(1, threads))
+        try:
+            status = train_job(
+                job_id,
+                owner,
+                data_dir=Path(config.get("data_dir", "data")),
+                model=str(config.get("model", RunnerConfig.model)),
+                device=str(config.get("device", RunnerConfig.device)),
+                stale_s=float(config.get("job_stale_s", RunnerConfig.job_stale_s)),
+            )
+        finally:
+            ray.actor.exit_actor()
+        return status.status  # pragma: no cover  # exit_actor raises
+
+
+def hand_off(config: dict[str, Any], threads: int, gpus: float, job_id: str, owner: str) -> None:
+    """Start `job_id`'s fine-tune as a detached Ray actor, with a replica's resources."""
+    options = {
+        "name": f"labbot-finetune-{owner}",
+        "namespace": "labbot",
+        "lifetime": "detached",
+        "num_cpus": threads,
+        "num_gpus": gpus,
+    }
+    task = FineTuneTask.options(**options).remote()  # type: ignore[attr-defined]
+    task.run.remote(job_id, owner, config, threads)
 
 
 class Course:
@@ -63,9 +105,12 @@ class Replica:
     course cache, by `application`)."""
 
     async def __init__(  # type: ignore[misc]  # Ray Serve awaits an async constructor
-        self, config: dict[str, Any], token: str | None = None
+        self, config: dict[str, Any], token: str | None = None, threads: int = 1, gpus: float = 0
     ) -> None:
+        # Ray sets OMP_NUM_THREADS to the actor's CPUs, rounded; say it to torch outright.
+        torch.set_num_threads(max(1, threads))
         self.runner = ModelRunner(RunnerConfig(**config))
+        self.runner.hand_off = partial(hand_off, config, threads, gpus)
         self.token = token
         await self.runner.start()
 
@@ -140,12 +185,15 @@ def application(
     max_replicas: int | None = None,
     max_ongoing_requests: int = 64,
     max_courses: int = 8,
+    cpus_per_replica: float = 1,
     gpus_per_replica: float = 0,
 ) -> Any:
     """The Serve application: fixed `replicas`, or autoscaling up to `max_replicas`.
 
     `max_ongoing_requests` is high on purpose: the engine batches the requests a replica holds
-    into shared forward passes, so a replica should hold many at once, not one.
+    into shared forward passes, so a replica should hold many at once, not one. On a CPU a
+    replica computes with `cpus_per_replica` threads (Ray's default, 1, halves a 2-core
+    machine's throughput).
     """
 
     class LabRunner(Replica):
@@ -156,7 +204,7 @@ def application(
     options: dict[str, Any] = {
         "name": "LabRunner",
         "max_ongoing_requests": max_ongoing_requests,
-        "ray_actor_options": {"num_cpus": 1, "num_gpus": gpus_per_replica},
+        "ray_actor_options": {"num_cpus": cpus_per_replica, "num_gpus": gpus_per_replica},
     }
     if max_replicas and max_replicas > replicas:
         options["autoscaling_config"] = {
@@ -167,7 +215,7 @@ def application(
     else:
         options["num_replicas"] = replicas
     deployment: Any = serve.deployment(LabRunner, **options)
-    return deployment.bind(config, token)
+    return deployment.bind(config, token, max(1, round(cpus_per_replica)), gpus_per_replica)
 
 
 def run(

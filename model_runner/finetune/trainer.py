@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from peft import LoraConfig, get_peft_model
 
-from model_runner.protocol import FineTuneParams
+from model_runner.protocol import FineTuneParams, FineTuneStatus
 
 
 @dataclass
@@ -95,10 +95,16 @@ def train_steps(
     sentences: list[str],
     params: FineTuneParams,
     progress: TrainingProgress,
+    *,
+    private_copy: bool = True,
 ) -> Iterator[torch.nn.Module]:
-    """Yield after every optimiser step; the last yield is the trained peft model."""
+    """Yield after every optimiser step; the last yield is the trained peft model.
+
+    Trains a private copy of `base_model` (the one that serves the class stays as it is),
+    or, with `private_copy=False`, `base_model` itself (a process that loaded it to train).
+    """
     torch.manual_seed(params.seed)
-    model = clean_copy(base_model).float()  # fp32 training; the shared model stays as is
+    model = (clean_copy(base_model) if private_copy else base_model).float()  # fp32 training
     config = LoraConfig(
         r=params.rank, lora_alpha=2 * params.rank, lora_dropout=0.05, task_type="CAUSAL_LM"
     )
@@ -124,6 +130,41 @@ def train_steps(
         yield model
     model.eval()
     yield model
+
+
+def steps_of(sentences: list[str], params: FineTuneParams) -> int:
+    """How many optimiser steps a fine-tune of `sentences` takes."""
+    return params.epochs * math.ceil(len(sentences) / params.batch_size)
+
+
+def progress_status(
+    job_id: str, adapter: str, status: str, progress: TrainingProgress, error: str
+) -> FineTuneStatus:
+    """A job's status as its owner sees it."""
+    return FineTuneStatus(
+        job_id=job_id,
+        adapter=adapter,
+        status=status,
+        step=progress.step,
+        total_steps=progress.total_steps,
+        losses=list(progress.losses),
+        eta_s=progress.eta_s() if status == "running" else None,
+        error=error,
+    )
+
+
+def training_record(
+    adapter: str, base_model: str, sentences: list[str], params: FineTuneParams, losses: list
+) -> dict:
+    """What `training.json` says of an adapter: what it was trained on, and how."""
+    return {
+        "adapter": adapter,
+        "base_model": base_model,
+        "sentences": sentences,
+        "params": params.to_dict(),
+        "losses": list(losses),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 def save_adapter(model, path: Path, record: dict) -> None:

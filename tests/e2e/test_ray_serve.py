@@ -33,6 +33,7 @@ from tests.e2e.conftest import running_lab  # noqa: E402
 from tests.e2e.test_finetune_jobs import RECIPES, fill_pool, wait_for_text  # noqa: E402
 
 STALE_S = 3.0
+APART_OVER = 480  # fine-tunes of more steps train in a Ray worker of their own
 
 
 def free_port() -> int:
@@ -52,7 +53,14 @@ def serve_url(store):
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    config = {"model": "tiny", "device": "cpu", "data_dir": store, "job_stale_s": STALE_S}
+    config = {
+        "model": "tiny",
+        "device": "cpu",
+        "data_dir": store,
+        "job_stale_s": STALE_S,
+        "interleave_max_steps": APART_OVER,
+        "max_new_tokens": 1000,  # a request long enough to be in flight when its replica dies
+    }
     serve.run(application(config, replicas=2), name="labbot", route_prefix="/")
     yield f"http://127.0.0.1:{port}"
     serve.shutdown()
@@ -158,3 +166,28 @@ async def test_a_replica_killed_mid_finetune_and_mid_request(serve_url, client, 
     # The class carries on.
     result = await client.call(Generate("Hello", DecodingParams(max_new_tokens=2)))
     assert len(result.token_ids) == 2
+
+
+async def test_a_long_fine_tune_trains_apart_and_outlives_the_replica_that_queued_it(
+    serve_url, client, store
+):
+    sentences = [*RECIPES, "Stir the soup, then let it rest for ten minutes."]
+    long = FineTuneParams(epochs=20, batch_size=1)  # 500 steps: more than APART_OVER
+    request = StartFineTune("g79-v1", sentences, long).to_dict()
+    async with aiohttp.ClientSession() as session:
+        async with session.post(serve_url + StartFineTune.path(), json=request) as reply:
+            assert reply.status == 202, await reply.text()
+            queued_by = reply.headers[REPLICA_HEADER]
+    deadline = time.monotonic() + 90
+    while (await client.call(FineTuneProgress("g79-v1"))).step == 0:
+        assert time.monotonic() < deadline, "the fine-tune never started"
+        await asyncio.sleep(0.1)
+    owner = json.loads((store / "jobs" / "g79-v1.json").read_text())["owner"]
+    assert owner.startswith("finetune-") and owner != queued_by
+    os.kill(int(queued_by.rsplit("-", 2)[1]), signal.SIGKILL)  # the queuing replica dies
+    done = await until_done(client, "g79-v1", timeout=180)
+    assert done.status == "done", done.error
+    assert done.step == done.total_steps == 500
+    assert (store / "adapters" / "g79-v1" / "training.json").exists()
+    result = await client.call(Generate("Mix", DecodingParams(max_new_tokens=3), adapter="g79-v1"))
+    assert len(result.token_ids) == 3
