@@ -17,6 +17,11 @@ def safe(text: str) -> str:
     return text.replace("@", "@" + ZERO_WIDTH)
 
 
+def counted(n: object, word: str) -> str:
+    """`1 epoch`, `3 epochs`: a count with its noun in the right number."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def clip(text: str, limit: int) -> tuple[str, bool]:
     """`text` cut to at most `limit` characters at a word boundary, with an ellipsis."""
     if len(text) <= limit:

@@ -65,6 +65,11 @@ async def test_models_lists_versions_and_download_loads_with_peft(lab, tmp_path)
     ada = await trained_group(lab)
     listing = await ada.slash("finetune models")
     assert "v1: your pool, 24 sentences" in listing.text and "✅ done" in listing.text
+    missing = await ada.slash("finetune download", version=7)
+    assert missing.ephemeral and "no finished version v7: it has v1" in missing.text
+    nothing = await lab.actor("Bo", roles=["Group 2"]).slash("finetune download")
+    assert nothing.ephemeral and "no finished fine-tune yet" in nothing.text
+    assert "None" not in nothing.text
     reply = await ada.slash("finetune download")
     (archive,) = reply.message.files
     assert archive.filename == "group-1-v1-lora.zip"
@@ -89,7 +94,7 @@ async def test_models_lists_versions_and_download_loads_with_peft(lab, tmp_path)
 async def test_a_built_in_example_trains_and_ends_with_its_takeaway(lab):
     ada = lab.actor("Ada", roles=["Group 2"])
     reply = await ada.slash("finetune example", name="full-stop", epochs=1)
-    assert "fine-tuning on the example" in reply.text
+    assert "fine-tuning on the example" in reply.text and "(1 epoch," in reply.text
     assert reply.message.embeds[0]["title"].startswith("Example: ")
     done = await wait_for_text(lab, "v1** fine-tune finished")
     assert "Key takeaway" in [f["name"] for f in done.embeds[0]["fields"]]

@@ -18,7 +18,7 @@ from bot.exts.finetune._pool import PAGE, POOL_LIMIT, Listings, added_message, s
 from bot.exts.finetune._review import approval_required, review_view
 from bot.exts.finetune._runs import Runs
 from bot.fine_tuned import describe
-from bot.formatting import clip, quoted, safe
+from bot.formatting import clip, counted, quoted, safe
 from bot.groups import group_of, require_group
 from bot.permissions import is_instructor, only_opener
 from bot.storage import finetune_jobs, groups, pools
@@ -314,7 +314,8 @@ class FineTuning(commands.Cog):
             raise LabError(_ALREADY.format(group=group.name)) from None
         what = f'the example "{example.title}"' if example else f"{len(sentences)} sentences"
         settings = (
-            f"{params.epochs} epochs, learning rate {params.learning_rate:g}, rank {params.rank}"
+            f"{counted(params.epochs, 'epoch')}, learning rate {params.learning_rate:g}, "
+            f"rank {params.rank}"
         )
         heading = f"{safe(group.name)} v{record.version}: fine-tuning on {safe(what)} ({settings})"
         try:
@@ -401,7 +402,7 @@ class FineTuning(commands.Cog):
             params = run.params
             line = (
                 f"**{describe(run)}** · {STATUS.get(run.status, run.status)} · "
-                f"{params.get('epochs')} epochs, lr {params.get('learning_rate'):g}, "
+                f"{counted(params.get('epochs'), 'epoch')}, lr {params.get('learning_rate'):g}, "
                 f"rank {params.get('rank')} · started by "
                 + (f"<@{run.started_by}>" if run.started_by else "a former member")
                 + (f", approved by <@{run.approved_by}>" if run.approved_by else "")
@@ -430,9 +431,14 @@ class FineTuning(commands.Cog):
         group = await require_group(self.bot.db, member(interaction))
         versions = await finetune_jobs.trained(self.bot.db, group.id)
         record = next((r for r in versions if version in (None, r.version)), None)
+        if record is None and not versions:
+            raise LabError(
+                f"{group.name} has no finished fine-tune yet: start one with `/finetune start` "
+                "and download it when it is done."
+            )
         if record is None:
-            have = ", ".join(f"v{r.version}" for r in reversed(versions)) or "none yet"
-            raise LabError(f"{group.name} has no finished version {version}: it has {have}.")
+            have = ", ".join(f"v{r.version}" for r in reversed(versions))
+            raise LabError(f"{group.name} has no finished version v{version}: it has {have}.")
         await interaction.response.defer(thinking=True)
         data = await self.bot.runner.call(AdapterArchive(record.adapter))
         if len(data) > MAX_UPLOAD:
