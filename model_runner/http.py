@@ -43,16 +43,48 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# What every front end of the runner (this one, Ray Serve's) answers alike.
+UNAUTHORIZED = {"error": "Unauthorized", "message": "missing or wrong bearer token"}
+INTERNAL_ERROR = {"error": "InternalError", "message": "the runner failed; see its log"}
+
+
+def authorized(path: str, authorization: str, token: str | None) -> bool:
+    """Whether a request may be served: no token set, the health check, or the right one."""
+    if not token or path == "/healthz":
+        return True
+    return hmac.compare_digest(authorization.encode(), f"Bearer {token}".encode())
+
+
+def error_headers(error: RunnerError) -> dict[str, str]:
+    """`Retry-After` for a busy runner: whole seconds (RFC 9110), rounded up, so that 0.5 s
+    does not read "retry now"."""
+    if isinstance(error, RunnerBusy) and error.retry_after > 0:
+        return {"Retry-After": str(math.ceil(error.retry_after))}
+    return {}
+
+
+def checked_body(body: object) -> dict:
+    """A request body as its operation reads it: a JSON object."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    return body
+
+
+def success_status(operation: Operation[Any]) -> int:
+    """202 for a fine-tune that was queued, 200 for the rest."""
+    return 202 if isinstance(operation, StartFineTune) else 200
+
+
+def archive_headers(operation: Operation[Any]) -> dict[str, str]:
+    name = getattr(operation, "adapter", operation.name)
+    return {"Content-Disposition": f'attachment; filename="{name}.zip"'}
+
+
 def _auth_middleware(token: str | None) -> Callable:
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if token and request.path != "/healthz":
-            given = request.headers.get("Authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                return web.json_response(
-                    {"error": "Unauthorized", "message": "missing or wrong bearer token"},
-                    status=401,
-                )
+        if not authorized(request.path, request.headers.get("Authorization", ""), token):
+            return web.json_response(UNAUTHORIZED, status=401)
         return await handler(request)
 
     return check
@@ -63,18 +95,12 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except RunnerError as error:
-        headers = {}
-        if isinstance(error, RunnerBusy) and error.retry_after > 0:
-            # Whole seconds (RFC 9110), rounded up: 0.5 s must not read "retry now".
-            headers["Retry-After"] = str(math.ceil(error.retry_after))
-        return web.json_response(error.to_dict(), status=error.status, headers=headers)
+        return web.json_response(error.to_dict(), status=error.status, headers=error_headers(error))
     except web.HTTPException:
         raise
     except Exception:
         log.exception("unexpected error serving %s", request.path)
-        return web.json_response(
-            {"error": "InternalError", "message": "the runner failed; see its log"}, status=500
-        )
+        return web.json_response(INTERNAL_ERROR, status=500)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -97,9 +123,7 @@ async def _body(request: web.Request) -> dict:
         body = await request.json()
     except ValueError:
         raise InvalidRequest("the request body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object")
-    return body
+    return checked_body(body)
 
 
 async def get_archive(request: web.Request) -> web.StreamResponse:
@@ -110,14 +134,10 @@ async def get_archive(request: web.Request) -> web.StreamResponse:
 async def _answer(request: web.Request, operation: Operation[Any]) -> web.StreamResponse:
     result = await request.app[RUNNER_KEY].call(operation)
     if isinstance(result, bytes):
-        name = getattr(operation, "adapter", operation.name)
         return web.Response(
-            body=result,
-            content_type="application/zip",
-            headers={"Content-Disposition": f'attachment; filename="{name}.zip"'},
+            body=result, content_type="application/zip", headers=archive_headers(operation)
         )
-    status = 202 if isinstance(operation, StartFineTune) else 200
-    return web.json_response(result.to_dict(), status=status)
+    return web.json_response(result.to_dict(), status=success_status(operation))
 
 
 def handler_for(kind: type[Operation[Any]]) -> Handler:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from functools import partial
 from pathlib import Path
@@ -33,14 +32,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from model_runner.finetune.standalone import train_job
+from model_runner.http import (
+    INTERNAL_ERROR,
+    UNAUTHORIZED,
+    archive_headers,
+    authorized,
+    checked_body,
+    error_headers,
+    success_status,
+)
 from model_runner.protocol import (
     OPERATIONS,
     Generate,
     InvalidRequest,
     Operation,
-    RunnerBusy,
     RunnerError,
-    StartFineTune,
 )
 from model_runner.runner import ModelRunner, RunnerConfig
 
@@ -125,11 +131,9 @@ class Replica:
             raise RuntimeError(info.error or "the model runner failed")
 
     async def __call__(self, request: Request) -> Response:
-        if self.token and request.headers.get("authorization") != f"Bearer {self.token}":
-            return JSONResponse(
-                {"error": "Unauthorized", "message": "missing or wrong bearer token"}, 401
-            )
         path = request.url.path.rstrip("/")
+        if not authorized(path, request.headers.get("authorization", ""), self.token):
+            return JSONResponse(UNAUTHORIZED, 401)
         if path == "/healthz":
             info = await self.runner.info()
             ok = info.status != "failed"
@@ -137,17 +141,12 @@ class Replica:
         try:
             answer = await self._serve(path, request)
         except RunnerError as error:
-            headers = {}
-            if isinstance(error, RunnerBusy) and error.retry_after > 0:
-                headers["Retry-After"] = str(math.ceil(error.retry_after))
-            answer = JSONResponse(error.to_dict(), error.status, headers=headers)
+            answer = JSONResponse(error.to_dict(), error.status, headers=error_headers(error))
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("unexpected error serving %s", path)
-            answer = JSONResponse(
-                {"error": "InternalError", "message": "the runner failed; see its log"}, 500
-            )
+            answer = JSONResponse(INTERNAL_ERROR, 500)
         answer.headers[REPLICA_HEADER] = self.runner.jobs.owner
         return answer
 
@@ -159,7 +158,7 @@ class Replica:
             body = await request.json() if await request.body() else {}
         except ValueError:
             raise InvalidRequest("the request body must be a JSON object") from None
-        operation: Operation[Any] = kind.from_dict(body)
+        operation: Operation[Any] = kind.from_dict(checked_body(body))
         course = serve.get_multiplexed_model_id()
         if course:
             held = await self.course(course)
@@ -167,14 +166,10 @@ class Replica:
                 held.adapters.add(operation.adapter)
         result = await self.runner.call(operation)
         if isinstance(result, bytes):
-            name = getattr(operation, "adapter", kind.name)
             return Response(
-                result,
-                media_type="application/zip",
-                headers={"Content-Disposition": f'attachment; filename="{name}.zip"'},
+                result, media_type="application/zip", headers=archive_headers(operation)
             )
-        status = 202 if isinstance(operation, StartFineTune) else 200
-        return JSONResponse(result.to_dict(), status)
+        return JSONResponse(result.to_dict(), success_status(operation))
 
 
 def application(

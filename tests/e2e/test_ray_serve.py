@@ -191,3 +191,11 @@ async def test_a_long_fine_tune_trains_apart_and_outlives_the_replica_that_queue
     assert (store / "adapters" / "g79-v1" / "training.json").exists()
     result = await client.call(Generate("Mix", DecodingParams(max_new_tokens=3), adapter="g79-v1"))
     assert len(result.token_ids) == 3
+
+
+async def test_serve_answers_bad_bodies_as_the_plain_runner_does(serve_url, client):
+    async with aiohttp.ClientSession() as session:
+        for body in ("[1, 2]", "not json", '"text"'):
+            async with session.post(serve_url + Generate.path(), data=body) as reply:
+                assert reply.status == 400, body
+                assert (await reply.json())["message"] == "the request body must be a JSON object"
