@@ -39,12 +39,11 @@ from model_runner.engine.engine import (
     DecodeJob,
     JobOutcome,
 )
+from model_runner.finetune.cohort import Cohort, Member
 from model_runner.finetune.trainer import (
     TrainingProgress,
     progress_status,
-    save_adapter,
     steps_of,
-    train_steps,
     training_record,
 )
 from model_runner.jobs import JobStore
@@ -109,6 +108,8 @@ class RunnerConfig:
     load_timeout_s: float = 1800.0  # loading (download, conversion) taking longer fails
     job_stale_s: float = 30.0  # a job whose runner was silent this long is recorded as failed
     interleave_max_steps: int = 0  # longer fine-tunes go to `hand_off` when set (0: none do)
+    finetunes_together: int = 8  # fine-tunes trained in one cohort; more wait for a place
+    finetune_slice_tokens: int = 512  # padded tokens per training slice between decode steps
 
 
 class _UsageFields(TypedDict):
@@ -130,6 +131,7 @@ class _FineTune:
     future: Future | None = None
     status: str = "queued"
     error: str = ""
+    member: Member | None = None  # its place in the cohort, while it trains there
 
 
 class ModelRunner:
@@ -156,6 +158,8 @@ class ModelRunner:
         # deployment that has one (Ray Serve), used for runs over `interleave_max_steps`.
         self.hand_off: Callable[[str, str], None] | None = None
         self._handed: dict[str, str] = {}  # handed jobs not started yet: job id -> owner
+        self._cohort: Cohort | None = None  # the fine-tunes training together now
+        self._cohort_lock = threading.Lock()
 
     async def start(self) -> None:
         """Begin loading the model in the background; returns at once."""
@@ -481,29 +485,58 @@ class ModelRunner:
         if self.hand_off is not None and longest and steps_of(sentences, params) > longest:
             return await asyncio.to_thread(self._hand_off, job, request)
 
-        def steps():
-            job.status = "running"
-            self._record(job)
-            written = time.monotonic()
-            model = None
-            for model in train_steps(
-                engine.model, loaded.tokenizer, sentences, params, job.progress
-            ):
-                if time.monotonic() - written >= jobs.WRITE_EVERY_S:
-                    self._record(job)
-                    written = time.monotonic()
-                yield model
-            record = training_record(
-                adapter, self.config.model, sentences, params, job.progress.losses
-            )
-            save_adapter(model, self.adapters.root / adapter, record)
-            yield model
+        written = [0.0]
 
+        def started() -> None:
+            if job.status == "queued":  # not cancelled or stopped meanwhile
+                job.status = "running"
+                self._record(job)
+
+        def stepped() -> None:
+            if job.status == "running" and time.monotonic() - written[0] >= jobs.WRITE_EVERY_S:
+                self._record(job)
+                written[0] = time.monotonic()
+
+        member = Member(
+            job_id=job.job_id,
+            sentences=sentences,
+            params=params,
+            progress=job.progress,
+            destination=self.adapters.root / adapter,
+            record=lambda losses: training_record(
+                adapter, self.config.model, sentences, params, losses
+            ),
+            on_start=started,
+            on_step=stepped,
+        )
+        job.member, job.future = member, member.future
         self._finetunes[job.job_id] = job
         await asyncio.to_thread(self._record, job, request)
-        job.future = engine.run_in_background(BackgroundWork(steps()))
-        job.future.add_done_callback(lambda f: self._settle(job, f))
+        member.future.add_done_callback(lambda f: self._settle(job, f))
+        self._join(engine, loaded, member)
         return self._status(job)
+
+    def _join(self, engine: DecodeEngine, loaded: LoadedModel, member: Member) -> None:
+        """Put `member` in the cohort training now, or start a cohort for it."""
+        with self._cohort_lock:
+            if self._cohort is not None and self._cohort.join(member):
+                return
+            cohort = Cohort(
+                engine.model,
+                loaded.tokenizer,
+                max_members=self.config.finetunes_together,
+                slice_tokens=self.config.finetune_slice_tokens,
+            )
+            cohort.join(member)
+            self._cohort = cohort
+        work = engine.run_in_background(BackgroundWork(cohort.steps()))
+
+        def ended(future: Future) -> None:
+            # The engine dropped it (its thread died, the runner closed): its runs fail.
+            error = None if future.cancelled() else future.exception()
+            cohort.abandon(error or RunnerUnavailable(jobs.STOPPED))
+
+        work.add_done_callback(ended)
 
     def _hand_off(self, job: _FineTune, request: dict) -> FineTuneStatus:
         """Queue `job` under the name of a process of its own, and start that process."""
@@ -543,9 +576,20 @@ class ModelRunner:
         except OSError as error:
             log.error("cannot record fine-tune %s: %s", job.job_id, error)
 
-    @staticmethod
-    def _status(job: _FineTune) -> FineTuneStatus:
-        return progress_status(job.job_id, job.adapter, job.status, job.progress, job.error)
+    def _status(self, job: _FineTune) -> FineTuneStatus:
+        cohort, waiting, together = self._cohort, None, 0
+        if cohort is not None and job.member is not None and job.status in jobs.ACTIVE:
+            waiting = cohort.starts_in_s(job.member) if job.status == "queued" else None
+            together = cohort.size() if job.status == "running" else 0
+        return progress_status(
+            job.job_id,
+            job.adapter,
+            job.status,
+            job.progress,
+            job.error,
+            starts_in_s=waiting,
+            together=together,
+        )
 
     async def _recorded(self, job_id: str) -> FineTuneStatus:
         """A job's status: this runner's own view if it trains it, else the job store's."""

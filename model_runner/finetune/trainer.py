@@ -42,8 +42,11 @@ class TrainingProgress:
         return per_step * (self.total_steps - self.step)
 
 
-def _batches(tokenizer, sentences: list[str], params: FineTuneParams, device) -> list[dict]:
+def mini_batches(tokenizer, sentences: list[str], params: FineTuneParams, device) -> list[dict]:
     """Shuffled mini-batches for every epoch: input ids, mask, labels (-100 on padding).
+
+    Padding goes on the right whatever the tokenizer's own side, so every sentence's tokens
+    keep positions 0, 1, 2 ... (and a batch padded further, as a cohort does, is unchanged).
 
     Sentences of similar length share a batch (lengths rounded to 4 tokens, shuffled within
     that), and the batches come in random order: padding is compute spent on nothing, and on a
@@ -67,6 +70,7 @@ def _batches(tokenizer, sentences: list[str], params: FineTuneParams, device) ->
                 padding=True,
                 truncation=True,
                 max_length=params.max_length,
+                padding_side="right",
                 return_tensors="pt",
             )
             labels = encoded["input_ids"].masked_fill(encoded["attention_mask"] == 0, -100)
@@ -78,6 +82,13 @@ def _batches(tokenizer, sentences: list[str], params: FineTuneParams, device) ->
                 }
             )
     return batches
+
+
+def lora_config(params: FineTuneParams) -> LoraConfig:
+    """The LoRA set-up of every fine-tune: rank r, alpha 2r, a little dropout."""
+    return LoraConfig(
+        r=params.rank, lora_alpha=2 * params.rank, lora_dropout=0.05, task_type="CAUSAL_LM"
+    )
 
 
 def clean_copy(model: torch.nn.Module) -> torch.nn.Module:
@@ -105,13 +116,10 @@ def train_steps(
     """
     torch.manual_seed(params.seed)
     model = (clean_copy(base_model) if private_copy else base_model).float()  # fp32 training
-    config = LoraConfig(
-        r=params.rank, lora_alpha=2 * params.rank, lora_dropout=0.05, task_type="CAUSAL_LM"
-    )
-    model = get_peft_model(model, config)
+    model = get_peft_model(model, lora_config(params))
     model.train()
     device = next(model.parameters()).device
-    batches = _batches(tokenizer, sentences, params, device)
+    batches = mini_batches(tokenizer, sentences, params, device)
     optimiser = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=params.learning_rate
     )
@@ -138,7 +146,14 @@ def steps_of(sentences: list[str], params: FineTuneParams) -> int:
 
 
 def progress_status(
-    job_id: str, adapter: str, status: str, progress: TrainingProgress, error: str
+    job_id: str,
+    adapter: str,
+    status: str,
+    progress: TrainingProgress,
+    error: str,
+    *,
+    starts_in_s: float | None = None,
+    together: int = 0,
 ) -> FineTuneStatus:
     """A job's status as its owner sees it."""
     return FineTuneStatus(
@@ -150,6 +165,8 @@ def progress_status(
         losses=list(progress.losses),
         eta_s=progress.eta_s() if status == "running" else None,
         error=error,
+        starts_in_s=None if starts_in_s is None else round(starts_in_s, 1),
+        together=together,
     )
 
 

@@ -151,6 +151,8 @@ class FineTuneStatus(Message):
     losses: list[float] = field(default_factory=list)  # training loss after each step
     eta_s: float | None = None  # estimated seconds left while running
     error: str = ""  # why it failed
+    starts_in_s: float | None = None  # while queued: about when a place frees (None: unknown)
+    together: int = 0  # while running: fine-tunes training together with it, itself included
 
 
 @dataclass(frozen=True)

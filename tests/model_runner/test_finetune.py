@@ -130,3 +130,49 @@ async def test_finetune_over_http(runner):
     finally:
         await client.close()
         await server.close()
+
+
+async def test_groups_fine_tunes_train_together_and_each_is_saved(runner, tmp_path):
+    params = FineTuneParams(epochs=20, batch_size=2)
+    names = [f"g{n}-v1" for n in range(3)]
+    for name in names:
+        started = await runner.call(StartFineTune(name, RECIPES[:8], params))
+        assert started.status in ("queued", "running")
+    together = 0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 120
+    while together < 3 and loop.time() < deadline:
+        statuses = [await runner.call(FineTuneProgress(name)) for name in names]
+        together = max((s.together for s in statuses if s.status == "running"), default=0)
+        if all(s.status == "done" for s in statuses):
+            break
+        await asyncio.sleep(0.01)
+    assert together == 3  # all three in one training pass, none waiting for another
+    for name in names:
+        assert (await finished(runner, name)).status == "done"
+        assert (tmp_path / "adapters" / name / "adapter_model.safetensors").exists()
+        tuned = await runner.call(Generate("Mix", DecodingParams(max_new_tokens=3), name))
+        assert tuned.token_ids and tuned.adapter == name
+
+
+async def test_fine_tunes_beyond_the_places_are_queued_with_an_estimate(tmp_path):
+    config = RunnerConfig(model="tiny", device="cpu", data_dir=tmp_path, finetunes_together=1)
+    runner = ModelRunner(config)
+    try:
+        params = FineTuneParams(epochs=20, batch_size=1)
+        await runner.call(StartFineTune("g1-v1", RECIPES, params))
+        await runner.call(StartFineTune("g2-v1", RECIPES[:2], FineTuneParams(epochs=1)))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while loop.time() < deadline:  # the estimate comes once the first has a pace
+            first = await runner.call(FineTuneProgress("g1-v1"))
+            waiting = await runner.call(FineTuneProgress("g2-v1"))
+            if first.eta_s and waiting.starts_in_s:
+                break
+            await asyncio.sleep(0.05)
+        assert first.status == "running" and waiting.status == "queued"
+        assert waiting.starts_in_s == pytest.approx(first.eta_s, rel=0.5, abs=2)
+        await runner.call(CancelFineTune("g1-v1"))
+        assert (await finished(runner, "g2-v1")).status == "done"
+    finally:
+        await runner.close()

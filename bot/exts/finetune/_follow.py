@@ -27,7 +27,7 @@ import discord
 
 from bot.charts import loss_curve
 from bot.exts.finetune._examples import load_examples
-from bot.formatting import clip, safe
+from bot.formatting import clip, counted, safe
 from bot.storage import finetune_jobs
 from bot.storage.finetune_jobs import JobRecord
 from model_runner.protocol import (
@@ -62,17 +62,36 @@ DEADLINES = Deadlines()
 
 
 def progress_text(
-    title: str, step: int, total: int, losses: list[float], eta_s: float | None
+    title: str,
+    step: int,
+    total: int,
+    losses: list[float],
+    eta_s: float | None,
+    together: int = 0,
 ) -> str:
-    """`Group 1 v2 ████████░░░░ 60% · step 6/10 · loss 2.31 · about 12 s left`."""
+    """`Group 1 v2 ████████░░░░ 60% · step 6/10 · loss 2.31 · about 12 s left`, and how many
+    other groups' fine-tunes share each training pass with it."""
     fraction = step / total if total else 0.0
     bar = "█" * round(fraction * 20) + "░" * (20 - round(fraction * 20))
     parts = [f"⏳ **{title}** fine-tuning `{bar}` {fraction:.0%}", f"step {step}/{total or '?'}"]
     if losses:
         parts.append(f"loss {losses[-1]:.2f}")
     if eta_s is not None:
-        parts.append(f"about {eta_s:.0f} s left")
+        parts.append(f"about {duration(eta_s)} left")
+    if together > 1:
+        parts.append(f"training together with {counted(together - 1, 'other fine-tune')}")
     return " · ".join(parts)
+
+
+def duration(seconds: float) -> str:
+    """`45 s`, `3 min`, `1 h 10 min`: how long, as a person would say it."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 async def samples(bot: LabBot, record: JobRecord) -> discord.Embed:
@@ -188,11 +207,19 @@ async def follow(bot: LabBot, record: JobRecord, group_name: str) -> None:
 
 def _progress(title: str, status: FineTuneStatus) -> str:
     if status.status == "queued":
+        if status.starts_in_s is None:
+            when = "it starts when one of them finishes"
+        elif status.starts_in_s < 5:
+            when = "it starts in a moment"
+        else:
+            when = f"it starts in about {duration(status.starts_in_s)}, when one of them finishes"
         return (
-            f"⏳ **{safe(title)}** is queued: fine-tunes train one at a time, in the order "
-            "they started, and another group's is training now."
+            f"⏳ **{safe(title)}** is queued: the model trains several groups' fine-tunes "
+            f"together, all its places are taken, and {when}."
         )
-    return progress_text(title, status.step, status.total_steps, status.losses, status.eta_s)
+    return progress_text(
+        title, status.step, status.total_steps, status.losses, status.eta_s, status.together
+    )
 
 
 async def _announce(bot: LabBot, record, channel, title, status: FineTuneStatus, progress) -> None:
