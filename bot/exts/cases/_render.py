@@ -16,16 +16,22 @@ COLOUR = discord.Colour.from_rgb(235, 69, 158)
 def case_embed(case) -> discord.Embed:
     """The case as students read it: summary, body, sources, questions."""
     embed = discord.Embed(title=case.title, description=clip(case.body, 3500)[0], colour=COLOUR)
-    sources = "\n".join(
-        f"[{clip(s.title, 90)[0]}]({s.url})" + (f" ({s.publisher})" if s.publisher else "")
-        for s in case.sources
-    )
+    sources = "\n".join(source_line(s) for s in case.sources)
     if sources:
         embed.add_field(name="Sources", value=clip(sources, 1024)[0], inline=False)
     questions = "\n".join(f"**{n}.** {q}" for n, q in enumerate(case.questions, start=1))
     embed.add_field(name="Discussion questions", value=clip(questions, 1024)[0], inline=False)
     embed.set_footer(text=f"case: {case.id}")
     return embed
+
+
+def source_line(source) -> str:
+    """A linked title and its publisher; a work with no known link says so, to search for."""
+    title = clip(source.title, 90)[0]
+    if source.url:
+        return f"[{title}]({source.url})" + (f" ({source.publisher})" if source.publisher else "")
+    details = ", ".join(part for part in (source.publisher, source.date) if part)
+    return f"*{title}* ({details + '; ' if details else ''}no link on file: search for it)"
 
 
 def answers_embeds(case, revisions: list[Revision], title: str) -> list[discord.Embed]:
