@@ -64,7 +64,7 @@ def answers_csv(case, revisions: list[Revision], history: bool) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     header = ["case", "group", "question_number", "question", "answer", "version", "saved_at"]
-    writer.writerow(header + (["author_id"] if history else []))
+    writer.writerow(header + (["author", "author_id"] if history else []))
     for r in revisions:
         row = [
             case.id,
@@ -76,7 +76,7 @@ def answers_csv(case, revisions: list[Revision], history: bool) -> str:
             r.created_at,
         ]
         if history:
-            row.append(str(r.author_id) if r.author_id is not None else "(deleted)")
+            row += [r.author(), str(r.author_id) if r.author_id is not None else "(deleted)"]
         writer.writerow([csv_cell(cell) for cell in row])
     return out.getvalue()
 
@@ -92,7 +92,7 @@ def answers_markdown(case, revisions: list[Revision], history: bool) -> str:
         question = case.questions[r.question - 1] if r.question <= len(case.questions) else ""
         heading = f"### Question {r.question}: {question}"
         if history:
-            heading += f" (version {r.number}, {r.created_at})"
+            heading += f" (version {r.number}, {r.created_at}, by {r.author()})"
         lines += [heading, "", r.text, ""]
     return "\n".join(lines)
 
