@@ -27,7 +27,8 @@ async def export_user(db: Database, user_id: int) -> dict[str, Any]:
         (user_id,),
     )
     comparisons = await db.fetchall(
-        "SELECT guild_id, kind, prompt, columns, model, created_at FROM comparisons "
+        "SELECT guild_id, kind, prompt, columns, model, max_tokens, seed, example, created_at "
+        "FROM comparisons "
         "WHERE user_id = ? ORDER BY id",
         (user_id,),
     )

@@ -40,11 +40,53 @@ async def test_generate_and_compare_with_the_groups_model(lab):
     names = [f["name"] for f in fields]
     assert names[:3] == ["Pre-trained", "In-context (4 examples)", "Fine-tuned v1"]
     assert "Whisk" in fields[3]["value"]  # the examples the in-context column used
+    assert "kind:Fine-tuned on your own sentences" in reply.message.embeds[0]["footer"]["text"]
     export = await ada.slash("table export", kind="finetune")
     files = {f.filename: f.data.decode() for f in export.message.files}
-    rows = list(csv.DictReader(io.StringIO(files["group-1-finetune.csv"])))
+    rows = list(csv.DictReader(io.StringIO(files["group-1-finetune-own.csv"])))
     assert rows[0]["Prompt"] == PROMPT and rows[0]["Fine-tuned version"] == "v1"
     assert rows[0]["In-context examples"].count(" / ") == 3
+    assert (rows[0]["Method"], rows[0]["Max tokens"], rows[0]["Seed"]) == ("Greedy", "8", "none")
+    assert "on your own sentences" in files["group-1-finetune-own.md"].splitlines()[0]
+
+
+async def test_example_and_own_sentence_rows_go_to_two_tables(lab):
+    ada = lab.actor("Ada", roles=["Group 1"])
+    await ada.slash("finetune example", name="full-stop", epochs=1)
+    await wait_for_text(lab, "v1** fine-tune finished")
+    example = await ada.slash(
+        "compare", prompt=PROMPT, max_tokens=5, models="models", method="sampling", seed=9
+    )
+    assert "kind:Fine-tuned on a built-in example" in example.message.embeds[0]["footer"]["text"]
+    empty = await ada.slash("table show", kind="finetune")
+    assert empty.ephemeral and "table is empty (Pre-trained vs fine-tuned on your own" in empty.text
+
+    await fill_pool(ada)
+    await ada.slash("finetune start", epochs=1, learning_rate=0.01)
+    await wait_for_text(lab, "v2** fine-tune finished")
+    await ada.slash("compare", prompt="Fold in the flour", max_tokens=4, models="models")
+
+    shown = await ada.slash("table show", kind="example")
+    assert "Group 1: 1 prompt" in shown.text and "built-in example" in shown.text
+    assert "Example dataset:** full-stop" in shown.text and "Fold in" not in shown.text
+    assert "Random Sampling · max tokens 5 · seed 9*" in shown.text
+    own = await ada.slash("table show", kind="finetune")
+    assert "Group 1: 1 prompt" in own.text and "Fold in the flour" in own.text
+    assert PROMPT not in own.text and "Greedy · max tokens 4*" in own.text
+
+    export = await ada.slash("table export", kind="example")
+    files = {f.filename: f.data.decode() for f in export.message.files}
+    [row] = list(csv.DictReader(io.StringIO(files["group-1-finetune-example.csv"])))
+    assert (row["Prompt"], row["Fine-tuned version"], row["Example dataset"]) == (
+        PROMPT,
+        "v1",
+        "full-stop",
+    )
+    assert (row["Method"], row["Max tokens"], row["Seed"]) == ("Random Sampling", "5", "9")
+    export = await ada.slash("table export", kind="finetune")
+    files = {f.filename: f.data.decode() for f in export.message.files}
+    [row] = list(csv.DictReader(io.StringIO(files["group-1-finetune-own.csv"])))
+    assert (row["Prompt"], row["Fine-tuned version"]) == ("Fold in the flour", "v2")
 
 
 async def test_autocomplete_offers_the_groups_versions(lab):
