@@ -3,6 +3,7 @@ listing versions, downloading the adapter and loading it with peft, built-in exa
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import zipfile
@@ -195,6 +196,33 @@ async def test_runs_wait_for_approval_when_required(lab):
     await ada.click("Delete my data")
     record = await lab.bot.db.fetchone("SELECT started_by FROM finetune_jobs WHERE version = 2")
     assert record["started_by"] is None
+
+
+async def test_a_built_in_example_waits_for_approval_too(lab):
+    teacher = lab.actor("Ms Rivera", roles=["Instructor"])
+    turned_on = await teacher.slash("lab approval", required=True)
+    assert "/finetune example" in turned_on.text  # the setting says examples wait as well
+    ada = lab.actor("Ada", roles=["Group 2"])
+    waiting = await ada.slash("finetune example", name="full-stop", epochs=1)
+    assert (
+        'the example "' in waiting.text and "waiting for an instructor to approve" in waiting.text
+    )
+    assert waiting.message.embeds[0]["title"].startswith("Example: ")  # what it would learn
+    assert waiting.message.files[0].filename == "sentences.txt"
+    record = await lab.bot.db.fetchone("SELECT status, example FROM finetune_jobs")
+    assert (record["status"], record["example"]) == ("awaiting", "full-stop")
+    await asyncio.sleep(0.3)
+    assert not any("fine-tune finished" in m.text() for m in lab.emulator.messages.values())
+
+    await teacher.click("Approve", message=waiting.message)
+    done = await wait_for_text(lab, "v1** fine-tune finished")
+    assert "Key takeaway" in [f["name"] for f in done.embeds[0]["fields"]]
+    record = await lab.bot.db.fetchone("SELECT approved_by FROM finetune_jobs")
+    assert record["approved_by"] == teacher.member.id
+
+    await teacher.slash("lab approval", required=False)
+    started = await ada.slash("finetune example", name="recipes", epochs=1)
+    assert "Progress below" in started.text and "waiting" not in started.text
 
 
 async def test_approve_still_works_after_a_bot_restart(tmp_path):
