@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 async def test_commands_are_registered_for_the_dev_guild(lab):
     scope = f"guild:{lab.emulator.guild.id}"
@@ -21,3 +23,6 @@ async def test_about_shows_model_and_device(lab):
     text = reply.text
     assert "`tiny`" in text and "ready" in text and "cpu" in text
     assert "Version" in text and "Uptime" in text
+    assert re.search(
+        r"Discord latency\W+(under|about) \d\.\d s|Discord latency\W+not measured", text
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import math
+import time
 from typing import TYPE_CHECKING
 
 import discord
@@ -11,12 +11,32 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import __version__
-from bot.exts.meta._render import about_embed, command_lines, help_embeds, runner_location
+from bot.exts.meta._render import (
+    about_embed,
+    command_lines,
+    describe_latency,
+    help_embeds,
+    runner_location,
+)
 from bot.permissions import is_instructor
 from model_runner.protocol import Info
 
 if TYPE_CHECKING:
     from bot.lab_bot import LabBot
+
+
+def heartbeat_age(bot: object) -> tuple[float | None, float | None]:
+    """Seconds since Discord last answered a heartbeat, and the heartbeat interval.
+
+    discord.py keeps both on its heartbeat thread's object, which is not public API: when it
+    is missing or changes shape, (None, None) and the latency figure alone is shown.
+    """
+    keep_alive = getattr(getattr(bot, "ws", None), "_keep_alive", None)
+    last_ack = getattr(keep_alive, "_last_ack", None)
+    interval = getattr(keep_alive, "interval", None)
+    if not isinstance(last_ack, float) or not isinstance(interval, int | float):
+        return None, None
+    return time.perf_counter() - last_ack, float(interval)
 
 
 class Meta(commands.Cog):
@@ -38,12 +58,11 @@ class Meta(commands.Cog):
             info = await asyncio.wait_for(self.bot.runner.call(Info()), timeout=2)
         except Exception:  # noqa: BLE001 - an unreachable runner is shown, not raised
             info = None
-        latency = self.bot.latency * 1000 if math.isfinite(self.bot.latency) else 0.0
         embed = about_embed(
             version=__version__,
             info=info,
             location=runner_location(self.bot.runner.location, is_instructor(interaction)),
             uptime_s=self.bot.uptime_s(),
-            latency_ms=latency,
+            latency=describe_latency(self.bot.latency, *heartbeat_age(self.bot)),
         )
         await interaction.response.send_message(embed=embed)
