@@ -51,6 +51,14 @@ def test_heartbeat_age_reads_discord_py_or_gives_up():
     since, interval = heartbeat_age(SimpleNamespace(ws=SimpleNamespace(_keep_alive=beat)))
     assert since is not None and 9 < since < 60 and interval == 41.25
     assert heartbeat_age(SimpleNamespace(ws=None)) == (None, None)
+    # The bot is an AutoShardedBot: its shards' connections, the one answered longest ago.
+    stale = SimpleNamespace(_last_ack=time.perf_counter() - 300, interval=41.25)
+    shards = {
+        n: SimpleNamespace(_parent=SimpleNamespace(ws=SimpleNamespace(_keep_alive=b)))
+        for n, b in enumerate((beat, stale))
+    }
+    since, _ = heartbeat_age(SimpleNamespace(shards=shards, ws=None))
+    assert since is not None and since > 299
     assert heartbeat_age(SimpleNamespace()) == (None, None)
 
 

@@ -26,17 +26,26 @@ if TYPE_CHECKING:
 
 
 def heartbeat_age(bot: object) -> tuple[float | None, float | None]:
-    """Seconds since Discord last answered a heartbeat, and the heartbeat interval.
+    """Seconds since Discord last answered a heartbeat (the longest over the bot's shards),
+    and the heartbeat interval.
 
-    discord.py keeps both on its heartbeat thread's object, which is not public API: when it
-    is missing or changes shape, (None, None) and the latency figure alone is shown.
+    discord.py keeps both on each connection's heartbeat object, which is not public API:
+    when it is missing or changes shape, (None, None) and the latency figure alone is shown.
     """
-    keep_alive = getattr(getattr(bot, "ws", None), "_keep_alive", None)
-    last_ack = getattr(keep_alive, "_last_ack", None)
-    interval = getattr(keep_alive, "interval", None)
-    if not isinstance(last_ack, float) or not isinstance(interval, int | float):
-        return None, None
-    return time.perf_counter() - last_ack, float(interval)
+    shards = getattr(bot, "shards", None)  # AutoShardedBot: shard id -> ShardInfo
+    if isinstance(shards, dict):
+        sockets = [getattr(getattr(info, "_parent", None), "ws", None) for info in shards.values()]
+    else:
+        sockets = [getattr(bot, "ws", None)]
+    ages: list[tuple[float, float]] = []
+    now = time.perf_counter()
+    for socket in sockets:
+        keep_alive = getattr(socket, "_keep_alive", None)
+        last_ack = getattr(keep_alive, "_last_ack", None)
+        interval = getattr(keep_alive, "interval", None)
+        if isinstance(last_ack, float) and isinstance(interval, int | float):
+            ages.append((now - last_ack, float(interval)))
+    return max(ages) if ages else (None, None)
 
 
 class Meta(commands.Cog):
