@@ -8,7 +8,8 @@ Three places supply cases:
 - cases instructors type into a Discord form, checked with `validate_case` (origin `server`).
 
 A file has the keys `id` (equal to the file name without `.toml`), `title`, `summary`, `body`,
-optional `[[sources]]` tables (`title`, `url`, `publisher`, `date`), an optional `questions`
+optional `[[sources]]` tables (`title`, and optionally `url`, `publisher`, `date`: a source
+without a known link to the work itself has no `url`), an optional `questions`
 list (without one the case gets `DEFAULT_QUESTIONS`) and an optional `kind`: `ethics` (the
 default) or `lab-task` for a lab task's discussion questions. Any problem raises
 `CaseFileError`, whose message is one line naming the file and the field.
@@ -215,12 +216,12 @@ def _sources(raw: Any, path: str) -> tuple[Source, ...]:
     for number, item in enumerate(raw, start=1):
         field = f"sources[{number}]"
         if not isinstance(item, dict):
-            raise CaseFileError(path, field, "must be a table with a title and a url")
+            raise CaseFileError(path, field, "must be a table with a title (and a url)")
         _known(item, SOURCE_KEYS, path, f"{field}.")
         texts = {key: _text(item, key, path, f"{field}.{key}") for key in item}
         if not _text(item, "title", path, f"{field}.title"):
             raise CaseFileError(path, f"{field}.title", "must not be empty")
-        if not URL_PATTERN.fullmatch(_text(item, "url", path, f"{field}.url")):
+        if "url" in item and not URL_PATTERN.fullmatch(_text(item, "url", path, f"{field}.url")):
             raise CaseFileError(path, f"{field}.url", f"must be an http(s):// URL: {item['url']!r}")
         sources.append(Source(**texts))
     return tuple(sources)

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Source:
-    """A published work that a case study draws on, listed as a link under the case."""
+    """A published work that a case study draws on, listed (as a link where known) under it."""
 
-    title: str  # the work's title, or a plain description when the link is a publisher's site
-    url: str  # http(s) link to the work, or to the publisher's site when no stable link is known
+    title: str  # the work's title, as its publisher gives it
+    url: str = ""  # http(s) link to the work itself; "" when no link is known (never a home page)
     publisher: str = ""  # who published it: a newspaper, journal, university, agency
     date: str = ""  # when it was published, as people write it: "July 2025", "9 October 2025"
 

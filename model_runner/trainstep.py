@@ -2,7 +2,8 @@
 
 The loss is the mean cross-entropy of the sentence's tokens, each given the ones before it
 (as in `introspect.loss`). Each step computes its gradient by backpropagation and moves the
-weights a little against it (AdamW), so the sentence's tokens become more probable. The steps
+weights a little against it (AdamW), so the sentence's tokens usually become more probable;
+a learning rate too large for the slope overshoots, and that step's loss goes up. The steps
 change only a LoRA adapter (Hu et al., 2021) on a private copy of the model, which is dropped
 when the call ends: the shared model that serves the class keeps its weights bit for bit, as
 a deployed model's weights stay frozen at inference.

@@ -8,6 +8,8 @@ import aiosqlite
 
 from bot.storage.database import Database, only_row
 
+NAME_LIMIT = 100  # characters of a display name kept (Discord allows 32 for nicknames)
+
 
 @dataclass(frozen=True)
 class Revision:
@@ -21,6 +23,13 @@ class Revision:
     author_id: int | None
     created_at: str
     number: int  # 1 for the first version of this answer
+    author_name: str | None = None  # display name when saved; None for old or deleted authors
+
+    def author(self) -> str:
+        """Who wrote it, for people: the display name, else the id, else `(deleted)`."""
+        if self.author_id is None:
+            return "(deleted)"
+        return self.author_name or str(self.author_id)
 
 
 async def save(
@@ -32,8 +41,12 @@ async def save(
     question: int,
     author_id: int,
     text: str,
+    author_name: str | None = None,
 ) -> int:
-    """Add a revision of the group's answer; returns its revision number."""
+    """Add a revision of the group's answer; returns its revision number.
+
+    `author_name` is the author's display name at this moment, kept for the history export.
+    """
     async with db.transaction() as conn:
         await conn.execute(
             "INSERT INTO answers (guild_id, case_id, group_id, question) VALUES (?, ?, ?, ?) "
@@ -47,8 +60,9 @@ async def save(
         )
         (answer_id,) = await only_row(cursor)
         await conn.execute(
-            "INSERT INTO answer_revisions (answer_id, author_id, text) VALUES (?, ?, ?)",
-            (answer_id, author_id, text),
+            "INSERT INTO answer_revisions (answer_id, author_id, author_name, text) "
+            "VALUES (?, ?, ?, ?)",
+            (answer_id, author_id, author_name[:NAME_LIMIT] if author_name else None, text),
         )
         cursor = await conn.execute(
             "SELECT COUNT(*) FROM answer_revisions WHERE answer_id = ?", (answer_id,)
@@ -59,7 +73,7 @@ async def save(
 
 _REVISIONS = (
     "SELECT r.id AS revision_id, a.group_id, g.name AS group_name, a.question, r.text, "
-    "r.author_id, r.created_at, "
+    "r.author_id, r.author_name, r.created_at, "
     "ROW_NUMBER() OVER (PARTITION BY a.id ORDER BY r.id) AS number, "
     "ROW_NUMBER() OVER (PARTITION BY a.id ORDER BY r.id DESC) AS newest "
     "FROM answers a JOIN answer_revisions r ON r.answer_id = a.id "
@@ -78,6 +92,7 @@ def _revision(row: aiosqlite.Row) -> Revision:
         row["author_id"],
         row["created_at"],
         row["number"],
+        row["author_name"],
     )
 
 

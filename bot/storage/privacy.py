@@ -20,13 +20,15 @@ async def export_user(db: Database, user_id: int) -> dict[str, Any]:
         (user_id,),
     )
     revisions = await db.fetchall(
-        "SELECT a.guild_id, a.case_id, g.name AS group_name, a.question, r.text, r.created_at "
+        "SELECT a.guild_id, a.case_id, g.name AS group_name, a.question, r.text, "
+        "r.author_name, r.created_at "
         "FROM answer_revisions r JOIN answers a ON a.id = r.answer_id "
         "JOIN lab_groups g ON g.id = a.group_id WHERE r.author_id = ? ORDER BY r.id",
         (user_id,),
     )
     comparisons = await db.fetchall(
-        "SELECT guild_id, kind, prompt, columns, model, created_at FROM comparisons "
+        "SELECT guild_id, kind, prompt, columns, model, max_tokens, seed, example, created_at "
+        "FROM comparisons "
         "WHERE user_id = ? ORDER BY id",
         (user_id,),
     )
@@ -65,8 +67,8 @@ async def delete_user(db: Database, user_id: int) -> dict[str, int]:
     async with db.transaction() as conn:
         statements = {
             "groups_left": "DELETE FROM group_members WHERE user_id = ?",
-            "answers_anonymised": "UPDATE answer_revisions SET author_id = NULL "
-            "WHERE author_id = ?",
+            "answers_anonymised": "UPDATE answer_revisions SET author_id = NULL, "
+            "author_name = NULL WHERE author_id = ?",
             "comparisons_anonymised": "UPDATE comparisons SET user_id = 0 WHERE user_id = ?",
             "sentences_anonymised": "UPDATE pool_sentences SET author_id = NULL "
             "WHERE author_id = ?",

@@ -1,4 +1,10 @@
-"""Each group's comparison tables: every /compare it ran, row by row."""
+"""Each group's comparison tables: every /compare it ran, row by row.
+
+A group has three tables (`TABLES`): its decoding methods (`/compare`), and two of
+pre-trained vs fine-tuned (`/compare models`): one where the fine-tuned model learned a
+built-in example dataset, one where it learned the group's own sentences (or has not been
+trained yet). Both fine-tune tables are stored as kind `finetune`; `example` tells them apart.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,13 @@ import json
 from dataclasses import dataclass
 
 from bot.storage.database import Database
+
+TABLES = ("decoding", "example", "finetune")  # decoding; fine-tune on an example; on your own
+_WHERE = {
+    "decoding": "kind = 'decoding'",
+    "example": "kind = 'finetune' AND example IS NOT NULL",
+    "finetune": "kind = 'finetune' AND example IS NULL",
+}
 
 
 @dataclass(frozen=True)
@@ -18,6 +31,9 @@ class TableRow:
     model: str
     user_id: int
     created_at: str
+    max_tokens: int | None = None  # new tokens asked for; None in rows from before it was kept
+    seed: int | None = None  # Random Sampling's seed; None when unused or not kept
+    example: str | None = None  # the built-in example the fine-tuned column learned, if any
 
 
 async def add_row(
@@ -30,20 +46,36 @@ async def add_row(
     prompt: str,
     columns: dict[str, str],
     model: str,
+    max_tokens: int,
+    seed: int | None,
+    example: str | None = None,
 ) -> int:
-    """Save one comparison; returns its id."""
+    """Save one comparison with the settings that produced it; returns its id."""
     return await db.execute(
-        "INSERT INTO comparisons (guild_id, group_id, user_id, kind, prompt, columns, model) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (guild_id, group_id, user_id, kind, prompt, json.dumps(columns), model),
+        "INSERT INTO comparisons (guild_id, group_id, user_id, kind, prompt, columns, model, "
+        "max_tokens, seed, example) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            guild_id,
+            group_id,
+            user_id,
+            kind,
+            prompt,
+            json.dumps(columns),
+            model,
+            max_tokens,
+            seed,
+            example,
+        ),
     )
 
 
-async def rows(db: Database, group_id: int, kind: str) -> list[TableRow]:
-    """A group's table, oldest row first."""
+async def rows(db: Database, group_id: int, table: str) -> list[TableRow]:
+    """One of a group's `TABLES`, oldest row first."""
+    if table not in _WHERE:
+        raise ValueError(f"table must be one of {', '.join(TABLES)}, not {table!r}")
     found = await db.fetchall(
-        "SELECT * FROM comparisons WHERE group_id = ? AND kind = ? ORDER BY id",
-        (group_id, kind),
+        f"SELECT * FROM comparisons WHERE group_id = ? AND {_WHERE[table]} ORDER BY id",
+        (group_id,),
     )
     return [
         TableRow(
@@ -53,6 +85,9 @@ async def rows(db: Database, group_id: int, kind: str) -> list[TableRow]:
             r["model"],
             r["user_id"],
             r["created_at"],
+            r["max_tokens"],
+            r["seed"],
+            r["example"],
         )
         for r in found
     ]

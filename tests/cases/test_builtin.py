@@ -6,6 +6,7 @@ import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -40,12 +41,39 @@ def test_case_fits_discord_and_cites_its_sources(case):
     assert 1 <= len(case.body) <= 3500  # one embed description (Discord allows 4096)
     assert case.sources, "every built-in case cites at least one source"
     for source in case.sources:
-        assert source.url.startswith(("https://", "http://")), source.url
+        if source.url:  # a link goes to the work itself, never to the publisher's home page
+            assert source.url.startswith(("https://", "http://")), source.url
+            assert urlsplit(source.url).path.strip("/"), f"{source.url} is a home page"
         assert source.title and source.publisher and source.label().startswith(source.title)
     if case.questions != DEFAULT_QUESTIONS:
         assert 1 <= len(case.questions) <= 10
     else:
         assert len(case.questions) == 4
+
+
+# The lab page's videos, each in the case it belongs to: (case, publisher, date, title words).
+# The lab page gives no address for them (nor for the 9News article), so none is invented.
+LAB_VIDEOS = [
+    ("environmental-impact", "CGTN America", "November 2025", "Environmental Impacts"),
+    ("data-labelling-labour", "DW Shift", "January 2023", "Data Labelling"),
+    ("copyright-training-data", "EDUCAUSE", "July 2024", "AI and Copyright"),
+]
+
+
+@pytest.mark.parametrize(("case_id", "publisher", "date", "words"), LAB_VIDEOS)
+def test_each_lab_video_is_a_source_of_its_case(case_id, publisher, date, words):
+    by_id = {case.id: case for case in load_cases()}
+    [video] = [s for s in by_id[case_id].sources if s.publisher == publisher]
+    assert video.date == date and words in video.title and "(video)" in video.title
+    assert publisher in by_id[case_id].body  # the text tells students about it too
+    others = [case for case in by_id.values() if case.id != case_id]
+    assert not any(s.publisher == publisher for case in others for s in case.sources)
+
+
+def test_the_9news_article_is_cited_without_a_home_page_link():
+    case = next(c for c in load_cases() if c.id == "environmental-impact")
+    [article] = [s for s in case.sources if s.publisher == "9News"]
+    assert article.url == "" and article.date == "July 2025" and "Maddison Leach" in article.title
 
 
 def test_default_questions_are_the_four_shared_ones():

@@ -59,6 +59,12 @@ def test_a_file_may_have_its_own_questions_and_no_sources(tmp_path):
     assert case.questions == tuple(questions) and case.sources == ()
 
 
+def test_a_source_without_a_known_link_has_no_url(tmp_path):
+    sources = [{"title": "A video", "publisher": "A channel", "date": "2024"}]
+    case = load_case_file(write_case(tmp_path, sources=sources))
+    assert case.sources[0].url == "" and case.sources[0].label() == "A video (A channel, 2024)"
+
+
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
@@ -70,6 +76,7 @@ def test_a_file_may_have_its_own_questions_and_no_sources(tmp_path):
         ({"summary": "s" * 301}, "summary", "must be 1-300 characters (it has 301)"),
         ({"body": "b" * 3501}, "body", "must be 1-3500 characters (it has 3501)"),
         ({"sources": [{"title": "X", "url": "ftp://example.org"}]}, "sources[1].url", "http"),
+        ({"sources": [{"title": "X", "url": ""}]}, "sources[1].url", "http"),
         ({"sources": [{"title": "", "url": "https://e.org"}]}, "sources[1].title", "empty"),
         (
             {"sources": [{"title": "X", "url": "https://e.org", "pages": "1"}]},

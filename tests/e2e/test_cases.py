@@ -53,6 +53,10 @@ async def test_list_show_and_choose(lab):
         assert case_id in listing.text
     shown = await ada.slash("case show", case=CASE)
     assert shown.ephemeral and "Discussion questions" in shown.text
+    # The lab page's video and the 9News article are listed; neither links to a home page.
+    assert "*The Environmental Impacts of AI Data Centres (video)* (CGTN America" in shown.text
+    assert "(9News, July 2025; no link on file" in shown.text
+    assert "https://www.9news.com.au/)" not in shown.text
     chosen = await ada.slash("case choose", case=CASE)
     assert "Group 1** chose" in chosen.text
     missing = await ada.slash("case show", case="nope")
@@ -114,11 +118,12 @@ async def test_group_answers_with_revisions_export_and_close(lab, teacher):
     history = await teacher.slash("case export", case=CASE, history=True)
     files = {f.filename: f.data.decode() for f in history.message.files}
     rows = list(csv.DictReader(io.StringIO(files[f"{CASE}-history.csv"])))
-    assert [r["answer"] for r in rows] == [
-        "Data centres use a lot of water.",
-        "Water and electricity, at scale.",
+    assert [(r["answer"], r["author"], r["author_id"]) for r in rows] == [
+        ("Data centres use a lot of water.", "Ada", str(ada.member.id)),
+        ("Water and electricity, at scale.", "Bea", str(bea.member.id)),
     ]
     assert "## Group 1" in files[f"{CASE}-history.md"]
+    assert "by Ada)" in files[f"{CASE}-history.md"] and "by Bea)" in files[f"{CASE}-history.md"]
 
     await teacher.slash("case close", case=CASE)
     closed = await ada.click("Answer question 2")
@@ -196,7 +201,9 @@ async def test_privacy_export_and_delete(lab, teacher):
     await answer(ada, 1, "Ada's words")
     export = await ada.slash("privacy export")
     data = json.loads(export.message.files[0].data)
-    assert [r["text"] for r in data["answer_revisions"]] == ["Ada's words"]
+    assert [(r["text"], r["author_name"]) for r in data["answer_revisions"]] == [
+        ("Ada's words", "Ada")
+    ]
     await ada.slash("privacy delete")
     done = await ada.click("Delete my data")
     assert "Deleted" in done.message.content
@@ -205,6 +212,9 @@ async def test_privacy_export_and_delete(lab, teacher):
     history = await teacher.slash("case export", case=CASE, history=True)
     rows = list(csv.DictReader(io.StringIO(history.message.files[0].data.decode())))
     assert rows[0]["answer"] == "Ada's words" and rows[0]["author_id"] == "(deleted)"
+    assert rows[0]["author"] == "(deleted)"  # the name went with the id
+    names = await lab.bot.db.fetchall("SELECT author_name FROM answer_revisions")
+    assert [r["author_name"] for r in names] == [None]
 
 
 async def test_answers_survive_a_bot_restart(tmp_path):

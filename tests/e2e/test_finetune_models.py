@@ -3,6 +3,7 @@ listing versions, downloading the adapter and loading it with peft, built-in exa
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import zipfile
@@ -40,11 +41,53 @@ async def test_generate_and_compare_with_the_groups_model(lab):
     names = [f["name"] for f in fields]
     assert names[:3] == ["Pre-trained", "In-context (4 examples)", "Fine-tuned v1"]
     assert "Whisk" in fields[3]["value"]  # the examples the in-context column used
+    assert "kind:Fine-tuned on your own sentences" in reply.message.embeds[0]["footer"]["text"]
     export = await ada.slash("table export", kind="finetune")
     files = {f.filename: f.data.decode() for f in export.message.files}
-    rows = list(csv.DictReader(io.StringIO(files["group-1-finetune.csv"])))
+    rows = list(csv.DictReader(io.StringIO(files["group-1-finetune-own.csv"])))
     assert rows[0]["Prompt"] == PROMPT and rows[0]["Fine-tuned version"] == "v1"
     assert rows[0]["In-context examples"].count(" / ") == 3
+    assert (rows[0]["Method"], rows[0]["Max tokens"], rows[0]["Seed"]) == ("Greedy", "8", "none")
+    assert "on your own sentences" in files["group-1-finetune-own.md"].splitlines()[0]
+
+
+async def test_example_and_own_sentence_rows_go_to_two_tables(lab):
+    ada = lab.actor("Ada", roles=["Group 1"])
+    await ada.slash("finetune example", name="full-stop", epochs=1)
+    await wait_for_text(lab, "v1** fine-tune finished")
+    example = await ada.slash(
+        "compare", prompt=PROMPT, max_tokens=5, models="models", method="sampling", seed=9
+    )
+    assert "kind:Fine-tuned on a built-in example" in example.message.embeds[0]["footer"]["text"]
+    empty = await ada.slash("table show", kind="finetune")
+    assert empty.ephemeral and "table is empty (Pre-trained vs fine-tuned on your own" in empty.text
+
+    await fill_pool(ada)
+    await ada.slash("finetune start", epochs=1, learning_rate=0.01)
+    await wait_for_text(lab, "v2** fine-tune finished")
+    await ada.slash("compare", prompt="Fold in the flour", max_tokens=4, models="models")
+
+    shown = await ada.slash("table show", kind="example")
+    assert "Group 1: 1 prompt" in shown.text and "built-in example" in shown.text
+    assert "Example dataset:** full-stop" in shown.text and "Fold in" not in shown.text
+    assert "Random Sampling · max tokens 5 · seed 9*" in shown.text
+    own = await ada.slash("table show", kind="finetune")
+    assert "Group 1: 1 prompt" in own.text and "Fold in the flour" in own.text
+    assert PROMPT not in own.text and "Greedy · max tokens 4*" in own.text
+
+    export = await ada.slash("table export", kind="example")
+    files = {f.filename: f.data.decode() for f in export.message.files}
+    [row] = list(csv.DictReader(io.StringIO(files["group-1-finetune-example.csv"])))
+    assert (row["Prompt"], row["Fine-tuned version"], row["Example dataset"]) == (
+        PROMPT,
+        "v1",
+        "full-stop",
+    )
+    assert (row["Method"], row["Max tokens"], row["Seed"]) == ("Random Sampling", "5", "9")
+    export = await ada.slash("table export", kind="finetune")
+    files = {f.filename: f.data.decode() for f in export.message.files}
+    [row] = list(csv.DictReader(io.StringIO(files["group-1-finetune-own.csv"])))
+    assert (row["Prompt"], row["Fine-tuned version"]) == ("Fold in the flour", "v2")
 
 
 async def test_autocomplete_offers_the_groups_versions(lab):
@@ -153,6 +196,33 @@ async def test_runs_wait_for_approval_when_required(lab):
     await ada.click("Delete my data")
     record = await lab.bot.db.fetchone("SELECT started_by FROM finetune_jobs WHERE version = 2")
     assert record["started_by"] is None
+
+
+async def test_a_built_in_example_waits_for_approval_too(lab):
+    teacher = lab.actor("Ms Rivera", roles=["Instructor"])
+    turned_on = await teacher.slash("lab approval", required=True)
+    assert "/finetune example" in turned_on.text  # the setting says examples wait as well
+    ada = lab.actor("Ada", roles=["Group 2"])
+    waiting = await ada.slash("finetune example", name="full-stop", epochs=1)
+    assert (
+        'the example "' in waiting.text and "waiting for an instructor to approve" in waiting.text
+    )
+    assert waiting.message.embeds[0]["title"].startswith("Example: ")  # what it would learn
+    assert waiting.message.files[0].filename == "sentences.txt"
+    record = await lab.bot.db.fetchone("SELECT status, example FROM finetune_jobs")
+    assert (record["status"], record["example"]) == ("awaiting", "full-stop")
+    await asyncio.sleep(0.3)
+    assert not any("fine-tune finished" in m.text() for m in lab.emulator.messages.values())
+
+    await teacher.click("Approve", message=waiting.message)
+    done = await wait_for_text(lab, "v1** fine-tune finished")
+    assert "Key takeaway" in [f["name"] for f in done.embeds[0]["fields"]]
+    record = await lab.bot.db.fetchone("SELECT approved_by FROM finetune_jobs")
+    assert record["approved_by"] == teacher.member.id
+
+    await teacher.slash("lab approval", required=False)
+    started = await ada.slash("finetune example", name="recipes", epochs=1)
+    assert "Progress below" in started.text and "waiting" not in started.text
 
 
 async def test_approve_still_works_after_a_bot_restart(tmp_path):

@@ -82,3 +82,13 @@ async def test_trainstep_lowers_the_loss_and_leaves_the_class_model_alone(lab):
     assert weights_hash(lab) == before
     bad = await ada.slash("trainstep", text="word " * 100)
     assert bad.text.startswith("⚠️") and "64" in bad.text
+
+
+async def test_trainstep_explains_a_step_that_overshot(lab):
+    # On the tiny model this rate is too big: the second step lands higher than the first.
+    reply = await lab.actor("Ada").slash("trainstep", text=SENTENCE, steps=3, learning_rate=0.1)
+    fields = {f["name"]: f["value"] for f in reply.message.embeds[0]["fields"]}
+    [name] = [n for n in fields if n.startswith("Why the loss went up at step")]
+    assert "Overshooting" in fields[name] and "smaller learning_rate" in fields[name]
+    calm = await lab.actor("Ada").slash("trainstep", text=SENTENCE, steps=3, learning_rate=0.005)
+    assert not any(f["name"].startswith("Why") for f in calm.message.embeds[0]["fields"])

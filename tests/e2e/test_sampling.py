@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 
 import pytest
 
@@ -71,18 +72,28 @@ async def test_compare_shows_the_four_methods_and_fills_the_group_table(lab):
     assert f"**{PROMPT}**" in embed["description"]
     assert "Saved to Group 1's table" in embed["footer"]["text"]
 
+    assert "(max tokens 6, seed 1)" in embed["footer"]["text"]
+
     bea = lab.actor("Bea", roles=["Group 1"])  # same group, another member
-    await bea.slash("compare", prompt="Once upon a time", max_tokens=4)
+    again = await bea.slash("compare", prompt=PROMPT, max_tokens=4)  # the bot picks a seed
+    seed = re.search(r"max tokens 4, seed (\d+)\)", again.message.embeds[0]["footer"]["text"])
+    assert seed, again.message.embeds[0]["footer"]["text"]
     table = await bea.slash("table show")
-    assert "Group 1: 2 prompts" in table.text
-    assert "Once upon a time" in table.text and "Greedy:" in table.text
+    assert "Group 1: 2 prompts" in table.text and "Decoding methods" in table.text
+    assert PROMPT in table.text and "Greedy:" in table.text
+    # Two runs of one prompt are told apart by their settings.
+    assert "max tokens 6 · seed 1*" in table.text
+    assert f"max tokens 4 · seed {seed[1]}*" in table.text
 
     export = await ada.slash("table export")
     files = {f.filename: f.data.decode() for f in export.message.files}
     rows = list(csv.reader(io.StringIO(files["group-1-decoding.csv"])))
-    assert rows[0] == ["Prompt", "Greedy", "5-Beam", "Contrastive", "Random"]
-    assert [r[0] for r in rows[1:]] == [PROMPT, "Once upon a time"]
-    assert "| Prompt | Greedy | 5-Beam | Contrastive | Random |" in files["group-1-decoding.md"]
+    header = ["Prompt", "Greedy", "5-Beam", "Contrastive", "Random", "Max tokens", "Seed"]
+    assert rows[0] == header
+    assert [(r[0], r[5], r[6]) for r in rows[1:]] == [(PROMPT, "6", "1"), (PROMPT, "4", seed[1])]
+    markdown = files["group-1-decoding.md"]
+    assert "| Prompt | Greedy | 5-Beam | Contrastive | Random | Max tokens | Seed |" in markdown
+    assert markdown.rstrip().endswith(f"| 4 | {seed[1]} |")
 
 
 async def test_other_groups_tables_are_separate(lab):

@@ -16,16 +16,22 @@ COLOUR = discord.Colour.from_rgb(235, 69, 158)
 def case_embed(case) -> discord.Embed:
     """The case as students read it: summary, body, sources, questions."""
     embed = discord.Embed(title=case.title, description=clip(case.body, 3500)[0], colour=COLOUR)
-    sources = "\n".join(
-        f"[{clip(s.title, 90)[0]}]({s.url})" + (f" ({s.publisher})" if s.publisher else "")
-        for s in case.sources
-    )
+    sources = "\n".join(source_line(s) for s in case.sources)
     if sources:
         embed.add_field(name="Sources", value=clip(sources, 1024)[0], inline=False)
     questions = "\n".join(f"**{n}.** {q}" for n, q in enumerate(case.questions, start=1))
     embed.add_field(name="Discussion questions", value=clip(questions, 1024)[0], inline=False)
     embed.set_footer(text=f"case: {case.id}")
     return embed
+
+
+def source_line(source) -> str:
+    """A linked title and its publisher; a work with no known link says so, to search for."""
+    title = clip(source.title, 90)[0]
+    if source.url:
+        return f"[{title}]({source.url})" + (f" ({source.publisher})" if source.publisher else "")
+    details = ", ".join(part for part in (source.publisher, source.date) if part)
+    return f"*{title}* ({details + '; ' if details else ''}no link on file: search for it)"
 
 
 def answers_embeds(case, revisions: list[Revision], title: str) -> list[discord.Embed]:
@@ -58,7 +64,7 @@ def answers_csv(case, revisions: list[Revision], history: bool) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     header = ["case", "group", "question_number", "question", "answer", "version", "saved_at"]
-    writer.writerow(header + (["author_id"] if history else []))
+    writer.writerow(header + (["author", "author_id"] if history else []))
     for r in revisions:
         row = [
             case.id,
@@ -70,7 +76,7 @@ def answers_csv(case, revisions: list[Revision], history: bool) -> str:
             r.created_at,
         ]
         if history:
-            row.append(str(r.author_id) if r.author_id is not None else "(deleted)")
+            row += [r.author(), str(r.author_id) if r.author_id is not None else "(deleted)"]
         writer.writerow([csv_cell(cell) for cell in row])
     return out.getvalue()
 
@@ -86,7 +92,7 @@ def answers_markdown(case, revisions: list[Revision], history: bool) -> str:
         question = case.questions[r.question - 1] if r.question <= len(case.questions) else ""
         heading = f"### Question {r.question}: {question}"
         if history:
-            heading += f" (version {r.number}, {r.created_at})"
+            heading += f" (version {r.number}, {r.created_at}, by {r.author()})"
         lines += [heading, "", r.text, ""]
     return "\n".join(lines)
 

@@ -87,6 +87,7 @@ class AnswerModal(LabModal):
             group_id=self.group.id,
             question=self.question,
             author_id=interaction.user.id,
+            author_name=interaction.user.display_name,
             text=text,
         )  # committed before we say so
         await interaction.edit_original_response(

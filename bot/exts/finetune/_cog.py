@@ -318,17 +318,18 @@ class FineTuning(commands.Cog):
             f"rank {params.rank}"
         )
         heading = f"{safe(group.name)} v{record.version}: fine-tuning on {safe(what)} ({settings})"
+        embed = _example_embed(example) if example else None
         try:
             if review:
                 listing = "\n".join(f"{n}. {s}" for n, s in enumerate(sentences, 1))
                 await interaction.edit_original_response(
                     content=f"{heading} is waiting for an instructor to approve it. "
                     "The sentences are attached. You can withdraw it with /finetune cancel.",
+                    embed=embed,
                     attachments=[discord.File(io.BytesIO(listing.encode()), "sentences.txt")],
                     view=review_view(record.id),
                 )
             else:
-                embed = _example_embed(example) if example else None
                 await interaction.edit_original_response(
                     content=f"{heading}. Progress below.", embed=embed
                 )
@@ -386,7 +387,10 @@ class FineTuning(commands.Cog):
             raise LabError(f"There is no example {quoted(name)}: choose one of {choices}.")
         group = await require_group(self.bot.db, member(interaction))
         params = FineTuneParams(epochs=epochs)
-        await self._begin(interaction, group, list(example.sentences), params, example, False)
+        # A built-in dataset also waits when approval is on: the instructor decides when the
+        # shared model runner trains, whatever the sentences.
+        review = await approval_required(self.bot.db, server_id(interaction))
+        await self._begin(interaction, group, list(example.sentences), params, example, review)
 
     @finetune.command(name="models")
     async def models(self, interaction: discord.Interaction) -> None:

@@ -227,9 +227,10 @@ class LabControls(commands.Cog):
         """Require an instructor's approval before a group's fine-tune runs."""
         await self._update(interaction, finetune_approval=required)
         state = (
-            "Fine-tunes now wait for an instructor to press Approve."
+            "Fine-tunes now wait for an instructor to press Approve, on a group's own sentences "
+            "(/finetune start) and on a built-in example (/finetune example) alike."
             if required
-            else "Fine-tunes now start without approval."
+            else "Fine-tunes (own sentences and built-in examples) now start without approval."
         )
         await interaction.response.send_message(state, ephemeral=True)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import discord
 from discord import app_commands
 
@@ -60,6 +62,40 @@ def format_duration(seconds: float) -> str:
     return f"{s} s"
 
 
+DELAYED_S = 5.0  # a heartbeat answered slower than this was held up on the bot's machine
+STALE_BEATS = 2  # heartbeats in a row without an answer before the figure is called stale
+
+
+def describe_latency(
+    latency_s: float, since_ack_s: float | None = None, interval_s: float | None = None
+) -> str:
+    """discord.py's heartbeat latency (`Client.latency`, seconds) as an instructor reads it.
+
+    The figure is the time between the bot's last heartbeat and Discord's answer. A heartbeat
+    is sent and its answer read by the bot's own threads, so when training or another heavy
+    job keeps the machine's CPUs busy the figure grows to many seconds although the network is
+    fine. `since_ack_s` (seconds since the last answer) and `interval_s` (Discord's heartbeat
+    interval) tell a stale figure: no answer for several intervals.
+    """
+    if since_ack_s is not None and interval_s and since_ack_s > STALE_BEATS * interval_s:
+        return (
+            f"no heartbeat answered for {format_duration(since_ack_s)}: the bot's link to "
+            "Discord is stalling (the machine is too busy, or the network is down)"
+        )
+    if math.isnan(latency_s):
+        return "not connected to Discord right now"
+    if math.isinf(latency_s) or latency_s < 0:
+        return "not measured yet (the bot has only just connected)"
+    if latency_s >= DELAYED_S:
+        return (
+            f"the bot's heartbeat was delayed ({format_duration(latency_s)}): the machine is "
+            "busy, for example training a fine-tune, so replies may be slow for now"
+        )
+    if latency_s < 0.05:
+        return "under 0.1 s"
+    return f"about {latency_s:.1f} s" + (" (slow)" if latency_s >= 1 else "")
+
+
 def runner_location(location: str, instructor: bool) -> str:
     """Where the runner is, as /about shows it: students learn only whether it is a separate
     server; instructors see its address without credentials, path or query."""
@@ -69,7 +105,7 @@ def runner_location(location: str, instructor: bool) -> str:
 
 
 def about_embed(
-    *, version: str, info: RunnerInfo | None, location: str, uptime_s: float, latency_ms: float
+    *, version: str, info: RunnerInfo | None, location: str, uptime_s: float, latency: str
 ) -> discord.Embed:
     """Version, model, device and uptime."""
     embed = discord.Embed(
@@ -80,7 +116,7 @@ def about_embed(
     )
     embed.add_field(name="Version", value=version)
     embed.add_field(name="Uptime", value=format_duration(uptime_s))
-    embed.add_field(name="Gateway latency", value=f"{latency_ms:.0f} ms")
+    embed.add_field(name="Discord latency", value=latency)
     if info is None:
         embed.add_field(name="Model", value=f"runner not answering ({location})", inline=False)
         return embed

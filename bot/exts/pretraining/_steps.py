@@ -89,6 +89,35 @@ def embedding_reply(result: EmbeddingResult) -> discord.Embed:
     return embed
 
 
+def rising_steps(losses: list[float]) -> list[int]:
+    """The steps (1 = the first) after which the loss was higher than before them."""
+    return [step for step in range(1, len(losses)) if losses[step] > losses[step - 1]]
+
+
+def overshoot_note(result: TrainStepResult) -> tuple[str, str] | None:
+    """Why the loss went up, when it did on some step: the step overshot the minimum."""
+    rose = rising_steps(result.losses)
+    if not rose:
+        return None
+    which = ", ".join(str(step) for step in rose)
+    name = f"Why the loss went up at step{'s' if len(rose) > 1 else ''} {which}"
+    worse = sum(1 for t in result.tokens if t.probabilities[-1] < t.probabilities[0])
+    fell = (
+        f" and {worse} token{'s' if worse != 1 else ''} ended less likely than before"
+        if worse
+        else ""
+    )
+    value = (
+        "Overshooting: a step goes downhill as far as the learning rate says, and when that is "
+        "too far for how steep the loss is there, it jumps past the lowest point and lands "
+        f"higher up the other side. So the loss rose{fell}. Gradient descent only promises "
+        "the right direction, not that each step lands lower. Try a smaller learning_rate "
+        f"(for example {result.learning_rate / 5:g}) for a steadier descent, or more steps "
+        "to see whether it settles back down."
+    )
+    return name, value
+
+
 def train_step_reply(result: TrainStepResult) -> tuple[discord.Embed, list[discord.File]]:
     """The loss step by step and each token's probability before and after."""
     losses = " → ".join(f"{loss:.2f}" for loss in result.losses)
@@ -107,12 +136,16 @@ def train_step_reply(result: TrainStepResult) -> tuple[discord.Embed, list[disco
     embed.add_field(
         name="Reading it",
         value="This is backpropagation: the loss says how surprised the model was by your "
-        "sentence, and each gradient step nudges the weights so the same tokens become more "
-        f"likely (learning rate {result.learning_rate:g}). It ran on a throwaway copy "
+        "sentence, and each gradient step moves the weights downhill, in the direction that "
+        "makes the same tokens more likely; the learning rate "
+        f"({result.learning_rate:g}) sets how far. It ran on a throwaway copy "
         f"(a rank-{result.rank} LoRA adapter), then was thrown away: the model the class "
         "uses is unchanged, just as a model's weights stay frozen once training ends.",
         inline=False,
     )
+    overshoot = overshoot_note(result)
+    if overshoot:
+        embed.add_field(name=overshoot[0], value=overshoot[1], inline=False)
     embed.set_image(url="attachment://trainstep.png")
     embed.set_footer(text=usage_footer(result.model, result.compute_ms, result.energy_wh))
     files = []

@@ -206,6 +206,8 @@ class Sampling(commands.Cog):
             return
         check_prompt(prompt)
         decoding_params(self._ceiling(), max_new_tokens=max_tokens)
+        if seed is None:  # chosen here so that the table can say which seed made the row
+            seed = random.randrange(2**31)
         group = await group_of(self.bot.db, member(interaction))
         await self.bot.policy.admit(interaction, max_tokens)
         await interaction.response.defer(thinking=True)
@@ -221,10 +223,17 @@ class Sampling(commands.Cog):
                 prompt=prompt,
                 columns={r.method: r.text for r in result.results},
                 model=result.model,
+                max_tokens=max_tokens,
+                seed=seed,
             )
-            note = f"Saved to {group.name}'s table: /table show"
+            note = (
+                f"Saved to {group.name}'s table (max tokens {max_tokens}, seed {seed}): /table show"
+            )
         else:
-            note = "Not saved: join a group to build your group's table."
+            note = (
+                f"Random Sampling's seed: {seed}. Not saved: join a group to build your "
+                "group's table."
+            )
         embed, files = compare_reply(result, note)
         await interaction.edit_original_response(content=None, embed=embed, attachments=files)
 
@@ -275,11 +284,18 @@ class Sampling(commands.Cog):
                 **{c.key: c.result.text for c in columns if c.result is not None},
                 "version": f"v{tuned.record.version}" if tuned else "",
                 "examples": " / ".join(examples),
+                "method": METHOD_NAMES.get(method, method),
             },
             model=answered_by(columns),
+            max_tokens=max_tokens,
+            seed=seed if method == "sampling" else None,
+            example=tuned.record.example if tuned else None,
         )
-        note = (
-            f"Saved to {group.name}'s fine-tune table: /table show kind:Pre-trained vs fine-tuned"
+        table = (
+            "Fine-tuned on a built-in example"
+            if tuned and tuned.record.example
+            else "Fine-tuned on your own sentences"
         )
+        note = f"Saved to {group.name}'s fine-tune table: /table show kind:{table}"
         embed, files = models_reply(prompt, method, columns, examples, answered_by(columns), note)
         await interaction.edit_original_response(content=None, embed=embed, attachments=files)
