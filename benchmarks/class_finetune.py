@@ -90,7 +90,9 @@ def one_after_another(engine, model, tokenizer, groups, params, out: Path) -> li
     finished: list[float] = []
 
     def run(n: int, sentences: list[str]):
-        *_, trained = train_steps(model, tokenizer, sentences, params, TrainingProgress())
+        trained = None
+        for trained in train_steps(model, tokenizer, sentences, params, TrainingProgress()):
+            yield trained  # one optimiser step per slice, as the runner did
         save_adapter(trained, out / f"solo-{n}", {})
         finished.append(time.perf_counter() - started)
         yield trained

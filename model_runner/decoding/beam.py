@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import torch
 
-from model_runner.decoding.processing import ban_repeated_ngrams
+from model_runner.decoding.processing import ban_end_of_text, ban_repeated_ngrams
 from model_runner.decoding.stepping import Decision, run_solo
 
 NEG = -1.0e9  # transformers' "impossible" score; added, not assigned, to keep its rounding
@@ -40,7 +40,9 @@ class BeamStepper:
         num_beams: int = 5,
         length_penalty: float = 1.0,
         no_repeat_ngram_size: int = 0,
+        min_new_tokens: int = 0,
     ) -> None:
+        self.min_new_tokens = min_new_tokens
         self.prefill_rows = num_beams  # every beam holds the prompt, as in transformers
         self.num_beams = num_beams
         self.max_new_tokens = max_new_tokens
@@ -77,6 +79,9 @@ class BeamStepper:
         if self.no_repeat_ngram_size:
             sequences = self.running[:, :cur_len].tolist()
             log_probs = ban_repeated_ngrams(log_probs, sequences, self.no_repeat_ngram_size)
+        log_probs = ban_end_of_text(
+            log_probs, self.eos_token_id, cur_len - self.prompt_len, self.min_new_tokens
+        )
         vocab = log_probs.shape[-1]
         totals = (log_probs + self.running_scores[:, None]).reshape(-1)  # [beams * vocab]
         # The best `keep` continuations over all beams.

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import torch
 
-from model_runner.decoding.processing import ban_repeated_ngrams
+from model_runner.decoding.processing import ban_end_of_text, ban_repeated_ngrams
 from model_runner.decoding.stepping import Decision, run_solo
 
 
@@ -64,7 +64,9 @@ class ContrastiveStepper:
         penalty_alpha: float = 0.6,
         top_k: int = 4,
         no_repeat_ngram_size: int = 0,
+        min_new_tokens: int = 0,
     ) -> None:
+        self.min_new_tokens = min_new_tokens
         self.max_new_tokens = max_new_tokens
         self.eos_token_id = eos_token_id
         self.alpha = penalty_alpha
@@ -85,6 +87,7 @@ class ContrastiveStepper:
         scores = ban_repeated_ngrams(
             logits[row : row + 1], [self.tokens], self.no_repeat_ngram_size
         )
+        scores = ban_end_of_text(scores, self.eos_token_id, len(self.new), self.min_new_tokens)
         self.top_probs, self.top_ids = torch.topk(scores.softmax(dim=-1), k=self.top_k, dim=-1)
         return Decision(inputs=self.top_ids.view(-1).tolist(), parents=[row] * self.top_k)
 

@@ -15,7 +15,11 @@ from model_runner.decoding.stepping import TokenStepper, run_solo
 
 
 def greedy_stepper(
-    *, max_new_tokens: int, eos_token_id: int | None, no_repeat_ngram_size: int = 0
+    *,
+    max_new_tokens: int,
+    eos_token_id: int | None,
+    no_repeat_ngram_size: int = 0,
+    min_new_tokens: int = 0,
 ) -> TokenStepper:
     """Greedy search as a stepper (one row)."""
 
@@ -23,7 +27,7 @@ def greedy_stepper(
         scores = ban_repeated_ngrams(logits, [tokens], no_repeat_ngram_size)  # [1, vocab]
         return int(greedy_tokens(scores)[0])
 
-    return TokenStepper(choose, max_new_tokens, eos_token_id)
+    return TokenStepper(choose, max_new_tokens, eos_token_id, min_new_tokens)
 
 
 def greedy_search(

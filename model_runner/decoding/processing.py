@@ -41,6 +41,18 @@ def ban_repeated_ngrams(
     return scores
 
 
+def ban_end_of_text(
+    scores: torch.Tensor, eos_token_id: int | None, new_tokens: int, min_new_tokens: int
+) -> torch.Tensor:
+    """Before `min_new_tokens` new tokens, the end of text gets -inf in every row (transformers'
+    `min_new_tokens`): a model that learned to stop early must still write that many."""
+    if eos_token_id is None or new_tokens >= min_new_tokens:
+        return scores
+    scores = scores.clone()  # [rows, vocab]
+    scores[:, eos_token_id] = -float("inf")
+    return scores
+
+
 def _column(values: PerRow, logits: torch.Tensor, *, complement: bool = False) -> torch.Tensor:
     """Per-row values as a `[batch, 1]` tensor in the logits' dtype (1 - value if `complement`)."""
     if isinstance(values, int | float):

@@ -21,11 +21,18 @@ def stepper_for(
     device: torch.device | str = "cpu",
 ) -> Stepper:
     """The stepper that decodes with `params`."""
-    max_new, ngram = params.max_new_tokens, params.no_repeat_ngram_size
+    max_new, ngram, least = (
+        params.max_new_tokens,
+        params.no_repeat_ngram_size,
+        params.min_new_tokens,
+    )
     match params.method:
         case DecodingMethod.GREEDY:
             return greedy_stepper(
-                max_new_tokens=max_new, eos_token_id=eos_token_id, no_repeat_ngram_size=ngram
+                max_new_tokens=max_new,
+                eos_token_id=eos_token_id,
+                no_repeat_ngram_size=ngram,
+                min_new_tokens=least,
             )
         case DecodingMethod.BEAM:
             return BeamStepper(
@@ -35,6 +42,7 @@ def stepper_for(
                 num_beams=params.num_beams,
                 length_penalty=params.length_penalty,
                 no_repeat_ngram_size=ngram,
+                min_new_tokens=least,
             )
         case DecodingMethod.CONTRASTIVE:
             return ContrastiveStepper(
@@ -43,6 +51,7 @@ def stepper_for(
                 penalty_alpha=params.penalty_alpha,
                 top_k=params.resolved_top_k,
                 no_repeat_ngram_size=ngram,
+                min_new_tokens=least,
             )
         case DecodingMethod.SAMPLING:
             return sampling_stepper(
@@ -54,6 +63,7 @@ def stepper_for(
                 top_p=params.top_p,
                 seed=params.seed,
                 no_repeat_ngram_size=ngram,
+                min_new_tokens=least,
             )
     raise ValueError(f"unknown decoding method {params.method!r}")
 

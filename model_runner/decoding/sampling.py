@@ -30,6 +30,7 @@ def sampling_stepper(
     top_p: float = 1.0,
     seed: int | None = None,
     no_repeat_ngram_size: int = 0,
+    min_new_tokens: int = 0,
 ) -> TokenStepper:
     """Random sampling as a stepper (one row, its own random stream)."""
     generator = make_generator(seed, device)
@@ -39,7 +40,7 @@ def sampling_stepper(
         probs = sampling_probs(scores, temperature, top_k, top_p)  # [1, vocab]
         return int(draw_tokens(probs, generator)[0])
 
-    return TokenStepper(choose, max_new_tokens, eos_token_id)
+    return TokenStepper(choose, max_new_tokens, eos_token_id, min_new_tokens)
 
 
 def sample(

@@ -16,6 +16,7 @@ from typing import Protocol
 import torch
 
 from model_runner.decoding.forward import forward, prompt_tensor
+from model_runner.decoding.processing import ban_end_of_text
 
 
 @dataclass
@@ -53,10 +54,17 @@ class TokenStepper:
     prefill_rows = 1
     needs_hidden = False
 
-    def __init__(self, choose: Chooser, max_new_tokens: int, eos_token_id: int | None) -> None:
+    def __init__(
+        self,
+        choose: Chooser,
+        max_new_tokens: int,
+        eos_token_id: int | None,
+        min_new_tokens: int = 0,
+    ) -> None:
         self.choose = choose
         self.max_new_tokens = max_new_tokens
         self.eos_token_id = eos_token_id
+        self.min_new_tokens = min_new_tokens
         self.tokens: list[int] = []
         self.new: list[int] = []
 
@@ -67,6 +75,7 @@ class TokenStepper:
         return self.advance(logits, hidden)
 
     def advance(self, logits: torch.Tensor, hidden: torch.Tensor | None = None) -> Decision:
+        logits = ban_end_of_text(logits, self.eos_token_id, len(self.new), self.min_new_tokens)
         token = self.choose(logits, self.tokens)
         self.new.append(token)
         self.tokens.append(token)

@@ -40,6 +40,7 @@ class DecodingParams(Message):
     temperature: float = 1.0  # sampling: logits are divided by this, 0.05..5
     top_p: float = 1.0  # sampling: keep the smallest set of tokens with this mass; 1 = off
     seed: int | None = None  # sampling: same seed, same tokens; None = a fresh random seed
+    min_new_tokens: int = 0  # the end of text is not allowed before this many new tokens
 
     def __post_init__(self) -> None:
         try:
@@ -68,6 +69,7 @@ class DecodingParams(Message):
             set_(self, name, L.check_float(name, getattr(self, name), *bounds))
         set_(self, "top_p", L.check_top_p(self.top_p))
         L.check_optional_int("seed", self.seed, *L.SEED_RANGE)
+        L.check_int("min_new_tokens", self.min_new_tokens, 0, self.max_new_tokens)
 
     @property
     def resolved_top_k(self) -> int:

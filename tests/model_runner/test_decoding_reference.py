@@ -23,6 +23,7 @@ from model_runner.decoding.beam import beam_search
 from model_runner.decoding.contrastive import ContrastiveStepper, contrastive_search
 from model_runner.decoding.greedy import greedy_search
 from model_runner.decoding.run import generate
+from model_runner.protocol import InvalidRequest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "contrastive"
 PROMPTS = ["The best thing about AI is", "Once upon a time"]
@@ -197,3 +198,45 @@ def test_contrastive_without_penalty_or_choice_is_greedy():
                 model, prompt, max_new_tokens=N, eos_token_id=PAD, penalty_alpha=alpha, top_k=top_k
             )
             assert got == greedy
+
+
+@pytest.mark.parametrize(("seed", "scale"), MODELS)
+def test_a_minimum_length_equals_transformers_min_new_tokens(seed, scale):
+    """The end of text is held back for `min_new_tokens` tokens, as transformers does it: a
+    stand-in EOS the free run produces early must not end the text before the minimum."""
+    model, prompts = model_and_prompts(seed, scale)
+    checked = 0
+    for prompt in prompts:
+        free = hf_generate(model, prompt, PAD, num_beams=1)
+        eos = free[1]  # the free run would end after 2 tokens
+        for least in (0, 4, N):
+            expected = hf_generate(model, prompt, eos, num_beams=1, min_new_tokens=least)
+            params = DecodingParams(method="greedy", max_new_tokens=N, min_new_tokens=least)
+            got = generate(model, prompt, params, eos, PAD)
+            assert got == expected, (prompt, least)
+            assert len(got) >= min(least, N) and eos not in got[: least - 1]
+            checked += least > 0 and len(got) > 2
+        beam_free = hf_generate(model, prompt, PAD, num_beams=3)
+        eos = beam_free[0]
+        expected = hf_generate(model, prompt, eos, num_beams=3, min_new_tokens=5)
+        params = DecodingParams(method="beam", max_new_tokens=N, num_beams=3, min_new_tokens=5)
+        got = generate(model, prompt, params, eos, PAD)
+        assert got == expected and len(got) >= 5
+    assert checked  # the minimum made some text longer than the free run's
+    with pytest.raises(InvalidRequest, match="min_new_tokens"):
+        DecodingParams(max_new_tokens=10, min_new_tokens=11)
+
+
+def test_contrastive_and_sampling_hold_the_end_of_text_back_too():
+    model, prompts = model_and_prompts(0, 8.0)
+    prompt = prompts[0]
+    free = contrastive_search(model, prompt, max_new_tokens=N, eos_token_id=PAD)
+    eos = free[1]
+    assert len(contrastive_search(model, prompt, max_new_tokens=N, eos_token_id=eos)) == 2
+    held = DecodingParams(method="contrastive", max_new_tokens=N, min_new_tokens=6)
+    got = generate(model, prompt, held, eos, PAD)
+    assert len(got) >= 6 and eos not in got[:5]
+    for seed in range(20):
+        sampled = DecodingParams(method="sampling", max_new_tokens=8, seed=seed, min_new_tokens=8)
+        got = generate(model, prompt, sampled, eos, PAD)
+        assert len(got) == 8 and eos not in got
