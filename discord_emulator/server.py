@@ -74,7 +74,9 @@ class DiscordEmulator:
         token: str | None = None,
         time_scale: float = 1.0,
         privileged_intents: int = 0,
+        identity: dict[str, Any] | None = None,
     ) -> None:
+        """`identity` (from `identity.snapshot`) makes this the same server as an earlier one."""
         self.ids = Snowflakes()
         # Discord's clocks (heartbeat, identify, rate-limit windows), scaled for tests.
         self.pace = Pace(time_scale)
@@ -107,6 +109,10 @@ class DiscordEmulator:
         self.message_listeners: list[Callable[[Message, bool], None]] = []
         self._runner: web.AppRunner | None = None
         self.base_url = ""
+        if identity is not None:
+            from discord_emulator.identity import restore
+
+            restore(self, identity, token)
 
     # --- world ---------------------------------------------------------------------------
 

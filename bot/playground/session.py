@@ -2,7 +2,9 @@
 
 `labbot playground` (interactive) and `labbot playground --script FILE` both end up here.
 A script fails (exit code 1) when a reply was an error it did not `expect`, an expectation
-was not met, or the bot broke a Discord contract rule.
+was not met, or the bot broke a Discord contract rule. The emulated server is kept in the data
+directory (`playground-server.json`), so a later run with the same `--data-dir` is the same
+class to the bot.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_USER = "Student"
 INSTRUCTOR_ROLE = "Instructor"
+SERVER_FILE = "playground-server.json"  # the emulated server's ids, in the data directory
 ACTIONS = ("slash", "click", "select", "modal")  # steps that make the bot do something
 
 
@@ -36,7 +39,7 @@ class Playground:
     """One playground run: the harness, the acting user, and the outcome so far."""
 
     def __init__(self, settings: Settings, out_dir: Path, echo=print) -> None:
-        self.harness = LabHarness(settings)
+        self.harness = LabHarness(settings, server_file=settings.storage.data_dir / SERVER_FILE)
         self.out_dir = out_dir
         self.echo = echo
         self.feed = Feed(self.harness.emulator, out_dir, echo, self._who)
@@ -93,6 +96,7 @@ class Playground:
             self._fail(f"line {step.line}: {error}" if step.line else str(error))
         self.feed.flush()
         self._flush_violations()
+        self.harness.save_server()  # new members and roles belong to the class too
 
     async def _run(self, step: Step) -> None:
         assert self.actor is not None
