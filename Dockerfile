@@ -7,6 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     LABBOT_DATA_DIR=/data \
+    LABBOT_MODEL_CACHE=/data/model-cache \
     HF_HOME=/data/hf-cache
 
 RUN useradd --create-home --uid 10001 labbot \

@@ -129,6 +129,7 @@ def _runner_config(settings: Settings) -> dict:
         "model": settings.runner.model,
         "device": settings.runner.device,
         "data_dir": settings.storage.data_dir.resolve(),  # replicas may run elsewhere
+        "model_cache": settings.storage.model_cache,
         "max_new_tokens": settings.runner.max_new_tokens,
         "device_power_w": settings.runner.device_power_w,
         "queue_size": settings.runner.queue_size,

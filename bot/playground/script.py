@@ -2,25 +2,32 @@
 
 /compare prompt:"The best thing about AI is its ability to" max_tokens:30
 /table show
-/finetune add file:@sentences.txt       attach a local file to an attachment option
+/finetune upload file:@sentences.txt    attach a local file (only attachment options read files)
+/finetune add text:"@everyone is text"  anywhere else a leading @ is just text
+/finetune add text:"Line one\\nline two" \\n in a value is a line break; \\\\ is a backslash
+modal "One sentence per line":\"\"\"       a value in triple quotes may span lines,
+First sentence.                         up to the closing triple quotes
+Second sentence.\"\"\"
 as Ada roles:"Group 1"                  act as Ada, who has the role Group 1
 as Mr Smith roles:Instructor            names may have spaces; roles are comma-separated
 channel general                         act in another channel (or thread)
 click Approve                           click a button by its label on the last message
 select Greedy, Beam                     pick options (labels or values) in a select menu
-modal Answer:"Our group thinks..."      fill the modal the bot just opened
+modal "Group 1's answer":"We think..."  fill the form the bot just opened, fields by label
 wait                                    wait until the bot has been quiet for 2 s
 wait 30                                 ... for up to 30 s of background work
-wait for "Fine-tune finished"           wait until a message with this text appears
+wait for "Fine-tune finished"           wait until a new message or edit shows this text
 expect "Greedy"                         fail unless the last reply contains this text
 expect error                            the last reply should have been an error
+(empty line)                            show what the bot posted meanwhile
 # a comment
 """
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
+
+from bot.playground.words import logical_lines, split_words
 
 
 class ScriptError(ValueError):
@@ -39,7 +46,7 @@ class Step:
 
 def _split(text: str, line: int) -> list[str]:
     try:
-        return shlex.split(text)
+        return split_words(text)
     except ValueError as error:
         raise ScriptError(f"line {line}: {error} (check your quotes)") from None
 
@@ -70,9 +77,9 @@ def parse_line(text: str, line: int = 0) -> Step | None:
         if not words:
             raise ScriptError(f"line {line}: a command name must follow /")
         return Step("slash", tuple(words), options, line)
-    keyword, _, rest = text.partition(" ")
+    keyword, *others = text.split(maxsplit=1)
     keyword = keyword.lower()
-    rest = rest.strip()
+    rest = others[0] if others else ""
     if keyword == "as":
         words, options = _options(_split(rest, line))
         if not words:
@@ -118,7 +125,7 @@ def parse_line(text: str, line: int = 0) -> Step | None:
 def parse_script(text: str) -> list[Step]:
     """Parse a whole script, reporting the first bad line."""
     steps = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in logical_lines(text):
         step = parse_line(line, number)
         if step is not None:
             steps.append(step)

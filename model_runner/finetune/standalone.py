@@ -73,6 +73,7 @@ def train_job(
     model: str,
     device: str = "auto",
     stale_s: float = jobs.STALE_S,
+    cache_dir: Path | None = None,
 ) -> FineTuneStatus:
     """Train the queued job `job_id` as `owner` (the name its record was queued under), from
     the request in its record; returns how it ended, as recorded.
@@ -92,7 +93,7 @@ def train_job(
         progress = TrainingProgress()
         state, error = "running", ""
         try:
-            _train(store, job_id, adapter, request, progress, data_dir, model, device)
+            _train(store, job_id, adapter, request, progress, data_dir, model, device, cache_dir)
             state = "done"
         except Cancelled:
             state = "cancelled"
@@ -113,6 +114,7 @@ def _train(
     data_dir: Path,
     model: str,
     device: str,
+    cache_dir: Path | None = None,
 ) -> None:
     def check_cancel() -> None:
         if store.cancel_requested(job_id):
@@ -120,7 +122,7 @@ def _train(
 
     check_cancel()
     store.write(progress_status(job_id, adapter, "running", progress, ""))
-    loaded = load_model(model, device=device, data_dir=data_dir)
+    loaded = load_model(model, device=device, data_dir=data_dir, cache_dir=cache_dir)
     sentences = list(request["sentences"])
     params = FineTuneParams.from_dict(request.get("params", {}))
     written = time.monotonic()
