@@ -23,6 +23,9 @@ from bot.storage.groups import LabGroup
 
 PRETRAINED = "pre-trained"
 LATEST = "fine-tuned"
+# A fine-tuned model writes at least this many tokens unless min_tokens says otherwise: trained
+# on sentences that each end the text, it learns to end the text right after a full stop.
+FINE_TUNED_MIN_TOKENS = 5
 _VERSION = re.compile(r"^\s*v?\s*(\d{1,6})\s*$", re.IGNORECASE)
 
 

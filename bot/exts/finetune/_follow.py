@@ -27,6 +27,7 @@ import discord
 
 from bot.charts import loss_curve
 from bot.exts.finetune._examples import load_examples
+from bot.fine_tuned import FINE_TUNED_MIN_TOKENS
 from bot.formatting import clip, counted, safe
 from bot.storage import finetune_jobs
 from bot.storage.finetune_jobs import JobRecord
@@ -105,7 +106,11 @@ async def samples(bot: LabBot, record: JobRecord) -> discord.Embed:
             openings.append(" ".join(words))
         if len(openings) == 2:
             break
-    greedy = DecodingParams(max_new_tokens=SAMPLE_TOKENS, no_repeat_ngram_size=3)
+    greedy = DecodingParams(
+        max_new_tokens=SAMPLE_TOKENS,
+        no_repeat_ngram_size=3,
+        min_new_tokens=FINE_TUNED_MIN_TOKENS,  # both models, so that only the model differs
+    )
     for prompt in openings:
         base, tuned = await asyncio.gather(
             bot.runner.call(Generate(prompt, greedy)),

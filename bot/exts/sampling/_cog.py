@@ -64,7 +64,14 @@ def decoding_params(ceiling: int, **values) -> DecodingParams:
 
 
 # The runner's names for what the commands call otherwise.
-OPTION_NAMES = {"max_new_tokens": "max_tokens"}
+OPTION_NAMES = {"max_new_tokens": "max_tokens", "min_new_tokens": "min_tokens"}
+
+
+def min_tokens_for(given: int | None, is_fine_tuned: bool, max_tokens: int) -> int:
+    """The minimum length asked for, else the lab's default for the model."""
+    if given is not None:
+        return given
+    return min(max_tokens, fine_tuned.FINE_TUNED_MIN_TOKENS) if is_fine_tuned else 0
 
 
 class Sampling(commands.Cog):
@@ -89,6 +96,8 @@ class Sampling(commands.Cog):
         penalty_alpha="Contrastive search: how strongly repetition is penalised (0-1)",
         seed="Random sampling: the same seed gives the same text",
         model="Pre-trained (default), fine-tuned (your group's latest) or a version like v2",
+        min_tokens="At least this many tokens before the model may end the text "
+        "(default 5 for a fine-tuned model, else 0)",
     )
     @app_commands.choices(method=METHODS)
     @app_commands.autocomplete(model=fine_tuned.autocomplete)
@@ -105,6 +114,7 @@ class Sampling(commands.Cog):
         penalty_alpha: app_commands.Range[float, 0.0, 1.0] | None = None,
         seed: app_commands.Range[int, 0, 2_147_483_647] | None = None,
         model: str | None = None,
+        min_tokens: app_commands.Range[int, 0, 1024] | None = None,
     ) -> None:
         """Continue a prompt with one decoding method (pre-trained or fine-tuned model)."""
         check_prompt(prompt)
@@ -116,14 +126,15 @@ class Sampling(commands.Cog):
             "penalty_alpha": penalty_alpha,
             "seed": seed,
         }
+        chosen = await fine_tuned.resolve(self.bot.db, member(interaction), model)
         # Bad values are answered (privately) before anything is posted.
         params = decoding_params(
             self._ceiling(),
             method=method,
             max_new_tokens=max_tokens,
+            min_new_tokens=min_tokens_for(min_tokens, chosen.adapter is not None, max_tokens),
             **{k: v for k, v in given.items() if v is not None},
         )
-        chosen = await fine_tuned.resolve(self.bot.db, member(interaction), model)
         await self.bot.policy.admit(interaction, max_tokens)
         await interaction.response.defer(thinking=True)
         await show_queue(self.bot, interaction)
@@ -187,6 +198,7 @@ class Sampling(commands.Cog):
         models="What to compare: the decoding methods, or the pre-trained and fine-tuned models",
         version="models: which fine-tuned version (default: your group's latest)",
         method="models: the decoding method every column uses (default Greedy)",
+        min_tokens="models: at least this many tokens before a model may end the text (default 5)",
     )
     @app_commands.choices(models=COMPARISONS, method=METHODS)
     @app_commands.guild_only()
@@ -199,11 +211,20 @@ class Sampling(commands.Cog):
         models: str = "methods",
         version: app_commands.Range[int, 1, 10_000] | None = None,
         method: str = "greedy",
+        min_tokens: app_commands.Range[int, 0, 1024] | None = None,
     ) -> None:
         """Compare decoding methods side by side, or the pre-trained and fine-tuned models."""
         if models == "models":
-            await self._compare_models(interaction, prompt, max_tokens, seed, version, method)
+            least = min_tokens_for(min_tokens, True, max_tokens)
+            await self._compare_models(
+                interaction, prompt, max_tokens, seed, version, method, least
+            )
             return
+        if min_tokens:
+            raise LabError(
+                "min_tokens is for models:Pre-trained, in-context and fine-tuned; the four "
+                "methods run with the lab's settings."
+            )
         check_prompt(prompt)
         decoding_params(self._ceiling(), max_new_tokens=max_tokens)
         if seed is None:  # chosen here so that the table can say which seed made the row
@@ -245,8 +266,10 @@ class Sampling(commands.Cog):
         seed: int | None,
         version: int | None,
         method: str,
+        min_tokens: int,
     ) -> None:
-        """Pre-trained | In-context | Fine-tuned, saved to the group's fine-tune table."""
+        """Pre-trained | In-context | Fine-tuned, saved to the group's fine-tune table; every
+        column writes at least `min_tokens` tokens (the same settings for every model)."""
         check_prompt(prompt)
         if method == "sampling" and seed is None:
             seed = random.randrange(2**31)  # one seed for every column: only the model differs
@@ -254,6 +277,7 @@ class Sampling(commands.Cog):
             self._ceiling(),
             method=method,
             max_new_tokens=max_tokens,
+            min_new_tokens=min_tokens,
             **LAB_SETTINGS[method],
             **({"seed": seed} if method == "sampling" else {}),
         )

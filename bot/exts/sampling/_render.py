@@ -40,6 +40,26 @@ def _continuation(prompt: str, text: str, limit: int) -> tuple[str, bool]:
     return lead + body, cut
 
 
+def early_end(result: GenerateResult) -> str:
+    """Why a continuation is so short, when the model itself ended the text early."""
+    least = int(result.params.get("min_new_tokens") or 0)
+    written = len(result.token_ids)
+    if result.finish_reason != "eos" or written > least + 3:
+        return ""
+    tokens = f"{written - 1} token{'s' if written != 2 else ''}"
+    if result.adapter:
+        return (
+            f"🛑 The fine-tuned model ended the text after {tokens}. Every training sentence "
+            "ended with the end of text, so fine-tuning taught it that a text ends after a "
+            "sentence like this: that is what it learned, not a fault. min_tokens makes it "
+            f"write at least that many tokens first (this run: {least})."
+        )
+    return (
+        f"🛑 The model ended the text after {tokens}: it judged the text finished. "
+        "min_tokens makes it write at least that many tokens first."
+    )
+
+
 def full_text(prompt: str, results: list[GenerateResult]) -> discord.File:
     """Everything, uncut, as a .txt attachment."""
     lines = [f"Prompt: {prompt}", ""]
@@ -58,11 +78,17 @@ def generate_reply(
     prompt, _ = clip(result.prompt, PROMPT_LIMIT)
     body, cut = _continuation(result.prompt, result.text, GENERATE_LIMIT)
     embed = discord.Embed(title=title, description=body, colour=COLOUR)
-    settings = {k: v for k, v in result.params.items() if k in _SHOWN[result.method]}
+    settings = {
+        k: v
+        for k, v in result.params.items()
+        if k in _SHOWN[result.method] and (v or k != "min_new_tokens")
+    }
     embed.add_field(
         name="Settings", value=", ".join(f"{k}={v}" for k, v in settings.items()) or "defaults"
     )
     embed.add_field(name="Tokens", value=f"{len(result.token_ids)} ({result.finish_reason})")
+    if why := early_end(result):
+        embed.add_field(name="Why it stopped", value=why, inline=False)
     embed.set_footer(
         text=usage_footer(result.model, result.compute_ms, result.energy_wh, result.queue_ms)
     )
@@ -71,10 +97,16 @@ def generate_reply(
 
 
 _SHOWN = {
-    "greedy": ("max_new_tokens", "no_repeat_ngram_size"),
-    "beam": ("max_new_tokens", "num_beams", "no_repeat_ngram_size", "length_penalty"),
-    "contrastive": ("max_new_tokens", "penalty_alpha", "top_k"),
-    "sampling": ("max_new_tokens", "temperature", "top_k", "top_p", "seed"),
+    "greedy": ("max_new_tokens", "no_repeat_ngram_size", "min_new_tokens"),
+    "beam": (
+        "max_new_tokens",
+        "num_beams",
+        "no_repeat_ngram_size",
+        "length_penalty",
+        "min_new_tokens",
+    ),
+    "contrastive": ("max_new_tokens", "penalty_alpha", "top_k", "min_new_tokens"),
+    "sampling": ("max_new_tokens", "temperature", "top_k", "top_p", "seed", "min_new_tokens"),
 }
 
 
@@ -120,7 +152,9 @@ def models_reply(
         if column.result is None:
             embed.add_field(name=column.heading, value=f"*{column.note}*", inline=False)
             continue
-        value, cut = _continuation(prompt, column.result.text, FIELD_LIMIT - 100)
+        value, cut = _continuation(prompt, column.result.text, FIELD_LIMIT - 400)
+        if why := early_end(column.result):
+            value += f"\n{why}"
         any_cut |= cut
         compute_ms += column.result.compute_ms
         energy_wh += column.result.energy_wh
