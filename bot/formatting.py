@@ -17,9 +17,10 @@ def safe(text: str) -> str:
     return text.replace("@", "@" + ZERO_WIDTH)
 
 
-def counted(n: object, word: str) -> str:
-    """`1 epoch`, `3 epochs`: a count with its noun in the right number."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+def counted(n: object, word: str, plural: str | None = None) -> str:
+    """`1 epoch`, `3 epochs`: a count with its noun in the right number (`plural` where
+    adding an s is wrong: `counted(2, "run you started", "runs you started")`)."""
+    return f"{n} {word}" if n == 1 else f"{n} {plural or word + 's'}"
 
 
 def clip(text: str, limit: int) -> tuple[str, bool]:

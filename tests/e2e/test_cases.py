@@ -197,9 +197,12 @@ async def test_privacy_export_and_delete(lab, teacher):
     export = await ada.slash("privacy export")
     data = json.loads(export.message.files[0].data)
     assert [r["text"] for r in data["answer_revisions"]] == ["Ada's words"]
+    await ada.slash("case choose", case="environmental-impact")
     await ada.slash("privacy delete")
     done = await ada.click("Delete my data")
+    # One of each: in the singular ("1 case choice", never "1 choices anonymised").
     assert "Deleted" in done.message.content
+    assert "Your name is gone from 1 answer and 1 case choice." in done.message.content
     data = json.loads((await ada.slash("privacy export")).message.files[0].data)
     assert data["answer_revisions"] == []
     history = await teacher.slash("case export", case=CASE, history=True)
