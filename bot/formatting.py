@@ -43,6 +43,20 @@ def energy(wh: float) -> str:
     return f"{wh * 1_000_000:.1f} µWh"
 
 
+def file_size(n: int) -> str:
+    """A size in bytes as people read it: `812 bytes`, `4.1 kB`, `195 kB`, `10.5 MB` (powers
+    of 1,000, as Discord and most systems print them)."""
+    if n < 1000:
+        return counted(n, "byte")
+    value = float(n)
+    for unit in ("kB", "MB", "GB"):
+        value /= 1000
+        shown = f"{value:.1f}" if value < 9.95 else f"{value:.0f}"
+        if float(shown) < 1000 or unit == "GB":
+            return f"{shown} {unit}"
+    raise AssertionError("unreachable")
+
+
 def usage_footer(model: str, compute_ms: float, energy_wh: float, queue_ms: float = 0) -> str:
     """`model · 1.2 s · 0.31 mWh` (and the wait, when there was one)."""
     parts = [model, f"{compute_ms / 1000:.1f} s"]
