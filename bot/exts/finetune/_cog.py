@@ -416,10 +416,7 @@ class FineTuning(commands.Cog):
             description="\n".join(lines)[:4000],
             colour=discord.Colour.orange(),
         )
-        embed.set_footer(
-            text="Use one with /generate model:v2 or /compare models:... version:2; "
-            "/finetune download gives the files."
-        )
+        embed.set_footer(text=models_footer([r.version for r in runs if r.status == "done"]))
         await interaction.response.send_message(embed=embed)
 
     @finetune.command(name="download")
@@ -458,6 +455,21 @@ class FineTuning(commands.Cog):
             ),
             attachments=[discord.File(io.BytesIO(data), f"{stem}-v{record.version}-lora.zip")],
         )
+
+
+def models_footer(finished: list[int]) -> str:
+    """How to use a version, naming the newest one the group really has (none: how to use
+    one once it finishes)."""
+    if not finished:
+        return (
+            "No version has finished yet: when one does, use it with /generate "
+            "model:fine-tuned or /compare models:..., and /finetune download gives the files."
+        )
+    latest = max(finished)
+    return (
+        f"Use one with /generate model:v{latest} or /compare models:... version:{latest}; "
+        "/finetune download gives the files."
+    )
 
 
 _ALREADY = "{group} already has a fine-tune waiting or running: wait for it to finish, or stop it with /finetune cancel."

@@ -88,7 +88,7 @@ class Sampling(commands.Cog):
         num_beams="Beam search: how many continuations are kept (2-10)",
         penalty_alpha="Contrastive search: how strongly repetition is penalised (0-1)",
         seed="Random sampling: the same seed gives the same text",
-        model="Pre-trained (default), fine-tuned (your group's latest) or a version like v2",
+        model="Pre-trained (default), fine-tuned (your group's latest) or one of its versions (v1, ...)",
     )
     @app_commands.choices(method=METHODS)
     @app_commands.autocomplete(model=fine_tuned.autocomplete)
