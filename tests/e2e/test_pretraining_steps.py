@@ -70,10 +70,19 @@ def test_a_token_whose_attention_is_spread_out_names_no_winner():
 async def test_attention_bad_input(lab):
     ada = lab.actor("Ada")
     too_deep = await ada.slash("attention", text=SENTENCE, layer=9)
-    # Only the runner knows the model's depth: the "thinking" placeholder says what to change.
-    assert too_deep.text.startswith("⚠️") and "layer must be between 1 and 2" in too_deep.text
+    # Only the runner knows the model's depth, so the bot had posted its public "thinking"
+    # placeholder already: the error is still private, like every other, and nothing of the
+    # placeholder stays in the channel.
+    assert too_deep.ephemeral and "layer must be between 1 and 2" in too_deep.text
+    assert [m.text() for m in too_deep.messages] == [too_deep.text]
+    channel = lab.emulator.channel_history(ada.channel_id)
+    shown = [m for m in channel if not m.payload.get("deleted")]
+    assert not any(m.interaction_id == too_deep.interaction.id for m in shown)
+    assert not any("layer must be" in m.text() for m in channel)  # not even for a moment
+    too_many_heads = await ada.slash("attention", text=SENTENCE, head=3)
+    assert too_many_heads.ephemeral and "head must be between 1 and 2" in too_many_heads.text
     long = await ada.slash("attention", text="word " * 100)
-    assert "64" in long.text
+    assert long.ephemeral and "64" in long.text
     empty = await ada.slash("attention", text="  ")
     assert empty.ephemeral and "empty" in empty.text
 
@@ -116,4 +125,4 @@ async def test_trainstep_lowers_the_loss_and_leaves_the_class_model_alone(lab):
     assert reply.message.files[0].filename == "trainstep.png"
     assert weights_hash(lab) == before
     bad = await ada.slash("trainstep", text="word " * 100)
-    assert bad.text.startswith("⚠️") and "64" in bad.text
+    assert bad.ephemeral and "64" in bad.text
