@@ -1,6 +1,9 @@
-"""Text shared by the features' replies: safe model text, clipping, the usage footer."""
+"""Text shared by the features' replies: safe model text, clipping, counts and sizes, the
+usage footer, the class's model by name."""
 
 from __future__ import annotations
+
+from pathlib import PurePosixPath
 
 import discord
 
@@ -64,6 +67,27 @@ def usage_footer(model: str, compute_ms: float, energy_wh: float, queue_ms: floa
         parts.append(f"waited {queue_ms / 1000:.1f} s")
     parts.append(energy(energy_wh))
     return " · ".join(parts)
+
+
+# What the lab's texts call the models the runner knows by a Hub id or a preset name.
+MODEL_NAMES = {
+    "openai-community/gpt2": "GPT-2",
+    "gpt2": "GPT-2",
+    "gemma-offline": "Gemma 3 270M",
+    "google/gemma-3-270m": "Gemma 3 270M",
+    "tiny": "the random-weight test model tiny",
+}
+
+
+def model_name(configured: str) -> str:
+    """The model as a text names it: `GPT-2` for `openai-community/gpt2`, `Gemma 3 270M` for
+    `gemma-offline`; another Hub id as it is, a local folder or file by its own name."""
+    configured = configured.strip()
+    if configured in MODEL_NAMES:
+        return MODEL_NAMES[configured]
+    if configured.startswith(("/", ".", "~")) or configured.endswith(".gguf"):
+        return PurePosixPath(configured).name or configured
+    return configured or "the class's model"
 
 
 def quoted(text: str, limit: int = 60) -> str:

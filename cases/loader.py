@@ -10,8 +10,9 @@ Three places supply cases:
 A file has the keys `id` (equal to the file name without `.toml`), `title`, `summary`, `body`,
 optional `[[sources]]` tables (`title`, `url`, `publisher`, `date`), an optional `questions`
 list (without one the case gets `DEFAULT_QUESTIONS`) and an optional `kind`: `ethics` (the
-default) or `lab-task` for a lab task's discussion questions. Any problem raises
-`CaseFileError`, whose message is one line naming the file and the field.
+default) or `lab-task` for a lab task's discussion questions. `{model}` in the title, summary,
+text or questions is shown as the name of the model the class runs (the bot fills it in).
+Any problem raises `CaseFileError`, whose message is one line naming the file and the field.
 """
 
 from __future__ import annotations

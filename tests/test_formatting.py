@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.formatting import file_size
+from bot.formatting import file_size, model_name
 
 
 @pytest.mark.parametrize(
@@ -25,3 +25,19 @@ from bot.formatting import file_size
 )
 def test_file_sizes_are_human_readable(n, shown):
     assert file_size(n) == shown
+
+
+@pytest.mark.parametrize(
+    ("configured", "shown"),
+    [
+        ("openai-community/gpt2", "GPT-2"),
+        ("gemma-offline", "Gemma 3 270M"),
+        ("tiny", "the random-weight test model tiny"),
+        ("EleutherAI/pythia-70m", "EleutherAI/pythia-70m"),
+        ("/data/models/my-gpt/", "my-gpt"),
+        ("./gemma-3-270m-q4.gguf", "gemma-3-270m-q4.gguf"),
+        ("", "the class's model"),
+    ],
+)
+def test_the_model_is_named_as_people_know_it(configured, shown):
+    assert model_name(configured) == shown
