@@ -3,7 +3,7 @@
 Each chart has a `*_figure` function that builds and lays out a matplotlib `Figure` (tests
 read its labels and positions) and a function of the chart's own name that returns the PNG
 bytes. Figures are made without pyplot, so charts drawn on several threads at once share no
-state. Drawing takes tens of milliseconds of CPU, so callers run the PNG functions in a
+pyplot state (its list of open figures). Drawing takes tens of milliseconds of CPU, so callers run the PNG functions in a
 thread (`asyncio.to_thread`), never on the event loop.
 
 Text on a chart goes through `chart_text`: a character the font cannot draw (most emoji, CJK)
