@@ -97,9 +97,7 @@ def one_after_another(engine, model, tokenizer, groups, params, out: Path) -> li
         finished.append(time.perf_counter() - started)
         yield trained
 
-    futures = [
-        engine.run_in_background(BackgroundWork(run(n, s))) for n, s in enumerate(groups)
-    ]
+    futures = [engine.run_in_background(BackgroundWork(run(n, s))) for n, s in enumerate(groups)]
     for future in futures:
         future.result()
     return finished

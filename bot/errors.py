@@ -1,7 +1,8 @@
 """One place that turns every command error into a short reply, and logs the real cause.
 
 Expected errors (bad input, missing permission, cooldown, a busy runner) become a short
-ephemeral message saying what to change. Anything unexpected is logged with its traceback
+ephemeral message saying what to change, also when the command had already posted a public
+"thinking…" placeholder. Anything unexpected is logged with its traceback
 under a short error id, and the user gets an apology quoting that id.
 """
 
@@ -158,26 +159,49 @@ class LabModal(discord.ui.Modal):
         await report_error(interaction, error)
 
 
+PLACEHOLDER_ENDED = "⚠️ That did not work: only you can see why."
+
+
 async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
-    """Reply privately, whether or not the interaction was already answered; after a public
-    "thinking…" placeholder, the placeholder itself becomes the (public) message. The reply
-    is clipped to Discord's 2,000 characters: a longer one would be refused, leaving none."""
+    """Reply privately, whether or not the interaction was already answered, even after a
+    public "thinking…" placeholder. The reply is clipped to Discord's 2,000 characters: a
+    longer one would be refused, leaving none."""
     if interaction.is_expired():
         log.warning("interaction %s expired before we could reply", interaction.id)
         return
     try:
         if interaction.response.type is discord.InteractionResponseType.deferred_channel_message:
-            # The public "thinking…" placeholder becomes the message (a follow-up would take
-            # over that placeholder and its visibility anyway, so it cannot be private).
-            await interaction.edit_original_response(
-                content=WARNING + fit(message, MAX_CONTENT - len(WARNING)),
-                embed=None,
-                attachments=[],
-                view=None,
-            )
+            await _private_after_public_placeholder(interaction, message)
         elif interaction.response.is_done():
             await interaction.followup.send(fit(message), ephemeral=True)
         else:
             await interaction.response.send_message(fit(message), ephemeral=True)
     except discord.HTTPException:
         log.exception("could not send an error reply for interaction %s", interaction.id)
+
+
+async def _private_after_public_placeholder(interaction: discord.Interaction, message: str) -> None:
+    """A private reply to a command that deferred publicly (most model commands do, before
+    the runner can refuse a value only it can check, such as a layer the model lacks).
+
+    Discord turns the first follow-up after a "thinking…" placeholder into that placeholder,
+    public like it; once the placeholder has been edited, follow-ups keep their own
+    visibility. So the placeholder is ended with a neutral line, the message goes out as a
+    private follow-up, and the placeholder is deleted. Should the follow-up fail, the
+    placeholder shows the message instead: public, but not lost.
+    """
+    await interaction.edit_original_response(
+        content=PLACEHOLDER_ENDED, embed=None, attachments=[], view=None
+    )
+    try:
+        await interaction.followup.send(fit(message), ephemeral=True)
+    except discord.HTTPException:
+        log.warning("interaction %s: no private follow-up; the error goes public", interaction.id)
+        await interaction.edit_original_response(
+            content=WARNING + fit(message, MAX_CONTENT - len(WARNING))
+        )
+        return
+    try:
+        await interaction.delete_original_response()
+    except discord.HTTPException:
+        log.warning("interaction %s: could not delete the ended placeholder", interaction.id)

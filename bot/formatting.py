@@ -1,6 +1,9 @@
-"""Text shared by the features' replies: safe model text, clipping, the usage footer."""
+"""Text shared by the features' replies: safe model text, clipping, counts and sizes, the
+usage footer, the class's model by name."""
 
 from __future__ import annotations
+
+from pathlib import PurePosixPath
 
 import discord
 
@@ -17,9 +20,10 @@ def safe(text: str) -> str:
     return text.replace("@", "@" + ZERO_WIDTH)
 
 
-def counted(n: object, word: str) -> str:
-    """`1 epoch`, `3 epochs`: a count with its noun in the right number."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+def counted(n: object, word: str, plural: str | None = None) -> str:
+    """`1 epoch`, `3 epochs`: a count with its noun in the right number (`plural` where
+    adding an s is wrong: `counted(2, "run you started", "runs you started")`)."""
+    return f"{n} {word}" if n == 1 else f"{n} {plural or word + 's'}"
 
 
 def clip(text: str, limit: int) -> tuple[str, bool]:
@@ -42,6 +46,20 @@ def energy(wh: float) -> str:
     return f"{wh * 1_000_000:.1f} µWh"
 
 
+def file_size(n: int) -> str:
+    """A size in bytes as people read it: `812 bytes`, `4.1 kB`, `195 kB`, `10.5 MB` (powers
+    of 1,000, as Discord and most systems print them)."""
+    if n < 1000:
+        return counted(n, "byte")
+    value = float(n)
+    for unit in ("kB", "MB", "GB"):
+        value /= 1000
+        shown = f"{value:.1f}" if value < 9.95 else f"{value:.0f}"
+        if float(shown) < 1000 or unit == "GB":
+            return f"{shown} {unit}"
+    raise AssertionError("unreachable")
+
+
 def usage_footer(model: str, compute_ms: float, energy_wh: float, queue_ms: float = 0) -> str:
     """`model · 1.2 s · 0.31 mWh` (and the wait, when there was one)."""
     parts = [model, f"{compute_ms / 1000:.1f} s"]
@@ -49,6 +67,27 @@ def usage_footer(model: str, compute_ms: float, energy_wh: float, queue_ms: floa
         parts.append(f"waited {queue_ms / 1000:.1f} s")
     parts.append(energy(energy_wh))
     return " · ".join(parts)
+
+
+# What the lab's texts call the models the runner knows by a Hub id or a preset name.
+MODEL_NAMES = {
+    "openai-community/gpt2": "GPT-2",
+    "gpt2": "GPT-2",
+    "gemma-offline": "Gemma 3 270M",
+    "google/gemma-3-270m": "Gemma 3 270M",
+    "tiny": "the random-weight test model tiny",
+}
+
+
+def model_name(configured: str) -> str:
+    """The model as a text names it: `GPT-2` for `openai-community/gpt2`, `Gemma 3 270M` for
+    `gemma-offline`; another Hub id as it is, a local folder or file by its own name."""
+    configured = configured.strip()
+    if configured in MODEL_NAMES:
+        return MODEL_NAMES[configured]
+    if configured.startswith(("/", ".", "~")) or configured.endswith(".gguf"):
+        return PurePosixPath(configured).name or configured
+    return configured or "the class's model"
 
 
 def quoted(text: str, limit: int = 60) -> str:

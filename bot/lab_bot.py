@@ -7,6 +7,7 @@ it sends.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -20,9 +21,11 @@ from bot.command_sync import sync_if_changed
 from bot.config import DISCORD_API_BASE, Settings
 from bot.errors import LabCommandTree
 from bot.exts import find_extensions
+from bot.formatting import model_name
 from bot.policy import UsagePolicy
 from bot.storage.database import Database
 from model_runner.client import RunnerClient
+from model_runner.protocol import Info
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,7 @@ class LabBot(commands.AutoShardedBot):
         self._sync_commands = sync_commands
         self._db: Database | None = None
         self.policy = UsagePolicy(lambda: self.db)
+        self._model_name: tuple[str, float] | None = None  # the name, and when it was asked
 
     @property
     def db(self) -> Database:
@@ -101,6 +105,25 @@ class LabBot(commands.AutoShardedBot):
         if self._db is not None:
             await self._db.close()
             self._db = None
+
+    MODEL_NAME_TTL_S = 60.0
+
+    async def model_name(self) -> str:
+        """The class's model as texts name it (`GPT-2`, `Gemma 3 270M`), from the runner's
+        info, asked at most once a minute and never for longer than a second; when the
+        runner does not answer, the model configured here (in-process) or "the class's
+        model"."""
+        now = time.monotonic()
+        if self._model_name is not None and now - self._model_name[1] < self.MODEL_NAME_TTL_S:
+            return self._model_name[0]
+        try:
+            configured = (await asyncio.wait_for(self.runner.call(Info()), timeout=1.0)).model
+        except Exception:  # noqa: BLE001 - an unreachable runner must not break a text
+            local = self.runner.location == "in-process"
+            configured = self.settings.runner.model if local else ""
+        name = model_name(configured)
+        self._model_name = (name, now)
+        return name
 
     def uptime_s(self) -> float:
         """Seconds since the bot object was created."""

@@ -11,8 +11,9 @@ A file has the keys `id` (equal to the file name without `.toml`), `title`, `sum
 optional `[[sources]]` tables (`title`, and optionally `url`, `publisher`, `date`: a source
 without a known link to the work itself has no `url`), an optional `questions`
 list (without one the case gets `DEFAULT_QUESTIONS`) and an optional `kind`: `ethics` (the
-default) or `lab-task` for a lab task's discussion questions. Any problem raises
-`CaseFileError`, whose message is one line naming the file and the field.
+default) or `lab-task` for a lab task's discussion questions. `{model}` in the title, summary,
+text or questions is shown as the name of the model the class runs (the bot fills it in).
+Any problem raises `CaseFileError`, whose message is one line naming the file and the field.
 """
 
 from __future__ import annotations

@@ -81,3 +81,54 @@ def test_a_command_out_of_step_with_discord_tells_the_student_to_reload():
     ):
         message, expected = user_message(error)
         assert expected and "Reload Discord" in message
+
+
+class Deferred:
+    """An interaction answered with a public "thinking…" placeholder; records the calls."""
+
+    def __init__(self, followup_fails: bool = False) -> None:
+        import discord
+
+        self.calls: list[tuple] = []
+        self.response = SimpleNamespace(
+            type=discord.InteractionResponseType.deferred_channel_message, is_done=lambda: True
+        )
+        self.id = 1
+        self.is_expired = lambda: False
+        fails = followup_fails
+
+        async def send(content: str, ephemeral: bool = False) -> None:
+            if fails:
+                raise discord.HTTPException(SimpleNamespace(status=500, reason="boom"), "boom")
+            self.calls.append(("followup", content, ephemeral))
+
+        self.followup = SimpleNamespace(send=send)
+
+    async def edit_original_response(self, **fields) -> None:
+        self.calls.append(("edit", fields["content"]))
+
+    async def delete_original_response(self) -> None:
+        self.calls.append(("delete",))
+
+
+async def test_after_a_public_placeholder_the_error_is_still_private():
+    from bot.errors import PLACEHOLDER_ENDED
+
+    target = Deferred()
+    await send_ephemeral(target, "layer must be between 1 and 2")
+    assert target.calls == [
+        ("edit", PLACEHOLDER_ENDED),  # the placeholder no longer "thinks"...
+        ("followup", "layer must be between 1 and 2", True),  # ...so this one stays private
+        ("delete",),
+    ]
+
+
+async def test_if_the_private_reply_fails_the_placeholder_says_what_went_wrong():
+    from bot.errors import PLACEHOLDER_ENDED
+
+    target = Deferred(followup_fails=True)
+    await send_ephemeral(target, "layer must be between 1 and 2")
+    assert target.calls == [
+        ("edit", PLACEHOLDER_ENDED),
+        ("edit", "⚠️ layer must be between 1 and 2"),
+    ]

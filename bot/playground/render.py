@@ -6,6 +6,7 @@ import re
 import textwrap
 from pathlib import Path
 
+from bot.formatting import file_size
 from discord_emulator.world import Message, walk_components
 
 BUTTON_STYLES = {1: "", 2: "", 3: "+", 4: "!", 5: "link "}
@@ -76,9 +77,11 @@ def render_message(message: Message, out_dir: Path | None, who: str | None = Non
             out_dir.mkdir(parents=True, exist_ok=True)
             path = out_dir / f"{message.id}-{upload.filename}"
             path.write_bytes(upload.data)
-            lines.append(f"  (file {upload.filename}, {len(upload.data)} bytes, saved to {path})")
+            lines.append(
+                f"  (file {upload.filename}, {file_size(len(upload.data))}, saved to {path})"
+            )
         else:
-            lines.append(f"  (file {upload.filename}, {len(upload.data)} bytes)")
+            lines.append(f"  (file {upload.filename}, {file_size(len(upload.data))})")
     return "\n".join(lines)
 
 

@@ -63,6 +63,25 @@ async def test_list_show_and_choose(lab):
     assert missing.ephemeral and 'No case "nope"' in missing.text
 
 
+async def test_case_texts_name_the_model_the_class_runs(lab):
+    # The lab runs `tiny` here, not GPT-2: texts about the class's model say so.
+    ada = lab.actor("Ada", roles=["Group 1"])
+    task = await ada.slash("case show", case="lab-task-4-fine-tuning")
+    title = task.message.embeds[0]["title"]
+    assert title == "Lab task 4: fine-tuning the random-weight test model tiny on a small dataset"
+    energy = (await ada.slash("case show", case="environmental-impact")).text
+    assert "The class's model (the random-weight test model tiny) is tiny next to" in energy
+    listing = (await ada.slash("case list")).text
+    assert "running the random-weight test model tiny and picking the next token" in listing
+    for case_id in ("data-labelling-labour", "fine-tuning-toxicity", "lab-task-2-3-generation"):
+        text = (await ada.slash("case show", case=case_id)).text
+        assert "{model}" not in text and "the random-weight test model tiny" in text
+        # GPT-2 only where a text is about GPT-2 itself (the lab's notebook, its paper).
+        assert all(
+            "notebook" in line or "paper" in line for line in text.splitlines() if "GPT-2" in line
+        )
+
+
 async def test_post_opens_a_thread_with_answer_buttons(lab, teacher):
     post = await post_case(lab, teacher)
     labels = [c["label"] for row in post.components for c in row["components"]]
@@ -204,9 +223,12 @@ async def test_privacy_export_and_delete(lab, teacher):
     assert [(r["text"], r["author_name"]) for r in data["answer_revisions"]] == [
         ("Ada's words", "Ada")
     ]
+    await ada.slash("case choose", case="environmental-impact")
     await ada.slash("privacy delete")
     done = await ada.click("Delete my data")
+    # One of each: in the singular ("1 case choice", never "1 choices anonymised").
     assert "Deleted" in done.message.content
+    assert "Your name is gone from 1 answer and 1 case choice." in done.message.content
     data = json.loads((await ada.slash("privacy export")).message.files[0].data)
     assert data["answer_revisions"] == []
     history = await teacher.slash("case export", case=CASE, history=True)

@@ -108,6 +108,9 @@ async def test_models_lists_versions_and_download_loads_with_peft(lab, tmp_path)
     ada = await trained_group(lab)
     listing = await ada.slash("finetune models")
     assert "v1: your pool, 24 sentences" in listing.text and "✅ done" in listing.text
+    # Only v1 exists: the hint names it, not a v2 that is not there.
+    assert "/generate model:v1" in listing.text and "version:1;" in listing.text
+    assert "v2" not in listing.text and "version:2" not in listing.text
     missing = await ada.slash("finetune download", version=7)
     assert missing.ephemeral and "no finished version v7: it has v1" in missing.text
     nothing = await lab.actor("Bo", roles=["Group 2"]).slash("finetune download")
@@ -132,6 +135,15 @@ async def test_models_lists_versions_and_download_loads_with_peft(lab, tmp_path)
     with torch.no_grad():
         out = model.generate(ids, max_new_tokens=8, do_sample=False, pad_token_id=0)
     assert out[0, ids.shape[1] :].tolist() == expected.token_ids
+
+
+def test_the_models_hint_names_only_versions_that_exist():
+    from bot.exts.finetune._cog import models_footer
+
+    assert "model:v3" in models_footer([1, 3, 2]) and "version:3" in models_footer([3, 1])
+    none_yet = models_footer([])
+    assert "No version has finished yet" in none_yet and "model:fine-tuned" in none_yet
+    assert "model:v" not in none_yet and "version:" not in none_yet
 
 
 async def test_a_built_in_example_trains_and_ends_with_its_takeaway(lab):

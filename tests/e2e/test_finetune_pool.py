@@ -39,6 +39,8 @@ async def test_upload_a_text_file(lab):
     assert "Added 5 sentences" in reply.text
     wrong = await ada.slash("finetune upload", file=Upload("recipes.pdf", b"%PDF", "app/pdf"))
     assert wrong.ephemeral and ".txt" in wrong.text
+    big = await ada.slash("finetune upload", file=Upload("big.txt", b"x" * 250_000, "text/plain"))
+    assert big.ephemeral and "too big (250 kB; at most 200 kB)" in big.text
 
 
 async def test_limits_are_explained_and_nothing_partial_is_added(lab):

@@ -32,13 +32,57 @@ def test_the_line_per_token_names_the_strongest_earlier_word():
     assert [strongest_earlier(weights, i) for i in range(4)] == [None, None, 1, 1]
 
 
+def attention_rows(weights: list[list[float]]) -> list[str]:
+    from bot.exts.pretraining._steps import attention_reply
+    from model_runner.protocol import AttentionResult, TokenPiece
+
+    words = ["<bos>", "The", "cat", "sat", "down"][: len(weights)]
+    result = AttentionResult(
+        text=" ".join(words[1:]),
+        tokens=[TokenPiece(id=i, piece=w, text=w, display=w) for i, w in enumerate(words)],
+        layer=1,
+        head=None,
+        layers=1,
+        heads=1,
+        weights=weights,
+        attends_to=[0] * len(weights),
+    )
+    embed, _ = attention_reply(result)
+    return embed.description.strip("`\n").splitlines()[1:]
+
+
+def test_a_token_whose_attention_is_spread_out_names_no_winner():
+    rows = attention_rows(
+        [
+            [1.0, 0, 0, 0, 0],
+            [0.9, 0.1, 0, 0, 0],
+            [0.6, 0.3, 0.1, 0, 0],  # cat → The, 30%: a clear favourite
+            [0.97, 0.01, 0.005, 0.015, 0],  # sat: 1% at most on a word, the rest on <bos>
+            [0.1, 0.22, 0.24, 0.21, 0.23],  # down: an even split over The, cat, sat
+        ]
+    )
+    assert rows[0].endswith("→ -")
+    assert "→ The" in rows[1] and rows[1].endswith("30%")
+    assert rows[2] == f"{'sat':<12}→ spread out (no earlier word over 5%)"
+    assert rows[3] == f"{'down':<12}→ spread out (about evenly)"
+
+
 async def test_attention_bad_input(lab):
     ada = lab.actor("Ada")
     too_deep = await ada.slash("attention", text=SENTENCE, layer=9)
-    # Only the runner knows the model's depth: the "thinking" placeholder says what to change.
-    assert too_deep.text.startswith("⚠️") and "layer must be between 1 and 2" in too_deep.text
+    # Only the runner knows the model's depth, so the bot had posted its public "thinking"
+    # placeholder already: the error is still private, like every other, and nothing of the
+    # placeholder stays in the channel.
+    assert too_deep.ephemeral and "layer must be between 1 and 2" in too_deep.text
+    assert [m.text() for m in too_deep.messages] == [too_deep.text]
+    channel = lab.emulator.channel_history(ada.channel_id)
+    shown = [m for m in channel if not m.payload.get("deleted")]
+    assert not any(m.interaction_id == too_deep.interaction.id for m in shown)
+    assert not any("layer must be" in m.text() for m in channel)  # not even for a moment
+    too_many_heads = await ada.slash("attention", text=SENTENCE, head=3)
+    assert too_many_heads.ephemeral and "head must be between 1 and 2" in too_many_heads.text
     long = await ada.slash("attention", text="word " * 100)
-    assert "64" in long.text
+    assert long.ephemeral and "64" in long.text
     empty = await ada.slash("attention", text="  ")
     assert empty.ephemeral and "empty" in empty.text
 
@@ -81,7 +125,7 @@ async def test_trainstep_lowers_the_loss_and_leaves_the_class_model_alone(lab):
     assert reply.message.files[0].filename == "trainstep.png"
     assert weights_hash(lab) == before
     bad = await ada.slash("trainstep", text="word " * 100)
-    assert bad.text.startswith("⚠️") and "64" in bad.text
+    assert bad.ephemeral and "64" in bad.text
 
 
 async def test_trainstep_explains_a_step_that_overshot(lab):

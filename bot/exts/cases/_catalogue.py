@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
@@ -16,10 +17,26 @@ if TYPE_CHECKING:
     from bot.lab_bot import LabBot
 
 log = logging.getLogger(__name__)
+MODEL = "{model}"  # in a case's text: the name of the model the class runs
+
+
+def naming_the_model(case: CaseStudy, name: str) -> CaseStudy:
+    """The case with `{model}` in its title, summary, text and questions replaced by `name`."""
+    if not any(MODEL in text for text in (case.title, case.summary, case.body, *case.questions)):
+        return case
+    return dataclasses.replace(
+        case,
+        title=case.title.replace(MODEL, name),
+        summary=case.summary.replace(MODEL, name),
+        body=case.body.replace(MODEL, name),
+        questions=tuple(q.replace(MODEL, name) for q in case.questions),
+    )
 
 
 async def available(bot: LabBot, guild_id: int | None) -> dict[str, CaseStudy]:
-    """Every case (ethics cases and the lab tasks' questions), by id; a server's own case replaces a file case with the same id."""
+    """Every case (ethics cases and the lab tasks' questions), by id; a server's own case
+    replaces a file case with the same id. `{model}` in a case's text names the model the
+    class runs."""
     folder = bot.settings.storage.cases_dir
     try:
         found = await asyncio.to_thread(load_cases, folder, kind=None)
@@ -33,7 +50,8 @@ async def available(bot: LabBot, guild_id: int | None) -> dict[str, CaseStudy]:
                 by_id[data["id"]] = validate_case(data, origin="server")
             except CaseFileError as error:
                 log.error("server case %s: %s", data.get("id"), error)
-    return by_id
+    name = await bot.model_name()
+    return {case_id: naming_the_model(case, name) for case_id, case in by_id.items()}
 
 
 async def find(bot: LabBot, guild_id: int | None, case_id: str) -> CaseStudy:

@@ -18,7 +18,7 @@ from bot.exts.finetune._pool import PAGE, POOL_LIMIT, Listings, added_message, s
 from bot.exts.finetune._review import approval_required, review_view
 from bot.exts.finetune._runs import Runs
 from bot.fine_tuned import describe
-from bot.formatting import clip, counted, quoted, safe
+from bot.formatting import clip, counted, file_size, quoted, safe
 from bot.groups import group_of, require_group
 from bot.permissions import is_instructor, only_opener
 from bot.storage import finetune_jobs, groups, pools
@@ -183,7 +183,9 @@ class FineTuning(commands.Cog):
         if not file.filename.lower().endswith(".txt"):
             raise LabError("Upload a .txt file with one sentence per line.")
         if file.size > MAX_FILE:
-            raise LabError(f"The file is too big ({file.size} bytes; at most {MAX_FILE}).")
+            raise LabError(
+                f"The file is too big ({file_size(file.size)}; at most {file_size(MAX_FILE)})."
+            )
         await require_group(self.bot.db, member(interaction))
         await interaction.response.defer(thinking=True)  # downloading may take a moment
         try:
@@ -418,10 +420,7 @@ class FineTuning(commands.Cog):
             description="\n".join(lines)[:4000],
             colour=discord.Colour.orange(),
         )
-        embed.set_footer(
-            text="Use one with /generate model:v2 or /compare models:... version:2; "
-            "/finetune download gives the files."
-        )
+        embed.set_footer(text=models_footer([r.version for r in runs if r.status == "done"]))
         await interaction.response.send_message(embed=embed)
 
     @finetune.command(name="download")
@@ -447,7 +446,8 @@ class FineTuning(commands.Cog):
         data = await self.bot.runner.call(AdapterArchive(record.adapter))
         if len(data) > MAX_UPLOAD:
             raise LabError(
-                f"The zip is {len(data) / 2**20:.1f} MiB, too big for Discord. Ask your "
+                f"The zip is {file_size(len(data))}, too big for Discord "
+                f"(at most {file_size(MAX_UPLOAD)}). Ask your "
                 f"instructor for the folder adapters/{record.adapter} on the model runner."
             )
         stem = "".join(c if c.isalnum() else "-" for c in group.name.lower()).strip("-")
@@ -459,6 +459,21 @@ class FineTuning(commands.Cog):
             ),
             attachments=[discord.File(io.BytesIO(data), f"{stem}-v{record.version}-lora.zip")],
         )
+
+
+def models_footer(finished: list[int]) -> str:
+    """How to use a version, naming the newest one the group really has (none: how to use
+    one once it finishes)."""
+    if not finished:
+        return (
+            "No version has finished yet: when one does, use it with /generate "
+            "model:fine-tuned or /compare models:..., and /finetune download gives the files."
+        )
+    latest = max(finished)
+    return (
+        f"Use one with /generate model:v{latest} or /compare models:... version:{latest}; "
+        "/finetune download gives the files."
+    )
 
 
 _ALREADY = "{group} already has a fine-tune waiting or running: wait for it to finish, or stop it with /finetune cancel."

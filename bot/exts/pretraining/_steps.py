@@ -16,6 +16,13 @@ def _cell(display: str, width: int = 12) -> str:
     return shown.ljust(width)
 
 
+# An earlier word "wins" a token's attention only with at least this share of its row, and
+# clearly more than the others (this many times their mean); otherwise the text says the
+# attention is spread out rather than name a token that got 1%.
+CLEAR_SHARE = 0.05
+CLEAR_LEAD = 1.25
+
+
 def strongest_earlier(weights: list[list[float]], i: int) -> int | None:
     """The earlier token (not the first, where spare weight parks, nor itself) that token `i`
     weighs most, or None when there is none."""
@@ -23,14 +30,37 @@ def strongest_earlier(weights: list[list[float]], i: int) -> int | None:
     return max(earlier, key=lambda j: weights[i][j]) if earlier else None
 
 
+def stands_out(weights: list[list[float]], i: int, j: int) -> bool:
+    """Whether earlier token `j` clearly gets the most of token `i`'s attention: a real share
+    of it, and well ahead of the other earlier tokens (not a near-even split)."""
+    candidates = [weights[i][k] for k in range(1, i)]
+    top = weights[i][j]
+    if top < CLEAR_SHARE:
+        return False
+    mean = sum(candidates) / len(candidates)
+    return len(candidates) == 1 or top >= CLEAR_LEAD * mean
+
+
+def attends_to_text(result: AttentionResult, i: int) -> str:
+    """What the table says token `i` looks at most: an earlier word and its weight, `-` when
+    there is no earlier word, or that its attention is spread out."""
+    j = strongest_earlier(result.weights, i)
+    if j is None:
+        return "-"
+    weight = result.weights[i][j]
+    if stands_out(result.weights, i, j):
+        return f"{_cell(result.tokens[j].display, 14)} {weight:6.0%}"
+    if weight < CLEAR_SHARE:
+        return f"spread out (no earlier word over {CLEAR_SHARE:.0%})"
+    return "spread out (about evenly)"
+
+
 def attention_reply(result: AttentionResult) -> tuple[discord.Embed, list[discord.File]]:
     """Which earlier token each token weighs most; the heatmap is attached as attention.png."""
     which = f"head {result.head} of {result.heads}" if result.head else f"all {result.heads} heads"
     rows = [f"{'token':<12}  attends most to   weight"]
     for i, token in enumerate(result.tokens[1:], start=1):
-        j = strongest_earlier(result.weights, i)
-        target = f"{_cell(result.tokens[j].display, 14)} {result.weights[i][j]:6.0%}" if j else "-"
-        rows.append(f"{_cell(token.display)}→ {target}")
+        rows.append(f"{_cell(token.display)}→ {attends_to_text(result, i)}")
     block, cut = _code_block(rows, 2600)
     embed = discord.Embed(
         title=f"Attention in layer {result.layer} of {result.layers} ({which})",
@@ -43,8 +73,9 @@ def attention_reply(result: AttentionResult) -> tuple[discord.Embed, list[discor
         "each earlier token when the model builds its next prediction (a row adds up to 100%). "
         "A token never looks ahead. Many heads park spare weight on the first token "
         f"({result.tokens[0].display}) or on the token itself, so the list names the earlier "
-        "word each token looks at most. Try other layers and heads: each one learned to look "
-        "for something different.",
+        "word each token looks at most, or says its attention is spread out when no earlier "
+        "word stands out. Try other layers and heads: each one learned to look for something "
+        "different.",
         inline=False,
     )
     embed.set_image(url="attachment://attention.png")

@@ -11,10 +11,40 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import LabView
+from bot.formatting import counted
 from bot.storage import privacy
 
 if TYPE_CHECKING:
     from bot.lab_bot import LabBot
+
+
+# What each count of `privacy.delete_user` counts, as the reply names it (singular, plural).
+COUNTED = {
+    "answers_anonymised": ("answer", "answers"),
+    "comparisons_anonymised": ("table row", "table rows"),
+    "sentences_anonymised": ("pool sentence", "pool sentences"),
+    "choices_anonymised": ("case choice", "case choices"),
+    "cases_anonymised": ("case you wrote", "cases you wrote"),
+    "runs_anonymised": ("fine-tune you started", "fine-tunes you started"),
+    "approvals_anonymised": ("fine-tune you approved", "fine-tunes you approved"),
+}
+
+
+def deleted_text(counts: dict[str, int]) -> str:
+    """`You left 1 group. Your name is gone from 3 answers and 1 case choice.`, in the right
+    number for each count; counts of zero are left out."""
+    parts = []
+    if counts.get("groups_left"):
+        parts.append(f"You left {counted(counts['groups_left'], 'group')}.")
+    names = []
+    for name, n in counts.items():
+        if n and name != "groups_left":
+            plain = name.removesuffix("_anonymised").replace("_", " ")
+            names.append(counted(n, *COUNTED.get(name, (plain, plain))))
+    if names:
+        listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+        parts.append(f"Your name is gone from {listed}.")
+    return " ".join(parts) or "There was nothing stored about you."
 
 
 class ConfirmDelete(LabView):
@@ -30,11 +60,8 @@ class ConfirmDelete(LabView):
             await interaction.response.send_message("This button is not yours.", ephemeral=True)
             return
         counts = await privacy.delete_user(self.bot.db, self.user_id)  # committed first
-        done = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items() if n)
         await interaction.response.edit_message(
-            content="Deleted. "
-            + (done or "There was nothing stored about you.")
-            + " Your group's answers stay, without your name.",
+            content=f"Deleted. {deleted_text(counts)} Your group's answers stay, without your name.",
             view=None,
         )
         self.stop()

@@ -95,7 +95,7 @@ class Sampling(commands.Cog):
         num_beams="Beam search: how many continuations are kept (2-10)",
         penalty_alpha="Contrastive search: how strongly repetition is penalised (0-1)",
         seed="Random sampling: the same seed gives the same text",
-        model="Pre-trained (default), fine-tuned (your group's latest) or a version like v2",
+        model="Pre-trained (default), fine-tuned (your group's latest) or one of its versions (v1, ...)",
         min_tokens="At least this many tokens before the model may end the text "
         "(default 5 for a fine-tuned model, else 0)",
     )
