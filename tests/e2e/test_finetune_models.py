@@ -31,8 +31,15 @@ async def test_generate_and_compare_with_the_groups_model(lab):
     ada = await trained_group(lab)
     tuned = await ada.slash("generate", prompt=PROMPT, max_tokens=8, model="fine-tuned")
     assert tuned.message.embeds[0]["title"] == "Greedy · Fine-tuned v1"
+    settings = {f["name"]: f["value"] for f in tuned.message.embeds[0]["fields"]}["Settings"]
+    assert "min_new_tokens=5" in settings  # a fine-tuned model must write 5 tokens first
+    own = await ada.slash("generate", prompt=PROMPT, max_tokens=8, model="v1", min_tokens=0)
+    assert "min_new_tokens" not in own.message.embeds[0]["fields"][0]["value"]
     base = await ada.slash("generate", prompt=PROMPT, max_tokens=8)
     assert base.message.embeds[0]["title"] == "Greedy"
+    assert "min_new_tokens" not in base.message.embeds[0]["fields"][0]["value"]
+    too_many = await ada.slash("generate", prompt=PROMPT, max_tokens=8, min_tokens=9)
+    assert too_many.ephemeral and "min_tokens must be between 0 and 8" in too_many.text
     missing = await ada.slash("generate", prompt=PROMPT, model="v7")
     assert missing.ephemeral and "v1" in missing.text and "pre-trained" in missing.text
 
