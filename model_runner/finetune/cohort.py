@@ -122,10 +122,8 @@ class Cohort:
         """For a run waiting for a place: about when one frees (None: unknown, or started)."""
         with self._lock:
             waiting = list(self._joining)
-        if member not in waiting:
-            return None
-        if len(self._members) < self.max_members:
-            return 0.0  # it joins at the next slice
+        if member not in waiting or len(self._members) < self.max_members:
+            return 0.0  # being set up, or it joins at the next slice
         ahead = waiting.index(member)  # runs that take the places freed before its own
         finishing = sorted(eta for m in list(self._members) if (eta := m.progress.eta_s()))
         if not finishing:

@@ -26,8 +26,9 @@ def test_a_queued_run_says_when_it_should_start():
     assert "is queued" in soon and "starts in about 3 min" in soon
     assert "one at a time" not in soon
     unknown = _progress("Group 1 v1", status(status="queued"))
-    assert "starts when one of them finishes" in unknown
-    assert "in a moment" in _progress("Group 1 v1", status(status="queued", starts_in_s=0))
+    assert "starts when one of them finishes" in unknown and "all its places" in unknown
+    moment = _progress("Group 1 v1", status(status="queued", starts_in_s=0))
+    assert "starts in a moment" in moment and "places" not in moment
 
 
 def test_durations_read_as_a_person_would_say_them():

@@ -147,7 +147,7 @@ def test_runs_beyond_the_places_wait_in_order_with_an_estimate(tmp_path):
     for _ in steps:
         pass
     assert started == [True]  # it began once the first had finished
-    assert cohort.starts_in_s(second) is None
+    assert cohort.starts_in_s(second) == 0.0
     assert second.future.result(timeout=0) is None
 
 

@@ -212,15 +212,16 @@ async def follow(bot: LabBot, record: JobRecord, group_name: str) -> None:
 
 def _progress(title: str, status: FineTuneStatus) -> str:
     if status.status == "queued":
-        if status.starts_in_s is None:
-            when = "it starts when one of them finishes"
-        elif status.starts_in_s < 5:
-            when = "it starts in a moment"
-        else:
-            when = f"it starts in about {duration(status.starts_in_s)}, when one of them finishes"
+        if status.starts_in_s is not None and status.starts_in_s < 5:
+            return f"⏳ **{safe(title)}** starts in a moment: the model is being set up to train."
+        when = (
+            "when one of them finishes"
+            if status.starts_in_s is None
+            else f"in about {duration(status.starts_in_s)}, when one of them finishes"
+        )
         return (
             f"⏳ **{safe(title)}** is queued: the model trains several groups' fine-tunes "
-            f"together, all its places are taken, and {when}."
+            f"together and all its places are taken; it starts {when}."
         )
     return progress_text(
         title, status.step, status.total_steps, status.losses, status.eta_s, status.together
