@@ -28,6 +28,7 @@ from matplotlib.ft2font import FT2Font
 from matplotlib.ticker import Formatter, MaxNLocator
 
 BAR_COLOUR = "#5865F2"
+HELD_OUT_COLOUR = "#ED4245"  # the held-out loss beside the training loss
 P = ParamSpec("P")
 
 
@@ -150,12 +151,27 @@ def probability_figure(labels: list[str], probabilities: list[float], title: str
     return _style(fig, ax, title)
 
 
-def loss_figure(losses: list[float], title: str) -> Figure:
-    """Training loss per step: the line should go down as the model learns the pool."""
-    fig = _new_figure(figsize=(6.4, 3.2), dpi=110)
+def loss_figure(
+    losses: list[float],
+    title: str,
+    held_out: Sequence[float] = (),
+    steps_per_epoch: int = 0,
+) -> Figure:
+    """Training loss per step: the line should go down as the model learns the pool. With
+    `held_out` (the held-out sentences' loss before training and after each epoch), a second
+    line at the epochs' ends: where it turns up while training loss still falls, the model
+    has begun to memorise its training sentences (overfitting)."""
+    fig = _new_figure(figsize=(6.4, 3.4), dpi=110)
     ax = fig.subplots()
     marker = "o" if len(losses) < 30 else None
-    ax.plot(range(1, len(losses) + 1), losses, color=BAR_COLOUR, marker=marker)
+    ax.plot(range(1, len(losses) + 1), losses, color=BAR_COLOUR, marker=marker, label="training")
+    if held_out and steps_per_epoch:
+        steps = [epoch * steps_per_epoch for epoch in range(len(held_out))]
+        ax.plot(steps, list(held_out), color=HELD_OUT_COLOUR, marker="s", label="held out")
+        lowest = min(range(len(held_out)), key=lambda n: held_out[n])
+        if lowest < len(held_out) - 1:  # it rose again after its lowest point
+            ax.axvline(steps[lowest], color=HELD_OUT_COLOUR, linestyle=":", linewidth=1)
+        ax.legend(loc="upper right", fontsize=9, frameon=False)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("training step")
     ax.set_ylabel("loss")

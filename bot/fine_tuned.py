@@ -7,6 +7,7 @@ with what each was trained on, so nobody has to remember adapter ids.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -116,3 +117,12 @@ async def autocomplete(
         ]
     typed = current.strip().lower()
     return [o for o in options if typed in o.name.lower() or typed in o.value][:25]
+
+
+def held_out_perplexity(results: dict) -> str:
+    """`30.6 → 10.5`: a version's perplexity on its held-out sentences, pre-trained then
+    fine-tuned (empty when none were held out)."""
+    losses = results.get("held_out_losses") or []
+    if len(losses) < 2:
+        return ""
+    return f"{math.exp(min(losses[0], 50.0)):.1f} → {math.exp(min(losses[-1], 50.0)):.1f}"

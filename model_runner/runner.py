@@ -508,7 +508,7 @@ class ModelRunner:
             progress=job.progress,
             destination=self.adapters.root / adapter,
             record=lambda losses: training_record(
-                adapter, self.config.model, sentences, params, losses
+                adapter, self.config.model, sentences, params, losses, job.progress.evaluation
             ),
             on_start=started,
             on_step=stepped,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiosqlite
 
@@ -29,6 +29,7 @@ class JobRecord:
     example: str | None = None  # the built-in example dataset it trained on, if any
     approved_by: int | None = None
     created_at: str = ""
+    results: dict = field(default_factory=dict)  # what the runner measured, once done
 
 
 ACTIVE = ("awaiting", "running")  # states that end; every other state is final
@@ -55,6 +56,7 @@ def _record(row: aiosqlite.Row) -> JobRecord:
         row["example"],
         row["approved_by"],
         row["created_at"],
+        json.loads(row["results"] or "{}"),
     )
 
 
@@ -112,18 +114,20 @@ async def set_message(db: Database, job_id: int, message_id: int) -> None:
     await db.execute("UPDATE finetune_jobs SET message_id = ? WHERE id = ?", (message_id, job_id))
 
 
-async def finish(db: Database, job_id: int, status: str, error: str = "") -> bool:
-    """Mark a run done, failed or cancelled; True if this call ended it.
+async def finish(
+    db: Database, job_id: int, status: str, error: str = "", results: dict | None = None
+) -> bool:
+    """Mark a run done, failed or cancelled, with what it measured; True if this call ended it.
 
     A run that already ended keeps its end, except that a trained adapter wins: "done"
     replaces an earlier "failed" (the model exists and works), never the other way round.
     """
     async with db.transaction() as conn:
         cursor = await conn.execute(
-            "UPDATE finetune_jobs SET status = ?, error = ?, "
+            "UPDATE finetune_jobs SET status = ?, error = ?, results = ?, "
             "finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ? "
             "AND (status IN ('awaiting', 'running') OR (? = 'done' AND status = 'failed'))",
-            (status, error, job_id, status),
+            (status, error, json.dumps(results or {}), job_id, status),
         )
         return cursor.rowcount == 1
 

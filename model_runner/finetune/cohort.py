@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from peft import LoraConfig, PeftModel, get_peft_model
 from peft.tuners.lora import LoraLayer
 
+from model_runner.finetune.evaluation import Evaluation, split_held_out, weight_counts
 from model_runner.finetune.trainer import TrainingProgress, clean_copy, lora_config, mini_batches
 from model_runner.protocol import FineTuneParams
 
@@ -182,9 +183,12 @@ class Cohort:
         params = member.params
         self._serial += 1
         member.name = f"group{self._serial}"
-        batches = mini_batches(self._tokenizer, member.sentences, params, self._device())
+        kept, held = split_held_out(member.sentences, params)
+        batches = mini_batches(self._tokenizer, kept, params, self._device())
         member.batches = collections.deque(batches)
         member.progress.total_steps = len(batches)
+        evaluation = member.progress.evaluation = Evaluation(held_out=held)
+        evaluation.steps_per_epoch = len(batches) // params.epochs
         torch.manual_seed(params.seed)
         config: LoraConfig = lora_config(params)
         if self._model is None:
@@ -204,7 +208,30 @@ class Cohort:
         for parameter in member.trainable:
             parameter.requires_grad_(True)
         member.optimiser = torch.optim.AdamW(member.trainable, lr=params.learning_rate)
+        evaluation.trained_weights, evaluation.total_weights = weight_counts(self._model, marker)
+        self._evaluate(member, "before")
         member.progress.started = time.perf_counter()
+
+    def _evaluate(self, member: Member, when: str) -> None:
+        """Held-out and general-text losses through `member`'s adapter alone (see
+        evaluation.py): "before" training, after an "epoch", and "after" the last step."""
+        assert self._model is not None
+        evaluation = member.progress.evaluation
+
+        def route(rows: int) -> None:
+            self._rows = [member.name] * rows
+
+        try:
+            if when == "before":
+                evaluation.before(self._model, self._tokenizer, route, member.params.max_length)
+            elif when == "epoch":
+                evaluation.after_epoch(
+                    self._model, self._tokenizer, route, member.params.max_length
+                )
+            else:
+                evaluation.after(self._model, self._tokenizer, route)
+        finally:
+            self._rows = []
 
     def _device(self) -> torch.device:
         return next(self._base.parameters()).device
@@ -262,6 +289,8 @@ class Cohort:
             else:
                 member.progress.step += 1
                 member.progress.losses.append(loss)
+                if member.progress.evaluation.epoch_ended(member.progress.step):
+                    self._evaluate(member, "epoch")
                 member.on_step()
                 if member.batches:
                     self._members.append(member)  # its turn comes round again
@@ -308,6 +337,7 @@ class Cohort:
     def _finish(self, member: Member) -> None:
         """Save a finished run's adapter, then tell its owner; the adapter leaves the model."""
         try:
+            self._evaluate(member, "after")
             self._save(member)
         except Exception as error:  # noqa: BLE001 - reported to that run's owner
             log.exception("could not save fine-tune %s", member.job_id)

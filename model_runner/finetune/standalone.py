@@ -135,5 +135,7 @@ def _train(
         if time.monotonic() - written >= jobs.WRITE_EVERY_S:
             store.write(progress_status(job_id, adapter, "running", progress, ""))
             written = time.monotonic()
-    record = training_record(adapter, model, sentences, params, progress.losses)
+    record = training_record(
+        adapter, model, sentences, params, progress.losses, progress.evaluation
+    )
     save_adapter(trained, data_dir / "adapters" / adapter, record)

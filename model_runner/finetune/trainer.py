@@ -22,6 +22,12 @@ from pathlib import Path
 import torch
 from peft import LoraConfig, get_peft_model
 
+from model_runner.finetune.evaluation import (
+    Evaluation,
+    held_out_count,
+    split_held_out,
+    weight_counts,
+)
 from model_runner.protocol import FineTuneParams, FineTuneStatus
 
 
@@ -33,6 +39,7 @@ class TrainingProgress:
     total_steps: int = 0
     losses: list[float] = field(default_factory=list)  # mean loss of each step
     started: float | None = None
+    evaluation: Evaluation = field(default_factory=Evaluation)
 
     def eta_s(self) -> float | None:
         """Seconds left, from the pace so far."""
@@ -119,7 +126,12 @@ def train_steps(
     model = get_peft_model(model, lora_config(params))
     model.train()
     device = next(model.parameters()).device
-    batches = mini_batches(tokenizer, sentences, params, device)
+    kept, held = split_held_out(sentences, params)
+    batches = mini_batches(tokenizer, kept, params, device)
+    evaluation = progress.evaluation = Evaluation(held_out=held)
+    evaluation.trained_weights, evaluation.total_weights = weight_counts(model)
+    evaluation.steps_per_epoch = len(batches) // params.epochs
+    evaluation.before(model, tokenizer, lambda rows: None, params.max_length)
     optimiser = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=params.learning_rate
     )
@@ -135,14 +147,18 @@ def train_steps(
         progress.losses.append(float(loss.detach()))
         if not math.isfinite(progress.losses[-1]):
             raise FloatingPointError("the loss became infinite: try a smaller learning_rate")
+        if evaluation.epoch_ended(progress.step):
+            evaluation.after_epoch(model, tokenizer, lambda rows: None, params.max_length)
         yield model
+    evaluation.after(model, tokenizer, lambda rows: None)
     model.eval()
     yield model
 
 
 def steps_of(sentences: list[str], params: FineTuneParams) -> int:
-    """How many optimiser steps a fine-tune of `sentences` takes."""
-    return params.epochs * math.ceil(len(sentences) / params.batch_size)
+    """How many optimiser steps a fine-tune of `sentences` takes (held-out ones not trained)."""
+    trained = len(sentences) - held_out_count(len(sentences), params.held_out)
+    return params.epochs * math.ceil(trained / params.batch_size)
 
 
 def progress_status(
@@ -167,19 +183,27 @@ def progress_status(
         error=error,
         starts_in_s=None if starts_in_s is None else round(starts_in_s, 1),
         together=together,
+        **progress.evaluation.summary(),
     )
 
 
 def training_record(
-    adapter: str, base_model: str, sentences: list[str], params: FineTuneParams, losses: list
+    adapter: str,
+    base_model: str,
+    sentences: list[str],
+    params: FineTuneParams,
+    losses: list,
+    evaluation: Evaluation | None = None,
 ) -> dict:
-    """What `training.json` says of an adapter: what it was trained on, and how."""
+    """What `training.json` says of an adapter: what it was trained on, and how (the held-out
+    sentences were in the pool but not trained on)."""
     return {
         "adapter": adapter,
         "base_model": base_model,
         "sentences": sentences,
         "params": params.to_dict(),
         "losses": list(losses),
+        **(evaluation.summary() if evaluation else {}),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

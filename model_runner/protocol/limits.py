@@ -55,6 +55,7 @@ RANK_RANGE = (1, 64)
 BATCH_SIZE_RANGE = (1, 32)
 MAX_LENGTH_RANGE = (8, 256)
 FINETUNE_SEED_RANGE = (0, 2**31 - 1)
+HELD_OUT_RANGE = (0, 100)  # sentences held out of a fine-tune (training keeps at least one)
 
 # --- ids -------------------------------------------------------------------------------------
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # adapter and job ids (fullmatch)

@@ -90,7 +90,8 @@ class FineTuneParams(Message):
     rank: int = 8  # LoRA rank r: size of the low-rank update
     batch_size: int = 8  # sentences per optimiser step
     max_length: int = 64  # tokens kept per sentence
-    seed: int = 0  # shuffling and LoRA initialisation
+    seed: int = 0  # shuffling, held-out choice and LoRA initialisation
+    held_out: int | None = None  # sentences kept out to measure overfitting; None: 1 in 10
 
     def __post_init__(self) -> None:
         L.check_int("epochs", self.epochs, *L.EPOCHS_RANGE)
@@ -100,3 +101,4 @@ class FineTuneParams(Message):
         L.check_int("batch_size", self.batch_size, *L.BATCH_SIZE_RANGE)
         L.check_int("max_length", self.max_length, *L.MAX_LENGTH_RANGE)
         L.check_int("seed", self.seed, *L.FINETUNE_SEED_RANGE)
+        L.check_optional_int("held_out", self.held_out, *L.HELD_OUT_RANGE)

@@ -153,6 +153,12 @@ class FineTuneStatus(Message):
     error: str = ""  # why it failed
     starts_in_s: float | None = None  # while queued: about when a place frees (None: unknown)
     together: int = 0  # while running: fine-tunes training together with it, itself included
+    held_out: list[str] = field(default_factory=list)  # sentences kept out of training
+    held_out_losses: list[float] = field(default_factory=list)  # before, then after each epoch
+    general_losses: list[float] = field(default_factory=list)  # general text: before, after
+    trained_weights: int = 0  # weights LoRA trains
+    total_weights: int = 0  # the base model's weights
+    steps_per_epoch: int = 0
 
 
 @dataclass(frozen=True)

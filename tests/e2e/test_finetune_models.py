@@ -29,6 +29,11 @@ async def trained_group(lab, name="Ada", version=1):
 
 async def test_generate_and_compare_with_the_groups_model(lab):
     ada = await trained_group(lab)
+    done = (await wait_for_text(lab, "v1** fine-tune finished")).text()
+    # What the run showed besides its training loss (24 sentences: 2 held out).
+    assert "**Held out:** 2 sentences of the pool were not trained on" in done
+    assert "**Forgetting:** loss on a general passage" in done
+    assert "**LoRA's size:**" in done and "weights trained of the model's" in done
     tuned = await ada.slash("generate", prompt=PROMPT, max_tokens=8, model="fine-tuned")
     assert tuned.message.embeds[0]["title"] == "Greedy · Fine-tuned v1"
     settings = {f["name"]: f["value"] for f in tuned.message.embeds[0]["fields"]}["Settings"]
@@ -55,6 +60,10 @@ async def test_generate_and_compare_with_the_groups_model(lab):
     assert rows[0]["Prompt"] == PROMPT and rows[0]["Fine-tuned version"] == "v1"
     assert rows[0]["In-context examples"].count(" / ") == 3
     assert (rows[0]["Method"], rows[0]["Max tokens"], rows[0]["Seed"]) == ("Greedy", "8", "none")
+    before, after = rows[0]["Held-out perplexity (pre-trained → fine-tuned)"].split(" → ")
+    assert float(before) > 0 and float(after) > 0
+    listing = await ada.slash("finetune models")
+    assert "held-out perplexity" in listing.message.embeds[0]["description"]
     assert "on your own sentences" in files["group-1-finetune-own.md"].splitlines()[0]
 
 

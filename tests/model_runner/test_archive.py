@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import subprocess
 import zipfile
 
 import pytest
 import torch
 from peft import PeftModel
 
-from model_runner.archive import adapter_zip
+from model_runner.archive import PEFT_0_13_FIELDS, adapter_zip, portable_model_name
 from model_runner.decoding.run import generate
 from model_runner.protocol import (
     AdapterArchive,
@@ -103,3 +105,92 @@ async def test_unknown_adapter_is_named(runner):
     assert caught.value.field == "adapter"
     with pytest.raises(InvalidRequest, match="letters, digits"):
         await runner.call(AdapterArchive("../data"))
+
+
+def _zip_texts(data: bytes) -> dict[str, str]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {
+            name: archive.read(name).decode()
+            for name in archive.namelist()
+            if not name.endswith(".safetensors")
+        }
+
+
+async def test_the_zip_config_is_one_the_oldest_supported_peft_reads(runner):
+    texts = _zip_texts(await runner.call(AdapterArchive("group-1-v1")))
+    config = json.loads(texts["group-1-v1/adapter_config.json"])
+    saved = json.loads((runner.adapters.root / "group-1-v1" / "adapter_config.json").read_text())
+    # peft 0.13.2 refuses any key its LoraConfig lacks; the runner's peft writes newer ones.
+    assert set(config) <= PEFT_0_13_FIELDS < set(saved) | PEFT_0_13_FIELDS
+    assert set(saved) - set(config)  # there was something to leave out
+    for key in ("r", "lora_alpha", "target_modules", "peft_type", "task_type"):
+        assert config[key] == saved[key]
+
+
+def test_no_file_in_the_zip_names_a_path_on_the_server(tmp_path):
+    folder = tmp_path / "g3-v1"
+    folder.mkdir()
+    config = {
+        "base_model_name_or_path": "/home/teacher/.cache/llm-lab-bot/gemma-offline",
+        "r": 8,
+        "peft_type": "LORA",
+        "peft_version": "0.21.2",
+        "eva_config": None,
+        "qalora_group_size": 16,
+    }
+    (folder / "adapter_config.json").write_text(json.dumps(config))
+    (folder / "training.json").write_text(json.dumps({"base_model": "/srv/models/my-gpt2"}))
+    texts = _zip_texts(adapter_zip(folder, "/srv/models/my-gpt2"))
+    assert not any("/home" in text or "/srv" in text for text in texts.values())
+    zipped = json.loads(texts["g3-v1/adapter_config.json"])
+    assert zipped == {"base_model_name_or_path": "google/gemma-3-270m", "r": 8, "peft_type": "LORA"}
+    assert json.loads(texts["g3-v1/training.json"])["base_model"] == "my-gpt2"
+    assert "Base model: my-gpt2" in texts["g3-v1/README.txt"]
+
+
+@pytest.mark.parametrize(
+    ("name", "portable"),
+    [
+        ("openai-community/gpt2", "openai-community/gpt2"),
+        ("gemma-offline", "gemma-offline"),
+        ("/data/models/tinyllama", "tinyllama"),
+        ("~/models/gemma-3-270m-q4.gguf", "gemma-3-270m-q4"),
+        ("C:\\Users\\Ms Rivera\\models\\gpt2-local", "gpt2-local"),
+        ("", ""),
+    ],
+)
+def test_model_names_lose_their_server_paths(name, portable):
+    assert portable_model_name(name) == portable
+
+
+def test_the_readme_says_a_gated_base_model_needs_a_login_and_its_licence(tmp_path):
+    folder = tmp_path / "g4-v1"
+    folder.mkdir()
+    (folder / "training.json").write_text(json.dumps({"base_model": "gemma-offline"}))
+    readme = _zip_texts(adapter_zip(folder))["g4-v1/README.txt"]
+    assert "https://huggingface.co/google/gemma-3-270m" in readme
+    assert "licence" in readme and "hf auth login" in readme and "HF_TOKEN" in readme
+
+
+@pytest.mark.skipif(
+    not os.environ.get("LABBOT_OLD_PEFT_PYTHON"),
+    reason="set LABBOT_OLD_PEFT_PYTHON to a Python with peft 0.13.2 (README: the oldest peft)",
+)
+async def test_peft_0_13_2_loads_the_zip(runner, tmp_path):
+    data = await runner.call(AdapterArchive("group-1-v1"))
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        archive.extractall(tmp_path)
+    script = (
+        "import sys, peft\n"
+        "from peft import PeftConfig\n"
+        "config = PeftConfig.from_pretrained(sys.argv[1])\n"
+        "print(peft.__version__, config.r, config.target_modules)\n"
+    )
+    done = subprocess.run(
+        [os.environ["LABBOT_OLD_PEFT_PYTHON"], "-c", script, str(tmp_path / "group-1-v1")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[0] == "0.13.2"

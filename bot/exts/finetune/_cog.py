@@ -17,7 +17,7 @@ from bot.exts.finetune._examples import load_examples
 from bot.exts.finetune._pool import PAGE, POOL_LIMIT, Listings, added_message, split_sentences
 from bot.exts.finetune._review import approval_required, review_view
 from bot.exts.finetune._runs import Runs
-from bot.fine_tuned import describe
+from bot.fine_tuned import describe, held_out_perplexity
 from bot.formatting import clip, counted, file_size, quoted, safe
 from bot.groups import group_of, require_group
 from bot.permissions import is_instructor, only_opener
@@ -414,6 +414,8 @@ class FineTuning(commands.Cog):
                 + (f", approved by <@{run.approved_by}>" if run.approved_by else "")
                 + f" · {run.created_at[:16].replace('T', ' ')} UTC"
             )
+            if held := held_out_perplexity(run.results):
+                line += f" · held-out perplexity {held}"
             lines.append(line)
         embed = discord.Embed(
             title=f"{group.name}'s fine-tuned models",

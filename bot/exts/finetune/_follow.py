@@ -27,6 +27,7 @@ import discord
 
 from bot.charts import loss_curve
 from bot.exts.finetune._examples import load_examples
+from bot.exts.finetune._findings import findings, results_of
 from bot.fine_tuned import FINE_TUNED_MIN_TOKENS
 from bot.formatting import clip, counted, safe
 from bot.storage import finetune_jobs
@@ -204,7 +205,8 @@ async def follow(bot: LabBot, record: JobRecord, group_name: str) -> None:
             await progress.show(_progress(title, status))
             await asyncio.sleep(POLL_S)
             continue
-        if not await finetune_jobs.finish(bot.db, record.id, status.status, status.error):
+        results = results_of(status) if status.status == "done" else None
+        if not await finetune_jobs.finish(bot.db, record.id, status.status, status.error, results):
             return  # ended meanwhile (cancelled by the group or an instructor): said there
         await _announce(bot, record, channel, title, status, progress)
         return
@@ -241,7 +243,13 @@ async def _announce(bot: LabBot, record, channel, title, status: FineTuneStatus,
             channel, f"{safe(title)}: the fine-tune {status.status} ({safe(reason)}).{again}"
         )
         return
-    chart = await asyncio.to_thread(loss_curve, status.losses, f"{title}: training loss")
+    chart = await asyncio.to_thread(
+        loss_curve,
+        status.losses,
+        f"{title}: training loss",
+        status.held_out_losses,
+        status.steps_per_epoch,
+    )
     try:
         embed = await samples(bot, record)
     except RunnerError as error:  # busy or unreachable: the version is usable anyway
@@ -253,6 +261,9 @@ async def _announce(bot: LabBot, record, channel, title, status: FineTuneStatus,
         + (f", loss {losses[0]:.2f} → {losses[-1]:.2f}" if losses else "")
         + ". Compare it with /compare models:Pre-trained, in-context and fine-tuned."
     )
+    lines = findings(results_of(status))
+    if lines:
+        done += "\n" + "\n".join(lines)  # numbers and the lab's words only
     await tell(channel, done, embed=embed, file=discord.File(io.BytesIO(chart), "loss.png"))
     final = progress_text(title, status.total_steps, status.total_steps, losses, None)
     await progress.show(final.replace("⏳", "✅"))

@@ -309,6 +309,7 @@ class Sampling(commands.Cog):
                 "version": f"v{tuned.record.version}" if tuned else "",
                 "examples": " / ".join(examples),
                 "method": METHOD_NAMES.get(method, method),
+                "perplexity": fine_tuned.held_out_perplexity(tuned.record.results) if tuned else "",
             },
             model=answered_by(columns),
             max_tokens=max_tokens,

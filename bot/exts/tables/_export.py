@@ -20,6 +20,7 @@ FINETUNE_COLUMNS = [
     ("finetuned", "Fine-tuned"),
     ("version", "Fine-tuned version"),
     ("examples", "In-context examples"),
+    ("perplexity", "Held-out perplexity (pre-trained → fine-tuned)"),
 ]
 TITLES = {  # each table's heading, as the lab names it
     "decoding": "Decoding methods",
@@ -36,7 +37,7 @@ def columns_for(table: str) -> list[tuple[str, str]]:
     if table == "decoding":
         return DECODING_COLUMNS
     if table == "example":
-        return [*FINETUNE_COLUMNS[:4], ("dataset", "Example dataset"), FINETUNE_COLUMNS[4]]
+        return [*FINETUNE_COLUMNS[:4], ("dataset", "Example dataset"), *FINETUNE_COLUMNS[4:]]
     return FINETUNE_COLUMNS
 
 
