@@ -30,6 +30,7 @@ from bot.exts.finetune._examples import load_examples
 from model_runner.decoding.run import stepper_for
 from model_runner.engine.engine import BackgroundWork, DecodeEngine, DecodeJob
 from model_runner.finetune.cohort import Cohort, Member
+from model_runner.finetune.precision import CHOICES, training_dtype
 from model_runner.finetune.trainer import TrainingProgress, save_adapter, train_steps
 from model_runner.protocol import DecodingParams, FineTuneParams
 
@@ -84,14 +85,17 @@ class Class:
         self._thread.join()
 
 
-def one_after_another(engine, model, tokenizer, groups, params, out: Path) -> list[float]:
+def one_after_another(engine, model, tokenizer, groups, params, out: Path, precision=None):
     """Each group's solo run, queued in order; seconds until each group's adapter is saved."""
     started = time.perf_counter()
     finished: list[float] = []
 
     def run(n: int, sentences: list[str]):
         trained = None
-        for trained in train_steps(model, tokenizer, sentences, params, TrainingProgress()):
+        progress = TrainingProgress()
+        for trained in train_steps(
+            model, tokenizer, sentences, params, progress, precision=precision
+        ):
             yield trained  # one optimiser step per slice, as the runner did
         save_adapter(trained, out / f"solo-{n}", {})
         finished.append(time.perf_counter() - started)
@@ -103,10 +107,10 @@ def one_after_another(engine, model, tokenizer, groups, params, out: Path) -> li
     return finished
 
 
-def together(engine, model, tokenizer, groups, params, out: Path) -> list[float]:
+def together(engine, model, tokenizer, groups, params, out: Path, precision=None):
     """Every group in one cohort; seconds until each group's adapter is saved."""
     started = time.perf_counter()
-    cohort = Cohort(model, tokenizer, max_members=len(groups))
+    cohort = Cohort(model, tokenizer, max_members=len(groups), precision=precision)
     finished: list[float] = []
     members = []
     for n, sentences in enumerate(groups):
@@ -127,6 +131,9 @@ def together(engine, model, tokenizer, groups, params, out: Path) -> list[float]
     return finished
 
 
+WAYS = {"one after another": one_after_another, "together": together}
+
+
 def idle_latency(engine, tokenizer, device, seconds: float = 6.0) -> list[float]:
     with Class(engine, tokenizer, device) as students:
         time.sleep(seconds)
@@ -142,18 +149,26 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: as set)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--data-dir", default="data", help="where converted models are cached")
+    parser.add_argument(
+        "--precision", choices=CHOICES, default="auto", help="auto: bfloat16 where native"
+    )
+    parser.add_argument(
+        "--ways", nargs="+", default=["one after another", "together"], choices=list(WAYS)
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     model, tokenizer = load(args.model, device, Path(args.data_dir))
     params = FineTuneParams(epochs=args.epochs)
+    precision = training_dtype(args.precision, device)
     engine = DecodeEngine(model, device, queue_size=64, max_rows=64)
     thread = threading.Thread(target=engine.run, daemon=True)
     thread.start()
     print(
         f"model {args.model} on {device}, {torch.get_num_threads()} torch threads; each group "
-        f"30 sentences x {args.epochs} epochs, batch {params.batch_size}, LoRA rank {params.rank}"
+        f"30 sentences x {args.epochs} epochs, batch {params.batch_size}, LoRA rank "
+        f"{params.rank}, passes in {precision or torch.float32}"
     )
     idle = idle_latency(engine, tokenizer, device)
     print(f"a student's 20-token greedy generation, nothing training: median {_ms(idle)}")
@@ -165,12 +180,13 @@ def main() -> None:
         for n in args.groups:
             groups = group_sentences(n)
             totals = {}
-            for way, run in (("one after another", one_after_another), ("together", together)):
+            for way in args.ways:
+                run = WAYS[way]
                 rows = []
                 for attempt in range(args.repeat):
                     out = Path(scratch) / f"{way[:3]}-{n}-{attempt}"
                     with Class(engine, tokenizer, device) as students:
-                        finished = run(engine, model, tokenizer, groups, params, out)
+                        finished = run(engine, model, tokenizer, groups, params, out, precision)
                     rows.append((max(finished), statistics.mean(finished), min(finished)))
                     lat = students.latencies
                 done, mean, first = (statistics.median(col) for col in zip(*rows, strict=True))
@@ -179,8 +195,9 @@ def main() -> None:
                     f"{n:>6} {way:>17} {done:10.1f} {mean:11.1f} {first:8.1f} "
                     f"{_ms(lat):>16} / {_ms(lat, 0.95)}"
                 )
-            ratio = totals["one after another"] / totals["together"]
-            print(f"{n:>6} {'':>17} together is {ratio:.2f}x as fast to have every model")
+            if len(totals) == 2:
+                ratio = totals["one after another"] / totals["together"]
+                print(f"{n:>6} {'':>17} together is {ratio:.2f}x as fast to have every model")
     engine.stop()
     thread.join()
 

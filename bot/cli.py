@@ -133,6 +133,8 @@ def _runner_config(settings: Settings) -> dict:
         "max_new_tokens": settings.runner.max_new_tokens,
         "device_power_w": settings.runner.device_power_w,
         "queue_size": settings.runner.queue_size,
+        "finetunes_together": settings.runner.finetunes_together,
+        "finetune_precision": settings.runner.finetune_precision,
     }
 
 

@@ -79,6 +79,8 @@ class RunnerSettings:
     max_new_tokens: int = 100  # ceiling on new tokens for any one request
     device_power_w: float = 0.0  # watts for the energy estimate; 0 means a default per device
     queue_size: int = 256  # requests waiting beyond this get "busy, try again in N s"
+    finetunes_together: int = 8  # groups' fine-tunes trained in one pass; more wait in turn
+    finetune_precision: str = "auto"  # auto (bfloat16 where the hardware has it), fp32, bf16
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,13 @@ def _optional_dir(raw: Any) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def _precision(raw: Any) -> str:
+    value = _text(raw).lower()
+    if value not in ("auto", "fp32", "bf16"):
+        raise ValueError("must be auto, fp32 or bf16")
+    return value
+
+
 def _log_level(raw: Any) -> str:
     value = _text(raw).upper()
     if value not in LOG_LEVELS:
@@ -286,6 +295,20 @@ SPECS: tuple[SettingSpec, ...] = (
         "queue_size",
         _int_range(1, 10_000),
         "Requests that may wait for the model before new ones are told to retry.",
+    ),
+    SettingSpec(
+        "LABBOT_FINETUNES_TOGETHER",
+        "runner",
+        "finetunes_together",
+        _int_range(1, 64),
+        "Groups' fine-tunes trained together (1-64); more wait for a place.",
+    ),
+    SettingSpec(
+        "LABBOT_FINETUNE_PRECISION",
+        "runner",
+        "finetune_precision",
+        _precision,
+        "Fine-tune passes in bfloat16 where the hardware has it (auto), always (bf16) or never (fp32).",
     ),
     SettingSpec(
         "LABBOT_DATA_DIR",

@@ -34,6 +34,8 @@ def runner_client(settings: Settings) -> RunnerClient:
         max_new_tokens=runner.max_new_tokens,
         device_power_w=runner.device_power_w,
         queue_size=runner.queue_size,
+        finetunes_together=runner.finetunes_together,
+        finetune_precision=runner.finetune_precision,
     )
 
 

@@ -122,6 +122,8 @@ def connect(
     max_new_tokens: int = 100,
     device_power_w: float = 0.0,
     queue_size: int = 256,
+    finetunes_together: int = 8,
+    finetune_precision: str = "auto",
 ) -> RunnerClient:
     """The client for the configured runner: embedded when `url` is empty."""
     if url:
@@ -134,4 +136,6 @@ def connect(
         max_new_tokens=max_new_tokens,
         device_power_w=device_power_w,
         queue_size=queue_size,
+        finetunes_together=finetunes_together,
+        finetune_precision=finetune_precision,
     )

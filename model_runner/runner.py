@@ -40,6 +40,7 @@ from model_runner.engine.engine import (
     JobOutcome,
 )
 from model_runner.finetune.cohort import Cohort, Member
+from model_runner.finetune.precision import training_dtype
 from model_runner.finetune.trainer import (
     TrainingProgress,
     progress_status,
@@ -110,6 +111,7 @@ class RunnerConfig:
     job_stale_s: float = 30.0  # a job whose runner was silent this long is recorded as failed
     interleave_max_steps: int = 0  # longer fine-tunes go to `hand_off` when set (0: none do)
     finetunes_together: int = 8  # fine-tunes trained in one cohort; more wait for a place
+    finetune_precision: str = "auto"  # auto (bfloat16 where native), fp32 or bf16
     finetune_slice_tokens: int = 512  # padded tokens per training slice between decode steps
 
 
@@ -484,7 +486,12 @@ class ModelRunner:
         assert self._engine is not None
         job = _FineTune(job_id=adapter, adapter=adapter, progress=TrainingProgress())
         engine = self._engine
-        request = {"sentences": sentences, "params": params.to_dict(), "model": self.config.model}
+        request = {
+            "sentences": sentences,
+            "params": params.to_dict(),
+            "model": self.config.model,
+            "precision": self.config.finetune_precision,
+        }
         longest = self.config.interleave_max_steps
         if self.hand_off is not None and longest and steps_of(sentences, params) > longest:
             return await asyncio.to_thread(self._hand_off, job, request)
@@ -530,6 +537,7 @@ class ModelRunner:
                 loaded.tokenizer,
                 max_members=self.config.finetunes_together,
                 slice_tokens=self.config.finetune_slice_tokens,
+                precision=training_dtype(self.config.finetune_precision, loaded.device),
             )
             cohort.join(member)
             self._cohort = cohort

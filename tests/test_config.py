@@ -26,8 +26,12 @@ def test_environment_values_are_parsed(clean_env):
             "LABBOT_INSTRUCTOR_ROLES": "Teacher, Tutor ,",
             "LABBOT_MAX_NEW_TOKENS": "40",
             "LABBOT_RUNNER_URL": "http://gpu-box:8765/",
+            "LABBOT_FINETUNES_TOGETHER": "4",
+            "LABBOT_FINETUNE_PRECISION": "FP32",
         }
     )
+    assert settings.runner.finetunes_together == 4
+    assert settings.runner.finetune_precision == "fp32"
     assert settings.discord.token == Secret("abc.def")
     assert settings.discord.dev_guild_id == 123456789012345678
     assert settings.discord.instructor_roles == ("Teacher", "Tutor")
@@ -59,6 +63,8 @@ def test_command_line_override_wins(clean_env):
         ("LABBOT_DEVICE", "gpu", "LABBOT_DEVICE: must be auto, cpu"),
         ("LABBOT_RUNNER_URL", "gpu-box:8765", "LABBOT_RUNNER_URL: must be an http://"),
         ("LABBOT_LOG_LEVEL", "chatty", "LABBOT_LOG_LEVEL: must be one of"),
+        ("LABBOT_FINETUNE_PRECISION", "fp16", "LABBOT_FINETUNE_PRECISION: must be auto, fp32"),
+        ("LABBOT_FINETUNES_TOGETHER", "0", "LABBOT_FINETUNES_TOGETHER: must be a whole number"),
         ("DISCORD_TOKEN", "two words", "DISCORD_TOKEN: must not contain spaces"),
     ],
 )

@@ -38,6 +38,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from peft.tuners.lora import LoraLayer
 
 from model_runner.finetune.evaluation import Evaluation, split_held_out, weight_counts
+from model_runner.finetune.precision import autocast
 from model_runner.finetune.trainer import TrainingProgress, clean_copy, lora_config, mini_batches
 from model_runner.protocol import FineTuneParams
 
@@ -91,11 +92,13 @@ class Cohort:
         *,
         max_members: int = 8,
         slice_tokens: int = 512,
+        precision: torch.dtype | None = None,
     ) -> None:
         self._base = base_model
         self._tokenizer = tokenizer
         self.max_members = max_members
         self.slice_tokens = slice_tokens
+        self.precision = precision  # bfloat16 autocast for the passes, or None (float32)
         self._lock = threading.Lock()
         self._joining: collections.deque[Member] = collections.deque()  # not yet started
         self._members: collections.deque[Member] = collections.deque()  # training, in turn
@@ -304,7 +307,8 @@ class Cohort:
         input_ids = torch.cat([b["input_ids"] for b in padded])
         mask = torch.cat([b["attention_mask"] for b in padded])
         labels = torch.cat([b["labels"] for b in padded])
-        logits = self._model(input_ids=input_ids, attention_mask=mask).logits
+        with autocast(self.precision, input_ids.device)():
+            logits = self._model(input_ids=input_ids, attention_mask=mask).logits
         per_token = F.cross_entropy(
             logits[:, :-1].float().flatten(0, 1),
             labels[:, 1:].flatten(),

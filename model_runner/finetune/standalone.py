@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from model_runner import jobs
+from model_runner.finetune.precision import training_dtype
 from model_runner.finetune.trainer import (
     TrainingProgress,
     progress_status,
@@ -128,7 +129,13 @@ def _train(
     written = time.monotonic()
     trained = None
     for stepped in train_steps(
-        loaded.model, loaded.tokenizer, sentences, params, progress, private_copy=False
+        loaded.model,
+        loaded.tokenizer,
+        sentences,
+        params,
+        progress,
+        private_copy=False,
+        precision=training_dtype(request.get("precision", "auto"), loaded.device),
     ):
         trained = stepped
         check_cancel()

@@ -28,6 +28,7 @@ from model_runner.finetune.evaluation import (
     split_held_out,
     weight_counts,
 )
+from model_runner.finetune.precision import autocast
 from model_runner.protocol import FineTuneParams, FineTuneStatus
 
 
@@ -115,11 +116,13 @@ def train_steps(
     progress: TrainingProgress,
     *,
     private_copy: bool = True,
+    precision: torch.dtype | None = None,
 ) -> Iterator[torch.nn.Module]:
     """Yield after every optimiser step; the last yield is the trained peft model.
 
     Trains a private copy of `base_model` (the one that serves the class stays as it is),
     or, with `private_copy=False`, `base_model` itself (a process that loaded it to train).
+    `precision` bfloat16 runs the passes under autocast (see precision.py).
     """
     torch.manual_seed(params.seed)
     model = (clean_copy(base_model) if private_copy else base_model).float()  # fp32 training
@@ -139,7 +142,8 @@ def train_steps(
     progress.started = time.perf_counter()
     for batch in batches:
         with torch.enable_grad():
-            loss = model(**batch).loss
+            with autocast(precision, device)():
+                loss = model(**batch).loss
             loss.backward()
             optimiser.step()
             optimiser.zero_grad(set_to_none=True)

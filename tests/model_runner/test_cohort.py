@@ -176,3 +176,34 @@ def test_an_abandoned_cohort_fails_its_runs(tmp_path):
     cohort.abandon(RuntimeError("the engine thread died"))
     assert "engine thread died" in str(run.future.exception(timeout=0))
     assert not cohort.join(member(tmp_path, "g2", CATS, CAT_PARAMS))
+
+
+def test_bfloat16_passes_train_close_to_float32(tmp_path):
+    """Where the hardware has bfloat16 the runner trains under autocast: the same run in
+    float32 and in bfloat16 learns nearly the same (LoRA weights and optimiser are float32)."""
+    model, tokenizer = build_tiny()
+    runs = {}
+    for precision in (None, torch.bfloat16):
+        cohort = Cohort(model, tokenizer, precision=precision)
+        run = member(tmp_path / str(precision), "cats", CATS, CAT_PARAMS)
+        cohort.join(run)
+        for _ in cohort.steps():
+            pass
+        runs[precision] = run.progress.losses
+    assert runs[torch.bfloat16] != runs[None]  # it did run in another format
+    assert runs[torch.bfloat16] == pytest.approx(runs[None], abs=0.05)
+
+
+def test_the_training_format_follows_the_setting_and_the_hardware(monkeypatch):
+    from model_runner.finetune import precision
+
+    cpu = torch.device("cpu")
+    assert precision.training_dtype("fp32", cpu) is None
+    assert precision.training_dtype("bf16", cpu) is torch.bfloat16
+    for native in (True, False):
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda n=native: n)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+        assert precision.training_dtype("auto", cpu) == (torch.bfloat16 if native else None)
+    assert precision.training_dtype("auto", torch.device("mps")) is None
+    with pytest.raises(ValueError, match="auto, fp32, bf16"):
+        precision.training_dtype("fp16", cpu)
