@@ -112,7 +112,7 @@ class RunnerConfig:
     interleave_max_steps: int = 0  # longer fine-tunes go to `hand_off` when set (0: none do)
     finetunes_together: int = 8  # fine-tunes trained in one cohort; more wait for a place
     finetune_precision: str = "auto"  # auto (bfloat16 where native), fp32 or bf16
-    finetune_slice_tokens: int = 512  # padded tokens per training slice between decode steps
+    finetune_slice_tokens: int = 0  # padded tokens per training slice; 0: 512 (CPU), 8192 (GPU)
 
 
 class _UsageFields(TypedDict):
@@ -536,7 +536,8 @@ class ModelRunner:
                 engine.model,
                 loaded.tokenizer,
                 max_members=self.config.finetunes_together,
-                slice_tokens=self.config.finetune_slice_tokens,
+                slice_tokens=self.config.finetune_slice_tokens
+                or (8192 if loaded.device.type == "cuda" else 512),
                 precision=training_dtype(self.config.finetune_precision, loaded.device),
             )
             cohort.join(member)
@@ -589,10 +590,12 @@ class ModelRunner:
             log.error("cannot record fine-tune %s: %s", job.job_id, error)
 
     def _status(self, job: _FineTune) -> FineTuneStatus:
-        cohort, waiting, together = self._cohort, None, 0
+        cohort, waiting, together, eta = self._cohort, None, 0, None
         if cohort is not None and job.member is not None and job.status in jobs.ACTIVE:
-            waiting = cohort.starts_in_s(job.member) if job.status == "queued" else None
-            together = cohort.size() if job.status == "running" else 0
+            if job.status == "queued":
+                waiting = cohort.starts_in_s(job.member)
+            else:
+                together, eta = cohort.last_packed, cohort.eta_s(job.member)
         return progress_status(
             job.job_id,
             job.adapter,
@@ -601,6 +604,7 @@ class ModelRunner:
             job.error,
             starts_in_s=waiting,
             together=together,
+            eta_s=eta,
         )
 
     async def _recorded(self, job_id: str) -> FineTuneStatus:

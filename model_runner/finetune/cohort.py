@@ -10,9 +10,12 @@ gets is the one it would get training alone. Each group keeps its own AdamW opti
 learning rate, rank and seed; adapters are disjoint, so one optimiser's step never touches
 another group's weights. A group joins or leaves (done, cancelled, failed) between two slices.
 
-Slices are bounded by a token budget, so decoding for the rest of the class never waits longer
-behind a slice than it would behind one group's solo step; more than `max_members` runs wait
-in order, with an estimated start.
+Each slice packs runs' next batches in the order the runs started, as many as its token
+budget holds: on a GPU the budget holds every run (the passes cost little more than one run's),
+on a CPU, where a pass costs what its tokens cost, about two, so the first groups get their
+models first instead of every group at the end. The budget also bounds how long decoding for
+the rest of the class waits behind a slice. More than `max_members` runs wait in order; every
+run is told about when it should finish, from the measured pace and the work ahead of it.
 """
 
 from __future__ import annotations
@@ -76,6 +79,11 @@ def _padded(batch: dict, length: int, pad_id: int) -> dict:
     }
 
 
+def _remaining(member: Member) -> int:
+    """Padded tokens still to train in a run's batches."""
+    return sum(_tokens(batch) for batch in list(member.batches))
+
+
 def _tokens(batch: dict) -> int:
     rows, length = batch["input_ids"].shape
     return rows * length
@@ -107,6 +115,10 @@ class Cohort:
         self._rows: list[str] = []  # each row's adapter in the slice being run
         self._serial = 0
         self.s_per_token = 0.0  # measured cost of one padded token (forward and backward)
+        self.tokens_per_s = 0.0  # padded tokens trained per second of wall time, decoding included
+        self._slice_started: float | None = None
+        self._slice_tokens_done = 0
+        self.last_packed = 0  # runs in the last slice
 
     # --- any thread ----------------------------------------------------------------------
 
@@ -122,17 +134,27 @@ class Cohort:
         """How many runs train together now."""
         return len(self._members)
 
+    def eta_s(self, member: Member) -> float | None:
+        """About how long until `member` is saved: the tokens of the runs ahead of it and its
+        own, at the measured pace (None until the pace is known)."""
+        if not self.tokens_per_s:
+            return None
+        members = list(self._members)
+        if member not in members:
+            return None
+        ahead = members[: members.index(member) + 1]
+        return sum(_remaining(m) for m in ahead) / self.tokens_per_s
+
     def starts_in_s(self, member: Member) -> float | None:
-        """For a run waiting for a place: about when one frees (None: unknown, or started)."""
+        """For a run waiting for a place: about when one frees (None: unknown)."""
         with self._lock:
             waiting = list(self._joining)
         if member not in waiting or len(self._members) < self.max_members:
             return 0.0  # being set up, or it joins at the next slice
-        ahead = waiting.index(member)  # runs that take the places freed before its own
-        finishing = sorted(eta for m in list(self._members) if (eta := m.progress.eta_s()))
+        finishing = sorted(eta for m in list(self._members) if (eta := self.eta_s(m)))
         if not finishing:
             return None
-        rounds, place = divmod(ahead, len(finishing))
+        rounds, place = divmod(waiting.index(member), len(finishing))
         return finishing[place] + rounds * finishing[-1]
 
     def abandon(self, error: BaseException) -> None:
@@ -260,12 +282,13 @@ class Cohort:
         assert self._model is not None
         packed: list[tuple[Member, dict]] = []
         budget = self.slice_tokens
-        for member in list(self._members):  # in turn, from the front
+        for member in list(self._members):  # in the order the runs started
             batch = member.batches[0]
             if packed and _tokens(batch) > budget:
                 break
             packed.append((member, member.batches.popleft()))
             budget -= _tokens(batch)
+        self.last_packed = len(packed)
         length = max(batch["input_ids"].shape[1] for _, batch in packed)
         pad_id = self._tokenizer.pad_token_id or 0
         padded = [_padded(batch, length, pad_id) for _, batch in packed]
@@ -276,8 +299,6 @@ class Cohort:
         finally:
             self._rows = []
         self._measure(started, sum(b["input_ids"].shape[0] for b in padded) * length)
-        for member, _ in packed:
-            self._members.remove(member)  # those that go on take their turn at the back
         for (member, _), loss in zip(packed, losses, strict=True):
             if member.future.cancelled():
                 self._leave(member)
@@ -295,9 +316,7 @@ class Cohort:
                 if member.progress.evaluation.epoch_ended(member.progress.step):
                     self._evaluate(member, "epoch")
                 member.on_step()
-                if member.batches:
-                    self._members.append(member)  # its turn comes round again
-                else:
+                if not member.batches:
                     self._finish(member)
 
     def _losses(self, packed: list[tuple[Member, dict]], padded: list[dict]) -> list[float]:
@@ -335,8 +354,17 @@ class Cohort:
         return losses
 
     def _measure(self, started: float, tokens: int) -> None:
+        """The pace: compute per token, and tokens per wall second from one slice's start to
+        the next (what decoding takes in between included)."""
         spent = (time.perf_counter() - started) / max(1, tokens)
         self.s_per_token = spent if not self.s_per_token else 0.8 * self.s_per_token + 0.2 * spent
+        if self._slice_started is not None:
+            wall = started - self._slice_started
+            rate = self._slice_tokens_done / wall if wall > 0 else 0.0
+            if rate:
+                ema = self.tokens_per_s
+                self.tokens_per_s = rate if not ema else 0.8 * ema + 0.2 * rate
+        self._slice_started, self._slice_tokens_done = started, tokens
 
     def _finish(self, member: Member) -> None:
         """Save a finished run's adapter, then tell its owner; the adapter leaves the model."""

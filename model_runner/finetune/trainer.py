@@ -174,8 +174,9 @@ def progress_status(
     *,
     starts_in_s: float | None = None,
     together: int = 0,
+    eta_s: float | None = None,
 ) -> FineTuneStatus:
-    """A job's status as its owner sees it."""
+    """A job's status as its owner sees it (`eta_s`: the trainer's own estimate, if any)."""
     return FineTuneStatus(
         job_id=job_id,
         adapter=adapter,
@@ -183,7 +184,7 @@ def progress_status(
         step=progress.step,
         total_steps=progress.total_steps,
         losses=list(progress.losses),
-        eta_s=progress.eta_s() if status == "running" else None,
+        eta_s=(eta_s if eta_s is not None else progress.eta_s()) if status == "running" else None,
         error=error,
         starts_in_s=None if starts_in_s is None else round(starts_in_s, 1),
         together=together,

@@ -124,9 +124,24 @@ def test_slices_keep_to_their_token_budget(tmp_path):
     for _ in cohort.steps():
         seen.append(tuple(run.progress.step for run in runs))
     assert len(seen) == 3 * 9  # every batch had a slice of its own
-    # ...taken in turn: after each round of three slices every run is one step further.
-    assert seen[2] == (1, 1, 1) and seen[5] == (2, 2, 2)
+    # ...taken in the order the runs started: the first group gets its model first.
+    assert seen[8] == (9, 0, 0) and seen[17] == (9, 9, 0) and seen[-1] == (9, 9, 9)
     assert all(run.future.done() and run.future.exception() is None for run in runs)
+
+
+def test_every_run_is_told_about_when_it_finishes(tmp_path):
+    model, tokenizer = build_tiny()
+    cohort = Cohort(model, tokenizer, slice_tokens=1)
+    runs = [member(tmp_path, f"g{n}", CATS, CAT_PARAMS) for n in range(3)]
+    for run in runs:
+        cohort.join(run)
+    steps = cohort.steps()
+    for _ in range(3):
+        next(steps)
+    etas = [cohort.eta_s(run) for run in runs]
+    assert all(eta is not None and eta > 0 for eta in etas)
+    assert etas[0] < etas[1] < etas[2]  # each waits for the work of those before it
+    assert cohort.last_packed == 1
 
 
 def test_runs_beyond_the_places_wait_in_order_with_an_estimate(tmp_path):
