@@ -1,15 +1,23 @@
-"""A class-sized burst through the batching engine versus plain `generate()` one by one.
+"""A class-sized burst through the batching engine, against what the hardware allows and the
+two baselines a user would write with transformers alone.
 
-    python -m benchmarks.burst                  # N=32 on a GPT-2-124M-shaped model
-    python -m benchmarks.burst --n 64 --device cuda
+    python -m benchmarks.burst                  # N=32 on a GPT-2-124M-shaped model, 3 repeats
+    python -m benchmarks.burst --n 128 --repeat 1
+    python -m benchmarks.burst --device cuda --n 256
 
 N concurrent requests, a mix of greedy, sampling, 5-beam and contrastive search, 50 new
 tokens each (EOS disabled so every request does the same work), on a random-weight model with
 GPT-2 small's shape (12 layers, 768 wide, 50257 tokens; the weights do not change the cost).
-The baseline runs the same requests one after another through transformers' `generate()`.
-transformers 5 has no built-in contrastive search, so its baseline is this project's own
-single-request implementation, which follows `generate()`'s one-request loop.
-Latency is measured from the moment the burst arrives, for both.
+
+- ceiling: the machine's matrix-multiply speed at the model's shapes and the burst's row count,
+  and the burst's arithmetic as the engine ran it (benchmarks/ceiling.py): the engine's share
+  of the ceiling is the ideal time over its time.
+- sequential: the requests one after another through `generate()` (the weakest baseline).
+- batched by method: what a careful user writes: the requests grouped by method, each group one
+  batched, left-padded `generate()` (contrastive, which transformers 5 lacks, through this
+  project's own solo implementation, one request at a time).
+Each configuration runs `--repeat` times and reports the median; latency is measured from the
+moment the burst arrives; peak memory is the resident memory added during the run.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import time
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
+from benchmarks.ceiling import PeakMemory, burst_gflop, ceiling_gflops, model_shapes
 from model_runner.decoding.contrastive import contrastive_search
 from model_runner.decoding.run import stepper_for
 from model_runner.engine.engine import DecodeEngine, DecodeJob
@@ -102,7 +111,51 @@ def run_baseline(model, burst) -> tuple[float, list[float]]:
     return time.perf_counter() - start, latencies
 
 
-def run_engine(model, device, burst) -> tuple[float, list[float], int]:
+def _generate_batch(model, prompts: list[list[int]], params: DecodingParams) -> None:
+    """One left-padded batched `generate()` call for requests of one method."""
+    device = next(model.parameters()).device
+    longest = max(len(p) for p in prompts)
+    ids = torch.zeros(len(prompts), longest, dtype=torch.long, device=device)
+    mask = torch.zeros_like(ids)
+    for row, prompt in enumerate(prompts):
+        ids[row, longest - len(prompt) :] = torch.tensor(prompt, device=device)
+        mask[row, longest - len(prompt) :] = 1
+    kwargs: dict = {
+        "max_new_tokens": params.max_new_tokens,
+        "min_new_tokens": params.max_new_tokens,
+        "pad_token_id": 0,
+        "eos_token_id": None,
+        "do_sample": params.method == "sampling",
+    }
+    if params.method == "beam":
+        kwargs["num_beams"] = params.num_beams
+    elif params.method == "sampling":
+        kwargs.update(top_k=params.top_k, top_p=params.top_p, temperature=params.temperature)
+    with torch.inference_mode():
+        model.generate(ids, attention_mask=mask, **kwargs)
+
+
+def run_batched_baseline(model, burst) -> tuple[float, list[float]]:
+    """The requests grouped by method, each group in one batched call, groups in turn."""
+    start = time.perf_counter()
+    by_method: dict[str, list[int]] = {}
+    for index, (_, params) in enumerate(burst):
+        by_method.setdefault(params.method.value, []).append(index)
+    latencies = [0.0] * len(burst)
+    for indices in by_method.values():
+        params = burst[indices[0]][1]
+        if params.method.value == "contrastive":
+            for index in indices:  # transformers 5 has no contrastive search of its own
+                hf_generate(model, *burst[index])
+                latencies[index] = time.perf_counter() - start
+            continue
+        _generate_batch(model, [burst[i][0] for i in indices], params)
+        for index in indices:
+            latencies[index] = time.perf_counter() - start
+    return time.perf_counter() - start, latencies
+
+
+def run_engine(model, device, burst) -> tuple[float, list[float], DecodeEngine]:
     engine = DecodeEngine(model, device, queue_size=len(burst) + 1, max_rows=512)
     thread = threading.Thread(target=engine.run, daemon=True)
     thread.start()
@@ -117,12 +170,24 @@ def run_engine(model, device, burst) -> tuple[float, list[float], int]:
     total = time.perf_counter() - start
     engine.stop()
     thread.join()
-    return total, [done_at[i] - start for i in range(len(jobs))], engine.steps
+    return total, [done_at[i] - start for i in range(len(jobs))], engine
 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure(run, repeat: int):
+    """`run()` -> (seconds, latencies, ...) `repeat` times: the run with the median time, and
+    the peak memory it added."""
+    results = []
+    for _ in range(repeat):
+        with PeakMemory() as memory:
+            outcome = run()
+        results.append((outcome, memory.added_mb))
+    results.sort(key=lambda item: item[0][0])
+    return results[len(results) // 2]
 
 
 def main() -> None:
@@ -131,32 +196,65 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=50)
     parser.add_argument("--model", choices=["gpt2", "tiny"], default="gpt2")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per configuration")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: as set)")
+    parser.add_argument(
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["sequential", "batched"],
+        help="baselines to leave out (the sequential one takes longest)",
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     model = build_model(args.model, device)
     burst = requests(args.n, model.config.vocab_size, args.new_tokens)
     hf_generate(model, burst[0][0], burst[0][1])  # warm-up
-    engine_s, engine_lat, steps = run_engine(model, device, burst)
-    base_s, base_lat = run_baseline(model, burst)
-    tokens = args.n * args.new_tokens
     print(
-        f"model {args.model} on {device} ({torch.get_num_threads()} threads), "
-        f"{args.n} requests x {args.new_tokens} new tokens, mix {[m['method'] for m in MIX]}"
+        f"model {args.model} on {device}: {torch.get_num_threads()} intra-op threads, "
+        f"{torch.get_num_interop_threads()} inter-op; {args.n} requests x {args.new_tokens} "
+        f"new tokens, mix {[m['method'] for m in MIX]}; median of {args.repeat}"
     )
-    print(f"{'':>22} {'total s':>8} {'tok/s':>8} {'p50 s':>7} {'p95 s':>7}")
-    for name, total, lat in (
-        ("sequential generate()", base_s, base_lat),
-        ("batching engine", engine_s, engine_lat),
-    ):
+    rows: dict[str, tuple[float, list[float], float]] = {}
+    (engine_s, engine_lat, engine), engine_mb = measure(
+        lambda: run_engine(model, device, burst), args.repeat
+    )
+    rows["batching engine"] = (engine_s, engine_lat, engine_mb)
+    if "batched" not in args.skip:
+        (total, lat), mb = measure(lambda: run_batched_baseline(model, burst), args.repeat)
+        rows["batched by method"] = (total, lat, mb)
+    if "sequential" not in args.skip:
+        (total, lat), mb = measure(lambda: run_baseline(model, burst), args.repeat)
+        rows["sequential generate()"] = (total, lat, mb)
+    tokens = args.n * args.new_tokens
+    print(f"{'':>22} {'total s':>8} {'tok/s':>8} {'p50 s':>7} {'p95 s':>7} {'+MB':>6}")
+    for name, (total, lat, mb) in rows.items():
         print(
             f"{name:>22} {total:8.2f} {tokens / total:8.1f} {percentile(lat, 0.5):7.2f} "
-            f"{percentile(lat, 0.95):7.2f}"
+            f"{percentile(lat, 0.95):7.2f} {mb:6.0f}"
         )
+    for name, (total, _, _) in rows.items():
+        if name != "batching engine":
+            print(f"engine vs {name}: {total / engine_s:.2f}x throughput")
     print(
-        f"throughput ratio: {base_s / engine_s:.1f}x   "
-        f"p95 latency ratio: {percentile(base_lat, 0.95) / percentile(engine_lat, 0.95):.1f}x"
-        f"   engine steps: {steps}   mean: {statistics.mean(engine_lat):.2f} s"
+        f"engine p95/p50: {percentile(engine_lat, 0.95) / percentile(engine_lat, 0.5):.2f}, "
+        f"steps {engine.steps}, mean latency {statistics.mean(engine_lat):.2f} s"
     )
+    shapes = model_shapes(model)
+    busy_rows = max(1, round(engine.step_rows / max(1, engine.steps)))
+    body, head = ceiling_gflops(shapes, busy_rows, next(model.parameters()).dtype, device)
+    work = burst_gflop(shapes, engine.prefill_positions, engine.step_rows, engine.logit_rows)
+    body_work = (engine.prefill_positions + engine.step_rows) * shapes.body_flop / 1e9
+    ideal = body_work / body + (work - body_work) / head
+    print(
+        f"ceiling at {busy_rows} rows: matrix products {body:.0f} GFLOP/s (layers), "
+        f"{head:.0f} GFLOP/s (vocabulary); the burst's arithmetic {work:.0f} GFLOP "
+        f"({engine.prefill_positions} prompt positions, {engine.step_rows} row steps) takes "
+        f"{ideal:.1f} s at the ceiling, {tokens / ideal:.0f} new tok/s"
+    )
+    print(f"engine's share of the ceiling: {ideal / engine_s:.0%}")
 
 
 if __name__ == "__main__":

@@ -132,6 +132,9 @@ class DecodeEngine:
         self._decode_until = 0.0
         self._job_s = 5.0  # moving average of a job's time from prefill to its last token
         self.steps = 0
+        # The arithmetic done, for benchmarks: prompt positions prefilled, rows stepped (one
+        # position each) and rows whose logits were computed.
+        self.prefill_positions = self.step_rows = self.logit_rows = 0
 
     # --- any thread ----------------------------------------------------------------------
 
@@ -342,6 +345,8 @@ class DecodeEngine:
         )
         logits = out.logits[:, -1, :].float()  # [jobs, vocab]
         states = out.hidden_states[-1] if hidden else None  # [jobs, longest, H]
+        self.prefill_positions += ids.numel()
+        self.logit_rows += len(jobs)
         elapsed = time.perf_counter() - start
         first = self._batch.add(returned_cache(out), mask).start
         decisions: dict[int, Decision] = {}
@@ -399,6 +404,8 @@ class DecodeEngine:
         states = out.hidden_states[-1] if hidden else None  # [rows, 1, H]
         elapsed = time.perf_counter() - start
         self.steps += 1
+        self.step_rows += len(tokens)
+        self.logit_rows += len(tokens)
         decisions: dict[int, Decision] = {}
         for job in list(self._active):
             job.compute_s += elapsed * len(job.rows) / len(tokens)

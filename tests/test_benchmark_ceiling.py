@@ -1,0 +1,24 @@
+"""The ceiling benchmark counts a model's arithmetic from its own layers."""
+
+from __future__ import annotations
+
+from benchmarks.ceiling import burst_gflop, ceiling_gflops, model_shapes
+from model_runner.tiny import build_tiny
+
+
+def test_the_tiny_gpt2s_matrix_products_are_counted_layer_by_layer():
+    model, _ = build_tiny()  # 2 layers, 64 wide, 512 tokens
+    shapes = model_shapes(model)
+    assert shapes.head == (64, len(_vocab(model)))
+    assert shapes.body == {(64, 192): 2, (64, 64): 2, (64, 256): 2, (256, 64): 2}
+    per_token = 2 * 2 * (64 * 192 + 64 * 64 + 64 * 256 + 256 * 64)
+    assert shapes.body_flop == per_token
+    # 10 prompt positions and 5 row steps through the body, 6 rows of logits.
+    expected = (15 * per_token + 6 * 2 * 64 * shapes.head[1]) / 1e9
+    assert burst_gflop(shapes, 10, 5, 6) == expected
+    body, head = ceiling_gflops(shapes, rows=8, repeat=2)
+    assert body > 0 and head > 0
+
+
+def _vocab(model):
+    return range(model.get_output_embeddings().weight.shape[0])
