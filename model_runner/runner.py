@@ -75,6 +75,7 @@ from model_runner.protocol import (
     Operation,
     RequestTimeout,
     RunAlreadyActive,
+    RunnerBusy,
     RunnerError,
     RunnerInfo,
     RunnerUnavailable,
@@ -89,6 +90,7 @@ from model_runner.protocol import (
 from model_runner.protocol.together import all_or_none
 
 T = TypeVar("T")
+TRAIN_STEPS_WAITING = 16  # /trainstep runs in the engine at once; more are told to retry
 R = TypeVar("R")
 
 log = logging.getLogger(__name__)
@@ -163,6 +165,7 @@ class ModelRunner:
         self._handed: dict[str, str] = {}  # handed jobs not started yet: job id -> owner
         self._cohort: Cohort | None = None  # the fine-tunes training together now
         self._cohort_lock = threading.Lock()
+        self._train_steps = 0  # /trainstep runs queued or running
 
     async def start(self) -> None:
         """Begin loading the model in the background; returns at once."""
@@ -678,16 +681,48 @@ class ModelRunner:
 
     async def train_step(self, op: TrainStep) -> TrainStepResult:
         """A few gradient steps on the text with a throwaway LoRA adapter on a private copy of
-        the model; the shared model's weights never change."""
-
-        def run(loaded: LoadedModel) -> TrainStepResult:
-            assert self._engine is not None
-            return trainstep.train_step(
-                loaded, op.text, op.steps, op.learning_rate, shared=self._engine.model
+        the model; the shared model's weights never change. It runs a step per slice between
+        decode steps, taking turns with fine-tunes, so neither the class nor it waits long."""
+        loaded = await self.wait_ready()
+        engine = self._engine
+        assert engine is not None
+        if engine.down:
+            raise RunnerUnavailable(engine.down)
+        if self._train_steps >= TRAIN_STEPS_WAITING:
+            raise RunnerBusy(
+                f"the model is busy ({self._train_steps} /trainstep runs waiting)",
+                retry_after=engine.retry_after(),
             )
+        queued = time.perf_counter()
+        timing = {"compute": 0.0}
 
-        result, q, c = await self._on_worker(run)
-        return replace(result, **self._usage(q, c))
+        def slices():
+            steps = trainstep.train_step_slices(
+                loaded, op.text, op.steps, op.learning_rate, shared=engine.model
+            )
+            timing.setdefault("start", time.perf_counter())
+            while True:
+                started = time.perf_counter()
+                try:
+                    value = next(steps)
+                except StopIteration:
+                    return
+                finally:
+                    timing["compute"] += time.perf_counter() - started
+                yield value
+
+        future = engine.run_in_background(BackgroundWork(slices()))
+        limit = self.config.request_timeout_s
+        self._train_steps += 1
+        try:
+            result = await asyncio.wait_for(asyncio.wrap_future(future), limit)
+        except TimeoutError:
+            future.cancel()  # the engine drops it at its next turn
+            raise RequestTimeout(f"the request took longer than {limit:g} s") from None
+        finally:
+            self._train_steps -= 1
+        waited = timing.get("start", queued) - queued
+        return replace(result, **self._usage(waited, timing["compute"]))
 
     async def adapter_archive(self, op: AdapterArchive) -> bytes:
         """A zip of a saved adapter's folder, with a README on loading it in a notebook."""

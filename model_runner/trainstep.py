@@ -12,6 +12,7 @@ a deployed model's weights stay frozen at inference.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import torch
 from peft import LoraConfig, get_peft_model
@@ -53,7 +54,24 @@ def train_step(
     shared: torch.nn.Module | None = None,
 ) -> TrainStepResult:
     """Train a throwaway adapter on `text` for `steps` AdamW steps; report the sentence's loss
-    and each token's probability before training and after every step.
+    and each token's probability before training and after every step (all at once)."""
+    with torch.inference_mode(False), torch.enable_grad():
+        *_, result = train_step_slices(loaded, text, steps, learning_rate, shared=shared)
+    assert isinstance(result, TrainStepResult)
+    return result
+
+
+def train_step_slices(
+    loaded: LoadedModel,
+    text: str,
+    steps: int = STEPS_DEFAULT,
+    learning_rate: float = LEARNING_RATE_DEFAULT,
+    *,
+    shared: torch.nn.Module | None = None,
+) -> Iterator[TrainStepResult | None]:
+    """`train_step` a slice at a time, as the engine's background work: the private copy in
+    one slice, then one gradient step per slice, so the class's decoding goes on in between;
+    the last value yielded is the result.
 
     `shared` is the engine's model when it differs from `loaded.model` (a `PeftModel` once
     adapters are loaded); the copy trained here drops those adapters.
@@ -61,38 +79,36 @@ def train_step(
     tokenizer = loaded.tokenizer
     check_token_count(tokenizer, text)
     ids = context_ids(loaded, text)  # a beginning-of-text token, so every token gets a loss
-    # The engine thread runs in inference mode; training needs autograd back. The random
-    # state is forked so that seeding the LoRA initialisation leaves everyone else's alone.
-    with (
-        torch.inference_mode(False),
-        torch.enable_grad(),
-        torch.random.fork_rng(devices=[]),
-    ):
+    # The random state is forked so that seeding the LoRA initialisation leaves everyone
+    # else's alone; only the initialisation draws random numbers, within this one slice.
+    with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEED)
         model = throwaway_model(shared or loaded.model)
-        trainable = [p for p in model.parameters() if p.requires_grad]
-        optimiser = torch.optim.AdamW(trainable, lr=learning_rate)
-        inputs = torch.tensor([ids], device=loaded.device)  # [1, T]
-        targets = inputs[0, 1:]  # [T-1]: token t is predicted from tokens before it
-        losses: list[float] = []
-        probabilities: list[list[float]] = []  # [steps + 1][T-1]
-        for step in range(steps + 1):
-            with torch.set_grad_enabled(step < steps):  # the last pass only measures
-                logits = model(input_ids=inputs, attention_mask=torch.ones_like(inputs)).logits
-                log_probs = torch.log_softmax(logits[0, :-1].float(), dim=-1)  # [T-1, V]
-                token_log_probs = log_probs.gather(1, targets[:, None])[:, 0]  # [T-1]
-                loss = -token_log_probs.mean()
-            losses.append(float(loss.detach()))
-            if not math.isfinite(losses[-1]):
-                raise InvalidRequest(
-                    "the loss became infinite: try a smaller learning_rate", field="learning_rate"
-                )
-            probabilities.append(token_log_probs.detach().exp().cpu().tolist())
-            if step < steps:
-                loss.backward()  # backpropagation: d loss / d (LoRA weights)
-                optimiser.step()
-                optimiser.zero_grad(set_to_none=True)
-        del model, optimiser  # the adapter and the copy go with them
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(trainable, lr=learning_rate)
+    inputs = torch.tensor([ids], device=loaded.device)  # [1, T]
+    targets = inputs[0, 1:]  # [T-1]: token t is predicted from tokens before it
+    losses: list[float] = []
+    probabilities: list[list[float]] = []  # [steps + 1][T-1]
+    yield None  # grad mode: the engine's background slice (or `train_step`) turns it on
+    for step in range(steps + 1):
+        with torch.set_grad_enabled(step < steps):  # the last pass only measures
+            logits = model(input_ids=inputs, attention_mask=torch.ones_like(inputs)).logits
+            log_probs = torch.log_softmax(logits[0, :-1].float(), dim=-1)  # [T-1, V]
+            token_log_probs = log_probs.gather(1, targets[:, None])[:, 0]  # [T-1]
+            loss = -token_log_probs.mean()
+        losses.append(float(loss.detach()))
+        if not math.isfinite(losses[-1]):
+            raise InvalidRequest(
+                "the loss became infinite: try a smaller learning_rate", field="learning_rate"
+            )
+        probabilities.append(token_log_probs.detach().exp().cpu().tolist())
+        if step < steps:
+            loss.backward()  # backpropagation: d loss / d (LoRA weights)
+            optimiser.step()
+            optimiser.zero_grad(set_to_none=True)
+            yield None
+    del model, optimiser  # the adapter and the copy go with them
     tokens = []
     for position, token_id in enumerate(targets.tolist()):
         piece = decode_one(tokenizer, token_id)
@@ -104,7 +120,7 @@ def train_step(
                 text=piece,
             )
         )
-    return TrainStepResult(
+    yield TrainStepResult(
         text=text,
         tokens=tokens,
         losses=losses,

@@ -150,7 +150,8 @@ class DecodeEngine:
         return job.future
 
     def run_in_background(self, work: BackgroundWork) -> Future:
-        """Queue long work; it advances one slice after each decode step (FIFO, one at a time)."""
+        """Queue long work; it advances one slice at a time between decode steps, taking turns
+        with other background work (so a short /trainstep never waits for a fine-tune)."""
         self._inbox.put(work)
         return work.future
 
@@ -515,21 +516,25 @@ class DecodeEngine:
         return not busy or time.perf_counter() >= self._decode_until
 
     def _background_slice(self) -> None:
-        """Advance the first background work by one slice (training needs autograd on)."""
-        work = self._background[0]
+        """Advance the next background work by one slice (training needs autograd on); it
+        then goes to the back of the line, behind the others."""
+        work = self._background.popleft()
         if work.future.cancelled():
-            self._background.popleft()
             return
+        ended = False
         try:
             with torch.inference_mode(False), torch.enable_grad():
                 work.last = next(work.steps)
         except StopIteration:
-            self._background.popleft()
+            ended = True
             work.future.set_result(work.last)
         except Exception as error:  # noqa: BLE001 - reported to whoever started the work
+            ended = True
             log.exception("background work failed")
-            self._background.popleft()
             work.future.set_exception(error)
+        finally:
+            if not ended:  # (also when the thread dies: abandon() then fails it)
+                self._background.append(work)
 
     def _reorder(self, decisions: dict[int, Decision]) -> None:
         """Lay the rows out again: each job's rows follow its parents, contiguously."""

@@ -155,8 +155,8 @@ def test_runs_beyond_the_places_wait_in_order_with_an_estimate(tmp_path):
     next(steps), next(steps)
     assert cohort.size() == 1 and second.progress.step == 0
     wait = cohort.starts_in_s(second)
-    eta = first.progress.eta_s()
-    assert wait is not None and eta is not None and wait == pytest.approx(eta, rel=0.5)
+    eta = cohort.eta_s(first)
+    assert wait is not None and eta is not None and wait == pytest.approx(eta)
     started = []
     second.on_start = lambda: started.append(first.future.done())
     for _ in steps:

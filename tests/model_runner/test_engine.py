@@ -167,3 +167,27 @@ def test_background_work_leaves_decoding_its_fair_share(engine, model_and_tokeni
     during = [t for t in slices if start <= t <= start + took]
     assert len(during) <= took / 0.2 / 2 + 1  # at most about half the time went to slices
     work.future.cancel()
+
+
+def test_short_background_work_takes_turns_with_a_long_one(engine):
+    """A /trainstep (a few slices) queued behind a class's fine-tunes (many slices) is done
+    after a few turns, not after the fine-tunes."""
+    from model_runner.engine.engine import BackgroundWork
+
+    order = []
+
+    def steps(name: str, count: int):
+        for n in range(count):
+            time.sleep(0.01)
+            order.append((name, n))
+            yield n
+
+    long_work = BackgroundWork(steps("fine-tunes", 200))
+    engine.run_in_background(long_work)
+    time.sleep(0.05)
+    short = engine.run_in_background(BackgroundWork(steps("trainstep", 3)))
+    assert short.result(timeout=10) == 2
+    done_at = order.index(("trainstep", 2))
+    assert sum(1 for name, _ in order[:done_at] if name == "fine-tunes") < 20
+    assert not long_work.future.done()
+    long_work.future.cancel()

@@ -176,3 +176,13 @@ async def test_fine_tunes_beyond_the_places_are_queued_with_an_estimate(tmp_path
         assert (await finished(runner, "g2-v1")).status == "done"
     finally:
         await runner.close()
+
+
+async def test_a_trainstep_is_answered_while_a_long_fine_tune_trains(runner):
+    from model_runner.protocol import TrainStep
+
+    await runner.call(StartFineTune("g1-v1", RECIPES, FineTuneParams(epochs=20, batch_size=1)))
+    result = await asyncio.wait_for(runner.call(TrainStep("Mix the eggs", steps=3)), 60)
+    assert len(result.losses) == 4  # before, and after each of 3 steps
+    assert (await runner.call(FineTuneProgress("g1-v1"))).status == "running"  # still at it
+    await runner.call(CancelFineTune("g1-v1"))
