@@ -44,14 +44,14 @@ async def export_user(db: Database, user_id: int) -> dict[str, Any]:
         (user_id,),
     )
     runs = await db.fetchall(
-        "SELECT guild_id, version, status, example, created_at, "
+        "SELECT guild_id, version, status, example, created_at, results, "
         "started_by = ? AS started, approved_by = ? AS approved FROM finetune_jobs "
         "WHERE started_by = ? OR approved_by = ? ORDER BY id",
         (user_id,) * 4,
     )
     return {
         "user_id": str(user_id),
-        "finetune_runs": [dict(r) for r in runs],
+        "finetune_runs": [{**dict(r), "results": json.loads(r["results"] or "{}")} for r in runs],
         "pool_sentences": [dict(r) for r in pooled],
         "groups_joined": [dict(r) for r in groups],
         "answer_revisions": [dict(r) for r in revisions],

@@ -220,6 +220,7 @@ async def test_runs_wait_for_approval_when_required(lab):
 
     mine = json.loads((await teacher.slash("privacy export")).message.files[0].data)
     assert [(r["version"], r["approved"]) for r in mine["finetune_runs"]] == [(2, 1)]
+    assert mine["finetune_runs"][0]["results"]["held_out"]  # what the run measured, too
     await ada.slash("privacy delete")
     await ada.click("Delete my data")
     record = await lab.bot.db.fetchone("SELECT started_by FROM finetune_jobs WHERE version = 2")
