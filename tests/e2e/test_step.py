@@ -254,3 +254,21 @@ async def test_what_a_member_chose_is_exported_and_deleted_on_request(lab):
     # The group's path stays; the next step shows no name.
     await lab.actor("Cleo", roles=["Group 1"]).click("Greedy", message=message)
     assert field(message, "Path").startswith("1. ") and "a former member" in field(message, "Path")
+
+
+async def test_the_groups_fine_tuned_model_steps_as_its_generate_writes(lab):
+    from tests.e2e.test_finetune_models import PROMPT as RECIPE
+    from tests.e2e.test_finetune_models import trained_group
+
+    ada = await trained_group(lab)
+    message = (await ada.slash("step", prompt=RECIPE, model="fine-tuned")).message
+    assert message.embeds[0]["title"] == "Step-through · Fine-tuned v1"
+    for _ in range(3):
+        if "Greedy" in labels(message):  # the fine-tuned model may end the text early
+            await ada.click("Greedy", message=message)
+    adapter = (await lab.bot.db.fetchone("SELECT adapter FROM finetune_jobs"))["adapter"]
+    params = DecodingParams(max_new_tokens=3)
+    generated = await lab.bot.runner.call(Generate(RECIPE, params, adapter))
+    assert [t for t, _, _ in await tokens_of(lab)] == generated.token_ids
+    pretrained = await lab.bot.runner.call(Generate(RECIPE, params))
+    assert generated.token_ids != pretrained.token_ids  # the adapter was used

@@ -22,7 +22,8 @@ METHODS = {  # the lab's names, in the order of the buttons
 }
 END_OF_TEXT = "⏎ end of text"
 PATH_SHOWN = 12  # tokens of the path on the message; the export has every one
-TEXT_LIMIT = 1800  # the prompt and continuation, within a description's 4,096 characters
+PROMPT_LIMIT = 700  # characters of the prompt's end shown (the export has it whole)
+TEXT_LIMIT = 2000  # the prompt and continuation shown, within a description's 4,096
 ENDINGS = {
     "end": "Ended with End.",
     "eos": f"The text ended: {END_OF_TEXT} was chosen.",
@@ -133,12 +134,15 @@ def path_lines(step: StepThrough) -> str:
 
 def step_embed(step: StepThrough, revealed: set[str], usage: str = "") -> discord.Embed:
     """The message of a step-through as it stands."""
-    prompt, _ = clip(step.prompt, TEXT_LIMIT // 2)
-    body, _ = clip(safe(step.text), TEXT_LIMIT - len(safe(prompt)))
+    # The prompt's end, which the continuation follows; cut before escaping (escapes at most
+    # double it), so both fit a description.
+    tail = step.prompt[-PROMPT_LIMIT:]
+    prompt = ("…" if len(tail) < len(step.prompt) else "") + safe(tail)
+    body, _ = clip(safe(step.text), max(TEXT_LIMIT - len(prompt), TEXT_LIMIT // 2))
     cursor = "" if step.ended else " ▏"
     embed = discord.Embed(
         title=f"Step-through · {step.model_label}",
-        description=f"**{safe(prompt)}**{body}{cursor}",
+        description=f"**{prompt}**{body}{cursor}",
         colour=COLOUR,
     )
     if step.tokens:
