@@ -139,10 +139,11 @@ async def press(interaction: discord.Interaction, step_id: int, at: int, action:
                 results.append(picked)
             now, after = await take(bot, current, token)
             results += [after] if after is not None else []
-    usage = usage_line(results) if results else ""
-    await interaction.edit_original_response(
-        embed=step_embed(now, revealed, usage), view=step_view(now)
-    )
+        # Redrawn before the next press has its turn, so the message never shows an older step.
+        usage = usage_line(results) if results else ""
+        await interaction.edit_original_response(
+            embed=step_embed(now, revealed, usage), view=step_view(now)
+        )
 
 
 def _who(interaction: discord.Interaction) -> dict:

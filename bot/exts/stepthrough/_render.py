@@ -81,9 +81,9 @@ def explain(token: StepToken, end_of_text: int | None, revealed: set[str]) -> st
     pick = StepPick.from_dict(token.reason)
     if token.chosen_by == "greedy":
         return (
-            f"**Greedy** took {label}: of every token, the model gives it the highest "
-            f"probability ({percent(token.probability)}). Greedy always takes that one, so "
-            "the same text always goes on the same way."
+            f"**Greedy** took {label}: the model gives it the highest probability of any "
+            f"token ({percent(token.probability)}). Greedy always takes that one, so the same "
+            "text always goes on the same way."
         )
     if token.chosen_by == "sampling":
         settings = pick.params
