@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import threading
 import time
 import uuid
@@ -32,6 +33,7 @@ from model_runner import __version__, anatomy, introspect, jobs, trainstep
 from model_runner.adapters import AdapterRegistry
 from model_runner.archive import adapter_zip
 from model_runner.decoding.run import stepper_for
+from model_runner.decoding.stepping import Stepper
 from model_runner.energy import typical_power_w, watt_hours
 from model_runner.engine.engine import (
     BackgroundWork,
@@ -58,6 +60,7 @@ from model_runner.protocol import (
     CancelFineTune,
     Compare,
     CompareResult,
+    DecodingMethod,
     Embedding,
     EmbeddingResult,
     FineTuneProgress,
@@ -82,12 +85,16 @@ from model_runner.protocol import (
     SamplerStages,
     SamplerStagesResult,
     StartFineTune,
+    StepCandidates,
+    StepResult,
     Tokenize,
     TokenizeResult,
     TrainStep,
     TrainStepResult,
 )
+from model_runner.protocol.limits import SEED_RANGE, STEP_TOKENS_MAX
 from model_runner.protocol.together import all_or_none
+from model_runner.stepthrough import StepProbe
 
 T = TypeVar("T")
 TRAIN_STEPS_WAITING = 16  # /trainstep runs in the engine at once; more are told to retry
@@ -424,26 +431,13 @@ class ModelRunner:
         """
         params, adapter = op.params, op.adapter
         self._check_ceiling(params.max_new_tokens)
-        if adapter is not None:
-            self.adapters.path(adapter)  # an unknown adapter fails here, naming it
-        loaded = await self.wait_ready()
+        loaded, prompt_ids = await self._prompt_ids(op.prompt, adapter)
         assert self._engine is not None
         tokenizer = loaded.tokenizer
-        prompt_ids = tokenizer(op.prompt)["input_ids"]
-        if not prompt_ids:
-            raise InvalidRequest("prompt must contain at least one token", field="prompt")
         check_fits(len(prompt_ids), params.max_new_tokens, self._engine.max_positions)
         eos = tokenizer.eos_token_id
         stepper = stepper_for(params, eos, tokenizer.pad_token_id, loaded.device)
-        job = DecodeJob(
-            prompt_ids, stepper, timeout_s=self.config.request_timeout_s, adapter=adapter
-        )
-        future: Future = self._engine.submit(job)
-        try:
-            outcome: JobOutcome = await asyncio.wrap_future(future)
-        except asyncio.CancelledError:
-            job.cancel()
-            raise
+        outcome = await self._decode(prompt_ids, stepper, adapter)
         tokens = outcome.tokens
         return GenerateResult(
             prompt=op.prompt,
@@ -453,6 +447,62 @@ class ModelRunner:
             token_ids=tokens,
             finish_reason="eos" if tokens and tokens[-1] == eos else "length",
             params=params.to_dict(),
+            **self._usage(outcome.queue_s, outcome.compute_s),
+        )
+
+    async def _prompt_ids(self, prompt: str, adapter: str | None) -> tuple[LoadedModel, list[int]]:
+        """The loaded model and the prompt's token ids, encoded as for generation; an unknown
+        adapter fails first, naming it."""
+        if adapter is not None:
+            self.adapters.path(adapter)
+        loaded = await self.wait_ready()
+        prompt_ids = loaded.tokenizer(prompt)["input_ids"]
+        if not prompt_ids:
+            raise InvalidRequest("prompt must contain at least one token", field="prompt")
+        return loaded, prompt_ids
+
+    async def _decode(self, ids: list[int], stepper: Stepper, adapter: str | None) -> JobOutcome:
+        """Decode `ids` with `stepper` in the engine's batch, with everyone else's rows."""
+        assert self._engine is not None
+        job = DecodeJob(ids, stepper, timeout_s=self.config.request_timeout_s, adapter=adapter)
+        future: Future = self._engine.submit(job)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            job.cancel()
+            raise
+
+    async def step_candidates(self, op: StepCandidates) -> StepResult:
+        """One step of a continuation built token by token: the likeliest next tokens after
+        the prompt and the tokens chosen so far, and (with `op.params`) the token that method
+        picks and why. The step is decoded in the engine's batch like /generate's tokens, by
+        the method's own stepper, so the pick is the token /generate would write next."""
+        chosen = op.chosen
+        self._check_ceiling(len(chosen) + 1)
+        loaded, prompt_ids = await self._prompt_ids(op.prompt, op.adapter)
+        assert self._engine is not None
+        tokenizer = loaded.tokenizer
+        # The prompt leaves room for a whole step-through, so no step fails for want of it.
+        check_fits(len(prompt_ids), STEP_TOKENS_MAX, self._engine.max_positions)
+        vocabulary = len(tokenizer)
+        if any(token >= vocabulary for token in chosen):
+            raise InvalidRequest(
+                f"chosen must hold token ids below {vocabulary:,}, this model's vocabulary",
+                field="chosen",
+            )
+        params = op.params
+        if params is not None and params.method is DecodingMethod.SAMPLING and params.seed is None:
+            params = replace(params, seed=random.randrange(SEED_RANGE[1] + 1))  # said in the pick
+        probe = StepProbe(tokenizer, op.top, params, chosen=len(chosen), device=loaded.device)
+        outcome = await self._decode(prompt_ids + chosen, probe, op.adapter)
+        return StepResult(
+            prompt=op.prompt,
+            chosen=list(chosen),
+            text=introspect.decode_text(tokenizer, chosen, skip_special_tokens=True),
+            candidates=probe.candidates,
+            end_of_text=tokenizer.eos_token_id,
+            pick=probe.pick,
+            adapter=op.adapter,
             **self._usage(outcome.queue_s, outcome.compute_s),
         )
 

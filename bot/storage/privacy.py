@@ -49,8 +49,22 @@ async def export_user(db: Database, user_id: int) -> dict[str, Any]:
         "WHERE started_by = ? OR approved_by = ? ORDER BY id",
         (user_id,) * 4,
     )
+    steps_started = await db.fetchall(
+        "SELECT guild_id, prompt, model_label, ended, created_at FROM step_throughs "
+        "WHERE started_by = ? ORDER BY id",
+        (user_id,),
+    )
+    steps_chosen = await db.fetchall(
+        "SELECT s.guild_id, s.prompt, t.position, t.text, t.probability, t.chosen_by, "
+        "t.user_name, t.chosen_at FROM step_tokens t "
+        "JOIN step_throughs s ON s.id = t.step_through WHERE t.user_id = ? "
+        "ORDER BY t.step_through, t.position",
+        (user_id,),
+    )
     return {
         "user_id": str(user_id),
+        "step_throughs_started": [dict(r) for r in steps_started],
+        "step_tokens_chosen": [dict(r) for r in steps_chosen],
         "finetune_runs": [{**dict(r), "results": json.loads(r["results"] or "{}")} for r in runs],
         "pool_sentences": [dict(r) for r in pooled],
         "groups_joined": [dict(r) for r in groups],
@@ -77,6 +91,10 @@ async def delete_user(db: Database, user_id: int) -> dict[str, int]:
             "runs_anonymised": "UPDATE finetune_jobs SET started_by = NULL WHERE started_by = ?",
             "approvals_anonymised": "UPDATE finetune_jobs SET approved_by = NULL "
             "WHERE approved_by = ?",
+            "step_throughs_anonymised": "UPDATE step_throughs SET started_by = NULL "
+            "WHERE started_by = ?",
+            "step_tokens_anonymised": "UPDATE step_tokens SET user_id = NULL, "
+            "user_name = NULL WHERE user_id = ?",
         }
         for name, sql in statements.items():
             cursor = await conn.execute(sql, (user_id,))

@@ -34,6 +34,11 @@ SAMPLING_TOP_K_DEFAULT = 50  # transformers' default for sampling
 NEXT_TOKEN_TOP_RANGE = (1, 50)
 NEXT_TOKEN_TOP_DEFAULT = 10
 
+# --- step-through: a continuation built one token at a time -----------------------------------
+STEP_TOKENS_MAX = 40  # tokens a step-through adds at most (the prompt must leave room for them)
+STEP_TOP_RANGE = (1, 10)  # candidates shown per step
+STEP_TOP_DEFAULT = 5
+
 # --- attention, embeddings, train step --------------------------------------------------------
 MAX_TOKENS = 64  # tokens of a text for /attention and /trainstep (the matrix is at most 64x64)
 WORDS_RANGE = (1, 8)  # words per /embedding request
@@ -145,6 +150,18 @@ def check_lines(
             f"each {noun} must be at most {max_chars} characters (got {len(long)})", field=name
         )
     return cleaned
+
+
+def check_token_ids(name: str, values: object, most: int) -> list[int]:
+    """A list of at most `most` token ids (whole numbers of at least 0); the runner checks
+    them against its vocabulary."""
+    if not isinstance(values, list | tuple) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values
+    ):
+        raise _invalid(name, "must be a list of token ids (whole numbers of at least 0)")
+    if len(values) > most:
+        raise _invalid(name, f"must hold at most {most} tokens (got {len(values)})")
+    return list(values)
 
 
 def valid_id(value: object) -> bool:

@@ -30,6 +30,7 @@ from model_runner.protocol.results import (
     NextTokenResult,
     RunnerInfo,
     SamplerStagesResult,
+    StepResult,
     TokenizeResult,
     TrainStepResult,
 )
@@ -178,6 +179,45 @@ class SamplerStages(Operation[SamplerStagesResult]):
         object.__setattr__(self, "top_p", L.check_top_p(self.top_p))
         L.check_int("top", self.top, *L.NEXT_TOKEN_TOP_RANGE)
         L.check_optional_int("seed", self.seed, *L.SEED_RANGE)
+
+
+# The methods a step can ask for: each picks one next token (beam search keeps several
+# continuations, so it has no single next token until it ends).
+STEP_METHODS = (DecodingMethod.GREEDY, DecodingMethod.SAMPLING, DecodingMethod.CONTRASTIVE)
+
+
+@dataclass(frozen=True)
+class StepCandidates(Operation[StepResult]):
+    """One step of a continuation built a token at a time: after `prompt` and the tokens
+    `chosen` so far, the `top` likeliest next tokens; with `params`, also the token its method
+    picks there and why. The pick is the token /generate's method would write next with the
+    same settings (`chosen` counts as its new tokens so far, for min_new_tokens)."""
+
+    name: ClassVar[str] = "step_candidates"
+
+    prompt: str
+    chosen: list[int] = field(default_factory=list)  # token ids added so far, in order
+    adapter: str | None = None  # a saved adapter's id; None = the pre-trained model
+    top: int = L.STEP_TOP_DEFAULT
+    params: DecodingParams | None = None  # greedy, sampling or contrastive; None = no pick
+
+    def __post_init__(self) -> None:
+        L.check_text(self.prompt, "prompt")
+        chosen = L.check_token_ids("chosen", self.chosen, L.STEP_TOKENS_MAX - 1)
+        object.__setattr__(self, "chosen", chosen)
+        if self.adapter is not None:
+            L.check_id("adapter", self.adapter)
+        L.check_int("top", self.top, *L.STEP_TOP_RANGE)
+        if self.params is None:
+            return
+        if not isinstance(self.params, DecodingParams):
+            raise InvalidRequest("params must be decoding parameters", field="params")
+        if self.params.method not in STEP_METHODS:
+            raise InvalidRequest(
+                "method must be greedy, sampling or contrastive: beam search keeps several "
+                "continuations, so it picks no single next token",
+                field="method",
+            )
 
 
 @dataclass(frozen=True)

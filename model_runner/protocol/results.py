@@ -98,6 +98,45 @@ class SamplerStagesResult(Usage):
 
 
 @dataclass(frozen=True)
+class ScoredCandidate(Message):
+    """A candidate contrastive search weighed at one step."""
+
+    id: int
+    text: str
+    display: str
+    probability: float  # the model's, as contrastive search weighs it (after any ban)
+    penalty: float  # degeneration penalty: its highest cosine similarity to an earlier token
+    score: float  # (1 - penalty_alpha) * probability - penalty_alpha * penalty
+
+
+@dataclass(frozen=True)
+class StepPick(Message):
+    """The token one decoding method picked at a step, and what it picked it by."""
+
+    method: str  # "greedy", "sampling" or "contrastive"
+    token: TokenProbability  # probability: the model's, as the candidates show it
+    params: dict[str, Any]  # the method's settings, defaults filled in
+    drawn_probability: float | None = None  # sampling: in the distribution it drew from
+    seed: int | None = None  # sampling: the same seed draws the same token
+    penalty_alpha: float | None = None  # contrastive
+    scored: list[ScoredCandidate] = field(default_factory=list)  # contrastive, likeliest first
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepResult(Usage):
+    """One step of a continuation built token by token: the likeliest next tokens after the
+    prompt and the tokens chosen so far, and the pick of a method when one was asked."""
+
+    prompt: str
+    chosen: list[int]  # the token ids chosen so far
+    text: str  # those tokens as text (special tokens removed)
+    candidates: list[TokenProbability]  # the model's likeliest next tokens, likeliest first
+    end_of_text: int | None  # the end-of-text token's id (None if the model has none)
+    pick: StepPick | None = None
+    adapter: str | None = None  # the LoRA adapter used, None for the base model
+
+
+@dataclass(frozen=True)
 class TokenLoss(Message):
     """How surprised the model was by one token of a text."""
 

@@ -36,6 +36,7 @@ from model_runner.protocol import (
     RunnerUnavailable,
     SamplerStages,
     StartFineTune,
+    StepCandidates,
     Tokenize,
     TrainStep,
 )
@@ -61,6 +62,13 @@ SAMPLES: list[Operation] = [
     ListAdapters(),
     AdapterArchive("g1-v1"),
     SamplerStages("Mix the flour", temperature=1.3, top_k=20, top_p=0.8, top=4, seed=9),
+    StepCandidates(
+        "Mix the flour",
+        [265, 42],
+        "g1-v2",
+        top=3,
+        params=DecodingParams(method="contrastive", penalty_alpha=0.5, top_k=3),
+    ),
 ]
 
 

@@ -27,6 +27,8 @@ COUNTED = {
     "cases_anonymised": ("case you wrote", "cases you wrote"),
     "runs_anonymised": ("fine-tune you started", "fine-tunes you started"),
     "approvals_anonymised": ("fine-tune you approved", "fine-tunes you approved"),
+    "step_throughs_anonymised": ("step-through you started", "step-throughs you started"),
+    "step_tokens_anonymised": ("step-through token you chose", "step-through tokens you chose"),
 }
 
 
@@ -93,8 +95,9 @@ class Privacy(commands.Cog):
     async def delete(self, interaction: discord.Interaction) -> None:
         """Delete your personal data (your group's answers stay, anonymised)."""
         await interaction.response.send_message(
-            "This removes your group memberships and your name from your answers and table "
-            "rows. The group's work stays, without your name. Sure?",
+            "This removes your group memberships and your name from your answers, table "
+            "rows, pool sentences, fine-tunes and step-throughs. The group's work stays, "
+            "without your name. Sure?",
             view=ConfirmDelete(self.bot, interaction.user.id),
             ephemeral=True,
         )

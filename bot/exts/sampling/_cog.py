@@ -21,6 +21,7 @@ from bot.exts.sampling._stages import CHART, shown_tokens, stages_embed
 from bot.groups import group_of, require_group
 from bot.permissions import is_instructor
 from bot.progress import show_queue
+from bot.prompts import check_prompt
 from bot.storage import finetune_jobs, guild_settings, pools, tables
 from model_runner.protocol import (
     LAB_SETTINGS,
@@ -39,16 +40,6 @@ COMPARISONS = [
     app_commands.Choice(name="The four decoding methods", value="methods"),
     app_commands.Choice(name="Pre-trained, in-context and fine-tuned", value="models"),
 ]
-MAX_PROMPT = 1000
-
-
-def check_prompt(prompt: str) -> str:
-    """A prompt with something in it, not too long for the model or for Discord."""
-    if not prompt.strip():
-        raise LabError("The prompt is empty: give the model some text to continue.")
-    if len(prompt) > MAX_PROMPT:
-        raise LabError(f"The prompt is too long ({len(prompt)} characters; at most {MAX_PROMPT}).")
-    return prompt
 
 
 def decoding_params(ceiling: int, **values) -> DecodingParams:
