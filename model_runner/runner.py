@@ -31,6 +31,8 @@ from typing import TypedDict, TypeVar
 from model_runner import __version__, anatomy, introspect, jobs, trainstep
 from model_runner.adapters import AdapterRegistry
 from model_runner.archive import adapter_zip
+from model_runner.beam_tree import BeamRecorder, trace_result
+from model_runner.decoding.beam import BeamStepper, StepWatch
 from model_runner.decoding.run import stepper_for
 from model_runner.energy import typical_power_w, watt_hours
 from model_runner.engine.engine import (
@@ -54,9 +56,12 @@ from model_runner.protocol import (
     AdapterList,
     Attention,
     AttentionResult,
+    BeamTrace,
+    BeamTraceResult,
     CancelFineTune,
     Compare,
     CompareResult,
+    DecodingParams,
     Embedding,
     EmbeddingResult,
     FineTuneProgress,
@@ -418,18 +423,58 @@ class ModelRunner:
         share forward passes with base-model rows and other adapters' rows.
         """
         params, adapter = op.params, op.adapter
+        outcome, loaded = await self._decode(op.prompt, params, adapter)
+        tokenizer, tokens = loaded.tokenizer, outcome.tokens
+        return GenerateResult(
+            prompt=op.prompt,
+            method=params.method.value,
+            adapter=adapter,
+            text=introspect.decode_text(tokenizer, tokens, skip_special_tokens=True),
+            token_ids=tokens,
+            finish_reason="eos" if tokens and tokens[-1] == tokenizer.eos_token_id else "length",
+            params=params.to_dict(),
+            **self._usage(outcome.queue_s, outcome.compute_s),
+        )
+
+    async def beam_trace(self, op: BeamTrace) -> BeamTraceResult:
+        """Beam search step by step: the same search as `generate` with the same parameters
+        (decoded by the engine like any request), with a watch that records every step."""
+        recorder = BeamRecorder(op.params.num_beams)
+        outcome, loaded = await self._decode(op.prompt, op.params, op.adapter, recorder)
+        result = trace_result(
+            recorder,
+            loaded.tokenizer,
+            prompt=op.prompt,
+            params=op.params.to_dict(),
+            adapter=op.adapter,
+        )
+        if result.winner.token_ids != outcome.tokens:  # the trace follows the search it watched
+            raise RuntimeError("the beam trace lost track of the search's winner")
+        return replace(result, **self._usage(outcome.queue_s, outcome.compute_s))
+
+    async def _decode(
+        self,
+        prompt: str,
+        params: DecodingParams,
+        adapter: str | None,
+        watch: StepWatch | None = None,
+    ) -> tuple[JobOutcome, LoadedModel]:
+        """Decode one request on the engine (checked against the ceiling, the adapters and the
+        model's positions first); a beam search's `watch` is told what each step did."""
         self._check_ceiling(params.max_new_tokens)
         if adapter is not None:
             self.adapters.path(adapter)  # an unknown adapter fails here, naming it
         loaded = await self.wait_ready()
         assert self._engine is not None
         tokenizer = loaded.tokenizer
-        prompt_ids = tokenizer(op.prompt)["input_ids"]
+        prompt_ids = tokenizer(prompt)["input_ids"]
         if not prompt_ids:
             raise InvalidRequest("prompt must contain at least one token", field="prompt")
         check_fits(len(prompt_ids), params.max_new_tokens, self._engine.max_positions)
-        eos = tokenizer.eos_token_id
-        stepper = stepper_for(params, eos, tokenizer.pad_token_id, loaded.device)
+        stepper = stepper_for(params, tokenizer.eos_token_id, tokenizer.pad_token_id, loaded.device)
+        if watch is not None:
+            assert isinstance(stepper, BeamStepper)
+            stepper.watch = watch
         job = DecodeJob(
             prompt_ids, stepper, timeout_s=self.config.request_timeout_s, adapter=adapter
         )
@@ -439,17 +484,7 @@ class ModelRunner:
         except asyncio.CancelledError:
             job.cancel()
             raise
-        tokens = outcome.tokens
-        return GenerateResult(
-            prompt=op.prompt,
-            method=params.method.value,
-            adapter=adapter,
-            text=introspect.decode_text(tokenizer, tokens, skip_special_tokens=True),
-            token_ids=tokens,
-            finish_reason="eos" if tokens and tokens[-1] == eos else "length",
-            params=params.to_dict(),
-            **self._usage(outcome.queue_s, outcome.compute_s),
-        )
+        return outcome, loaded
 
     async def compare(self, op: Compare) -> CompareResult:
         """The lab's table row: Greedy, 5-Beam, Contrastive Search, Random Sampling."""

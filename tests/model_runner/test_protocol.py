@@ -18,6 +18,7 @@ from model_runner.protocol import (
     OPERATIONS,
     AdapterArchive,
     Attention,
+    BeamTrace,
     CancelFineTune,
     Compare,
     DecodingParams,
@@ -61,6 +62,7 @@ SAMPLES: list[Operation] = [
     ListAdapters(),
     AdapterArchive("g1-v1"),
     SamplerStages("Mix the flour", temperature=1.3, top_k=20, top_p=0.8, top=4, seed=9),
+    BeamTrace("Once upon a time", DecodingParams(method="beam", max_new_tokens=6, num_beams=3)),
 ]
 
 
