@@ -13,7 +13,9 @@ PROMPT = "The best thing about AI is its ability to"
 
 
 async def reveal_beam(lab) -> None:
-    await lab.actor("Ms Rivera", roles=["Instructor"]).slash("lab reveal", method="beam")
+    teacher = lab.actor("Ms Rivera", roles=["Instructor"])
+    revealed = await teacher.slash("lab reveal", method="beam")
+    assert "Students can now use /explain and /beamtree." in revealed.text
 
 
 def winner(message) -> str:
@@ -70,6 +72,8 @@ async def test_groups_guess_before_the_instructor_reveals_beam_search(lab):
     assert "beamtree" not in compared.text
     teacher = await lab.actor("Ms Rivera", roles=["Instructor"]).slash("beamtree", prompt=PROMPT)
     assert not teacher.ephemeral and teacher.message.files  # instructors may look first
+    everything = await lab.actor("Ms Rivera", roles=["Instructor"]).slash("lab reveal")
+    assert "Students can now use /explain, /beamtree and /sampler." in everything.text
 
 
 async def test_the_button_under_compare_draws_the_5_beam_columns_search(lab):
