@@ -17,14 +17,19 @@ import functools
 import io
 import math
 from collections.abc import Callable, Sequence
-from typing import ParamSpec
+from dataclasses import dataclass
+from typing import Literal, ParamSpec
 
 import numpy as np
 from matplotlib import font_manager
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ft2font import FT2Font
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.text import Text
 from matplotlib.ticker import Formatter, MaxNLocator
 
 BAR_COLOUR = "#5865F2"
@@ -409,9 +414,127 @@ def sampler_stages_figure(
     return _style(fig, axes[0], "")
 
 
+@dataclass(frozen=True)
+class TreeNode:
+    """One continuation in the beam tree: a token, its score, and what the search did with it."""
+
+    label: str  # the token as a student reads it (a leading space as ␣)
+    score: float  # summed log-probability of the beam up to and with this token
+    fate: str  # "kept", "finished" or "dropped"
+    parent: int  # the node it extends in the column before (the first column: the prompt, 0)
+    winner: bool = False  # on the path of the hypothesis beam search returns
+    final: float | None = None  # finished: the length-penalised score hypotheses are ranked by
+
+
+# How each fate is drawn: (edge colour, face colour, edge line style, text colour).
+TREE_STYLES: dict[str, tuple[str, str, Literal["solid", "dashed"], str]] = {
+    "kept": ("#5865F2", "#FFFFFF", "solid", "#202225"),
+    "finished": ("#FAA61A", "#FFF4E0", "solid", "#202225"),
+    "dropped": ("#99AAB5", "#FFFFFF", "dashed", "#72767D"),
+}
+WINNER_COLOUR = "#3BA55C"
+TREE_LABEL_CHARS = 12  # a longer token is cut, so that the columns keep apart
+_HALF_NODE = 0.36  # half a node's width, in steps: where the edges meet the boxes
+
+
+def tree_node_text(node: TreeNode) -> str:
+    """A node's two lines: the token, then its score (a finished one's ranking score too)."""
+    label = node.label if len(node.label) <= TREE_LABEL_CHARS else node.label[:11] + "…"
+    score = f"{node.score:.2f}"
+    if node.final is not None:
+        score += f" ({node.final:.2f})"
+    return f"{chart_text(label)}\n{score}"
+
+
+def beam_tree_figure(prompt: str, columns: Sequence[Sequence[TreeNode]], title: str) -> Figure:
+    """Beam search left to right: the prompt, then each step's continuations, best (highest
+    score) at the top; kept beams in blue boxes, finished hypotheses in amber, dropped ones
+    grey and dashed, each joined to the beam it extends; the winner's path bold and green."""
+    steps = len(columns)
+    rows = max((len(column) for column in columns), default=1)
+    width, height = 1.2 + 1.75 * (steps + 1), 1.3 + 0.58 * rows
+    fig = _new_figure(figsize=(width, height), dpi=110)
+    ax = fig.subplots()
+    # Fixed margins in inches: the title above, the legend below.
+    fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.55 / height, bottom=0.45 / height)
+    ax.set_axis_off()
+    ax.set_xlim(-0.5, steps + 0.5)
+    ax.set_ylim(-rows + 0.5, 0.75)
+
+    def node(x: float, y: float, text: str, fate: str, winner: bool) -> Text:
+        edge, face, style, colour = TREE_STYLES[fate]
+        return ax.text(
+            x,
+            y,
+            text,
+            ha="center",
+            va="center",
+            fontsize=9,
+            color=colour,
+            fontweight="bold" if winner else "normal",
+            bbox={
+                "boxstyle": "round,pad=0.3",
+                "facecolor": face,
+                "edgecolor": WINNER_COLOUR if winner else edge,
+                "linestyle": style,
+                "linewidth": 2.4 if winner else 1.0,
+            },
+            zorder=3,
+            gid=f"{fate}{'-winner' if winner else ''}",
+        )
+
+    ax.text(0, 0.55, "prompt", ha="center", fontsize=9, color="#4F545C")
+    boxes: list[list[Text]] = [[node(0, 0, chart_text(prompt), "kept", winner=True)]]
+    for step, column in enumerate(columns, 1):
+        ax.text(step, 0.55, f"step {step}", ha="center", fontsize=9, color="#4F545C")
+        boxes.append(
+            [
+                node(step, -rank, tree_node_text(item), item.fate, item.winner)
+                for rank, item in enumerate(column)
+            ]
+        )
+    # Edges run from the right side of a parent's box to the left side of its child's.
+    fig.draw_without_rendering()
+    to_data = ax.transData.inverted()
+
+    def side(text: Text, right: bool) -> float:
+        patch = text.get_bbox_patch()
+        extent = (patch or text).get_window_extent()
+        x, _ = to_data.transform((extent.x1 if right else extent.x0, extent.y0))
+        return float(x)
+
+    for step, column in enumerate(columns, 1):
+        for rank, item in enumerate(column):
+            parent = boxes[step - 1][item.parent if step > 1 else 0]
+            dropped = item.fate == "dropped"
+            ax.plot(
+                [side(parent, right=True), side(boxes[step][rank], right=False)],
+                [parent.get_position()[1], -rank],
+                color=WINNER_COLOUR if item.winner else TREE_STYLES[item.fate][0],
+                linewidth=2.4 if item.winner else 0.6 if dropped else 0.9,
+                linestyle="dashed" if dropped else "solid",
+                alpha=0.7 if dropped else 1.0,
+                zorder=2 if item.winner else 1,
+            )
+    handles: list[Artist] = [
+        Patch(facecolor=face, edgecolor=edge, linestyle=style, label=label)
+        for (edge, face, style, _), label in zip(
+            TREE_STYLES.values(),
+            ["kept: a beam carried on", "finished (score ÷ length)", "dropped"],
+            strict=True,
+        )
+    ]
+    handles.append(Line2D([], [], color=WINNER_COLOUR, linewidth=2.4, label="the winner's path"))
+    fig.legend(handles=handles, loc="lower left", ncols=4, fontsize=9, frameon=False)
+    if title:
+        ax.set_title(chart_text(title), fontsize=11, loc="left")
+    return fig
+
+
 probability_bars = _as_png(probability_figure)
 loss_curve = _as_png(loss_figure)
 attention_heatmap = _as_png(attention_figure)
 embedding_map = _as_png(embedding_figure)
 train_step_chart = _as_png(train_step_figure)
 sampler_stages_chart = _as_png(sampler_stages_figure)
+beam_tree_chart = _as_png(beam_tree_figure)

@@ -32,6 +32,8 @@ from typing import TypedDict, TypeVar
 from model_runner import __version__, anatomy, introspect, jobs, trainstep
 from model_runner.adapters import AdapterRegistry
 from model_runner.archive import adapter_zip
+from model_runner.beam_tree import BeamRecorder, trace_result
+from model_runner.decoding.beam import BeamStepper, StepWatch
 from model_runner.decoding.run import stepper_for
 from model_runner.decoding.stepping import Stepper
 from model_runner.energy import typical_power_w, watt_hours
@@ -57,10 +59,13 @@ from model_runner.protocol import (
     AdapterList,
     Attention,
     AttentionResult,
+    BeamTrace,
+    BeamTraceResult,
     CancelFineTune,
     Compare,
     CompareResult,
     DecodingMethod,
+    DecodingParams,
     Embedding,
     EmbeddingResult,
     FineTuneProgress,
@@ -430,25 +435,54 @@ class ModelRunner:
         share forward passes with base-model rows and other adapters' rows.
         """
         params, adapter = op.params, op.adapter
-        self._check_ceiling(params.max_new_tokens)
-        loaded, prompt_ids = await self._prompt_ids(op.prompt, adapter)
-        assert self._engine is not None
-        tokenizer = loaded.tokenizer
-        check_fits(len(prompt_ids), params.max_new_tokens, self._engine.max_positions)
-        eos = tokenizer.eos_token_id
-        stepper = stepper_for(params, eos, tokenizer.pad_token_id, loaded.device)
-        outcome = await self._decode(prompt_ids, stepper, adapter)
-        tokens = outcome.tokens
+        outcome, loaded = await self._decode_text(op.prompt, params, adapter)
+        tokenizer, tokens = loaded.tokenizer, outcome.tokens
         return GenerateResult(
             prompt=op.prompt,
             method=params.method.value,
             adapter=adapter,
             text=introspect.decode_text(tokenizer, tokens, skip_special_tokens=True),
             token_ids=tokens,
-            finish_reason="eos" if tokens and tokens[-1] == eos else "length",
+            finish_reason="eos" if tokens and tokens[-1] == tokenizer.eos_token_id else "length",
             params=params.to_dict(),
             **self._usage(outcome.queue_s, outcome.compute_s),
         )
+
+    async def beam_trace(self, op: BeamTrace) -> BeamTraceResult:
+        """Beam search step by step: the same search as `generate` with the same parameters
+        (decoded by the engine like any request), with a watch that records every step."""
+        recorder = BeamRecorder(op.params.num_beams)
+        outcome, loaded = await self._decode_text(op.prompt, op.params, op.adapter, recorder)
+        result = trace_result(
+            recorder,
+            loaded.tokenizer,
+            prompt=op.prompt,
+            params=op.params.to_dict(),
+            adapter=op.adapter,
+        )
+        if result.winner.token_ids != outcome.tokens:  # the trace follows the search it watched
+            raise RuntimeError("the beam trace lost track of the search's winner")
+        return replace(result, **self._usage(outcome.queue_s, outcome.compute_s))
+
+    async def _decode_text(
+        self,
+        prompt: str,
+        params: DecodingParams,
+        adapter: str | None,
+        watch: StepWatch | None = None,
+    ) -> tuple[JobOutcome, LoadedModel]:
+        """Decode one request on the engine (checked against the ceiling, the adapters and the
+        model's positions first); a beam search's `watch` is told what each step did."""
+        self._check_ceiling(params.max_new_tokens)
+        loaded, prompt_ids = await self._prompt_ids(prompt, adapter)
+        assert self._engine is not None
+        tokenizer = loaded.tokenizer
+        check_fits(len(prompt_ids), params.max_new_tokens, self._engine.max_positions)
+        stepper = stepper_for(params, tokenizer.eos_token_id, tokenizer.pad_token_id, loaded.device)
+        if watch is not None:
+            assert isinstance(stepper, BeamStepper)
+            stepper.watch = watch
+        return await self._decode(prompt_ids, stepper, adapter), loaded
 
     async def _prompt_ids(self, prompt: str, adapter: str | None) -> tuple[LoadedModel, list[int]]:
         """The loaded model and the prompt's token ids, encoded as for generation; an unknown

@@ -77,17 +77,26 @@ async def rows(db: Database, group_id: int, table: str) -> list[TableRow]:
         f"SELECT * FROM comparisons WHERE group_id = ? AND {_WHERE[table]} ORDER BY id",
         (group_id,),
     )
-    return [
-        TableRow(
-            r["id"],
-            r["prompt"],
-            json.loads(r["columns"]),
-            r["model"],
-            r["user_id"],
-            r["created_at"],
-            r["max_tokens"],
-            r["seed"],
-            r["example"],
-        )
-        for r in found
-    ]
+    return [_row(r) for r in found]
+
+
+async def row(db: Database, guild_id: int, row_id: int) -> TableRow | None:
+    """One row of any table on this server, by id (None if there is no such row here)."""
+    found = await db.fetchone(
+        "SELECT * FROM comparisons WHERE id = ? AND guild_id = ?", (row_id, guild_id)
+    )
+    return _row(found) if found is not None else None
+
+
+def _row(r) -> TableRow:
+    return TableRow(
+        r["id"],
+        r["prompt"],
+        json.loads(r["columns"]),
+        r["model"],
+        r["user_id"],
+        r["created_at"],
+        r["max_tokens"],
+        r["seed"],
+        r["example"],
+    )

@@ -12,11 +12,15 @@ It follows transformers' beam search (v4.50+ / v5) exactly, so the tokens match 
   while the search may still improve: the search stops once all num_beams slots are filled
   and the best running beam, divided by its current length ** length_penalty, cannot beat
   the worst of them. Slots never filled hold placeholders scored -1e9, as in transformers.
+
+A `watch` (the runner's /beamtree trace) is told what every step did, as a `StepAccount`:
+the search itself is unchanged, and without a watch nothing extra is computed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -24,6 +28,28 @@ from model_runner.decoding.processing import ban_end_of_text, ban_repeated_ngram
 from model_runner.decoding.stepping import Decision, run_solo
 
 NEG = -1.0e9  # transformers' "impossible" score; added, not assigned, to keep its rounding
+
+
+@dataclass(frozen=True)
+class StepAccount:
+    """What one step of the search did, in plain numbers (for a watch, not for the search).
+
+    The step looks at `2 * num_beams` continuations, best first; each is a running beam (its
+    index among the beams of the step before) plus one token.
+    """
+
+    tokens: list[int]  # [keep] each continuation's new token
+    sources: list[int]  # [keep] the beam it continues
+    scores: list[float]  # [keep] its summed log-probability
+    ended: list[bool]  # [keep] it ends here (EOS, or the length limit)
+    carried: list[int]  # [beams] the continuations that run on, as the next step's beams
+    finished: list[int]  # the continuations that became finished hypotheses this step
+    final_scores: list[float]  # [keep] score / generated length ** length_penalty
+    ranking: list[int]  # [beams] the finished list now: indices into (the list before + keep)
+    done: bool  # the search ends with this step
+
+
+StepWatch = Callable[[StepAccount], None]
 
 
 class BeamStepper:
@@ -50,6 +76,7 @@ class BeamStepper:
         self.fill = pad_token_id if pad_token_id is not None else (eos_token_id or 0)
         self.length_penalty = length_penalty
         self.no_repeat_ngram_size = no_repeat_ngram_size
+        self.watch: StepWatch | None = None  # told what each step did, when set
 
     def begin(
         self, prompt: list[int], logits: torch.Tensor, hidden: torch.Tensor | None = None
@@ -88,10 +115,11 @@ class BeamStepper:
         top_scores, top_index = torch.topk(totals, keep)  # [keep]
         source = top_index // vocab  # [keep] which beam each continues
         candidates = self.running[source]  # [keep, max_len]
-        candidates[:, cur_len] = top_index % vocab
+        new_tokens = top_index % vocab  # [keep]
+        candidates[:, cur_len] = new_tokens
         ends = torch.zeros(keep, dtype=torch.bool, device=device)  # [keep]
         if self.eos_token_id is not None:
-            ends |= candidates[:, cur_len] == self.eos_token_id
+            ends |= new_tokens == self.eos_token_id
         if cur_len + 1 >= self.max_len:
             ends[:] = True
         # The best num_beams continuations that did not end go on running.
@@ -102,8 +130,8 @@ class BeamStepper:
         parents = source[chosen]  # [beams] for reordering the cache
         # Newly finished hypotheses compete with the finished ones for the num_beams slots.
         just_finished = ends & self.in_top  # [keep]
-        penalised = top_scores / ((cur_len + 1 - self.prompt_len) ** self.length_penalty)
-        penalised = penalised + (~just_finished).to(torch.float32) * NEG
+        final = top_scores / ((cur_len + 1 - self.prompt_len) ** self.length_penalty)  # [keep]
+        penalised = final + (~just_finished).to(torch.float32) * NEG
         merged_scores = torch.cat((self.finished_scores, penalised))  # [beams + keep]
         best = torch.topk(merged_scores, n)[1]  # [beams]
         self.finished = torch.cat((self.finished, candidates))[best]
@@ -119,7 +147,22 @@ class BeamStepper:
             cur_len - self.prompt_len,
             self.length_penalty,
         )
-        if not may_improve or bool(ends.all()):
+        done = not may_improve or bool(ends.all())
+        if self.watch is not None:
+            self.watch(
+                StepAccount(
+                    tokens=new_tokens.tolist(),
+                    sources=source.tolist(),
+                    scores=top_scores.tolist(),
+                    ended=ends.tolist(),
+                    carried=chosen.tolist(),
+                    finished=just_finished.nonzero().flatten().tolist(),
+                    final_scores=final.tolist(),
+                    ranking=best.tolist(),
+                    done=done,
+                )
+            )
+        if done:
             start = self.prompt_len
             tokens = self.finished[0, start : start + int(self.finished_len[0])].tolist()
             return Decision(done=True, tokens=tokens)
@@ -136,6 +179,7 @@ def beam_search(
     num_beams: int = 5,
     length_penalty: float = 1.0,
     no_repeat_ngram_size: int = 0,
+    watch: StepWatch | None = None,
 ) -> list[int]:
     """The new token ids of the best finished hypothesis (ending with EOS if it has one)."""
     stepper = BeamStepper(
@@ -146,6 +190,7 @@ def beam_search(
         length_penalty=length_penalty,
         no_repeat_ngram_size=no_repeat_ngram_size,
     )
+    stepper.watch = watch
     return run_solo(model, input_ids, stepper)
 
 

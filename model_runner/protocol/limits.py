@@ -29,6 +29,8 @@ TEMPERATURE_RANGE = (0.05, 5.0)
 SEED_RANGE = (0, 2**32 - 1)
 CONTRASTIVE_TOP_K_DEFAULT = 4  # candidates re-ranked per step (the lab's setting)
 SAMPLING_TOP_K_DEFAULT = 50  # transformers' default for sampling
+BEAM_TRACE_MAX_NEW_TOKENS_RANGE = (1, 32)  # steps of a traced beam search (a tree to read)
+BEAM_TRACE_MAX_NEW_TOKENS_DEFAULT = 6
 
 # --- next token -----------------------------------------------------------------------------
 NEXT_TOKEN_TOP_RANGE = (1, 50)

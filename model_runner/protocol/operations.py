@@ -22,6 +22,7 @@ from model_runner.protocol.params import DecodingMethod, DecodingParams, FineTun
 from model_runner.protocol.results import (
     AdapterList,
     AttentionResult,
+    BeamTraceResult,
     CompareResult,
     EmbeddingResult,
     FineTuneStatus,
@@ -138,6 +139,39 @@ class Compare(Operation[CompareResult]):
             )
             for name in COMPARE_METHODS
         ]
+
+
+def _traced_beam_search() -> DecodingParams:
+    return DecodingParams(
+        method=DecodingMethod.BEAM, max_new_tokens=L.BEAM_TRACE_MAX_NEW_TOKENS_DEFAULT
+    )
+
+
+@dataclass(frozen=True)
+class BeamTrace(Operation[BeamTraceResult]):
+    """Beam search step by step, exactly as `Generate` with the same `params` runs it: the
+    beams kept, the candidates dropped, the hypotheses finished, and the one returned."""
+
+    name: ClassVar[str] = "beam_trace"
+
+    prompt: str
+    params: DecodingParams = field(default_factory=_traced_beam_search)  # method beam
+    adapter: str | None = None  # a saved adapter's id; None = the pre-trained model
+
+    def __post_init__(self) -> None:
+        L.check_text(self.prompt, "prompt")
+        if not isinstance(self.params, DecodingParams):
+            raise InvalidRequest("params must be decoding parameters", field="params")
+        if self.params.method is not DecodingMethod.BEAM:
+            raise InvalidRequest(
+                f"method must be beam to trace a beam search (got {self.params.method.value})",
+                field="method",
+            )
+        L.check_int(
+            "max_new_tokens", self.params.max_new_tokens, *L.BEAM_TRACE_MAX_NEW_TOKENS_RANGE
+        )
+        if self.adapter is not None:
+            L.check_id("adapter", self.adapter)
 
 
 @dataclass(frozen=True)

@@ -170,6 +170,62 @@ class GenerateResult(Usage):
     adapter: str | None = None  # the LoRA adapter used, None for the base model
 
 
+@dataclass(frozen=True)
+class BeamCandidate(Message):
+    """A continuation beam search weighed at one step: a beam of the step before plus a token."""
+
+    id: int
+    text: str
+    display: str
+    parent: int  # the beam it extends: its place in the step before's `beams` (step 1: 0)
+    score: float  # the summed log-probability of the beam's tokens, this one included
+    fate: str  # "kept" (a beam of this step), "finished" (a hypothesis ended) or "dropped"
+    beam: int | None = None  # kept: its place among this step's beams (0 = the best)
+    final_score: float | None = None  # finished: score / generated length ** length_penalty
+
+
+@dataclass(frozen=True)
+class BeamStep(Message):
+    """One step of beam search: the 2 x num_beams best continuations, best first."""
+
+    candidates: list[BeamCandidate]
+
+    @property
+    def beams(self) -> list[BeamCandidate]:
+        """The beams carried on from this step, in beam order (the best first)."""
+        kept = [c for c in self.candidates if c.fate == "kept"]
+        return sorted(kept, key=lambda c: c.beam if c.beam is not None else 0)
+
+
+@dataclass(frozen=True)
+class BeamHypothesis(Message):
+    """A finished hypothesis: where it ended, its tokens and its score."""
+
+    step: int  # 1-based step at which it ended
+    index: int  # its place in that step's candidates
+    token_ids: list[int]  # the new tokens, from the first step to this one
+    text: str
+    score: float  # length-penalised: what beam search ranks finished hypotheses by
+    log_probability: float  # the summed log-probability of its tokens
+
+
+@dataclass(frozen=True, kw_only=True)
+class BeamTraceResult(Usage):
+    """Beam search step by step, and the hypothesis it returns (the same as /generate's)."""
+
+    prompt: str
+    params: dict[str, Any]  # the decoding parameters used, defaults filled in
+    steps: list[BeamStep]
+    hypotheses: list[BeamHypothesis]  # the finished hypotheses it kept, best first
+    stopped: str  # "max_new_tokens" (the length limit) or "settled" (no beam could do better)
+    adapter: str | None = None
+
+    @property
+    def winner(self) -> BeamHypothesis:
+        """The hypothesis beam search returns."""
+        return self.hypotheses[0]
+
+
 @dataclass(frozen=True, kw_only=True)
 class CompareResult(Usage):
     """The same prompt through Greedy, 5-Beam, Contrastive Search and Random Sampling."""

@@ -33,7 +33,7 @@ COMMANDS = {  # what each task's post reminds groups they used
         "/loss",
         "/trainstep",
     ),
-    "lab-task-2-3-generation": ("/compare", "/generate", "/explain", "/sampler"),
+    "lab-task-2-3-generation": ("/compare", "/generate", "/explain", "/sampler", "/beamtree"),
     "lab-task-4-fine-tuning": (
         "/finetune example",
         "/finetune add",

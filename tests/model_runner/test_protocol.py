@@ -18,6 +18,7 @@ from model_runner.protocol import (
     OPERATIONS,
     AdapterArchive,
     Attention,
+    BeamTrace,
     CancelFineTune,
     Compare,
     DecodingParams,
@@ -69,6 +70,7 @@ SAMPLES: list[Operation] = [
         top=3,
         params=DecodingParams(method="contrastive", penalty_alpha=0.5, top_k=3),
     ),
+    BeamTrace("Once upon a time", DecodingParams(method="beam", max_new_tokens=6, num_beams=3)),
 ]
 
 

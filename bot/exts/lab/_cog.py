@@ -29,6 +29,7 @@ JOINING = {
 BLOCKWORDS_PAGE = 1500  # characters of the list per reply (Discord allows 2,000 in all)
 METHODS = [app_commands.Choice(name=title, value=key) for key, (title, _) in EXPLANATIONS.items()]
 REVEAL = [app_commands.Choice(name="All four methods", value="all"), *METHODS]
+OPENS = {"sampling": "/sampler", "beam": "/beamtree"}  # what a method's reveal opens besides
 
 
 def blockwords_pages(words: list[str], size: int = BLOCKWORDS_PAGE) -> list[str]:
@@ -103,8 +104,10 @@ class LabControls(commands.Cog):
 
         settings = await self._change(interaction, reveal)
         names = ", ".join(EXPLANATIONS[m][0] for m in settings["revealed"])
+        opened = ["/explain", *(OPENS[m] for m in settings["revealed"] if m in OPENS)]
+        listed = " and ".join([", ".join(opened[:-1]), opened[-1]] if len(opened) > 1 else opened)
         await interaction.response.send_message(
-            f"Revealed: {names}. Students can now use /explain."
+            f"Revealed: {names}. Students can now use {listed}."
         )
 
     @lab.command(name="hide")

@@ -43,7 +43,10 @@ def help_embeds(lines: list[str]) -> list[discord.Embed]:
     if chunk or not embeds:
         embeds.append(discord.Embed(description="\n".join(chunk), colour=EMBED_COLOUR))
     embeds[0].title = "LLM Lab Bot: commands"
-    embeds[-1].set_footer(text="Type / in the message box to see each command's options.")
+    embeds[-1].set_footer(
+        text="Type / in the message box to see each command's options. "
+        "/guide walks through the lab, task by task."
+    )
     return embeds[:10]
 
 

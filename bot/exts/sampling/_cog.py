@@ -15,20 +15,19 @@ from bot import fine_tuned
 from bot.charts import sampler_stages_chart
 from bot.context import member, server_id
 from bot.errors import LabError
+from bot.exts.sampling._beamtree import beam_revealed, beam_tree_view
+from bot.exts.sampling._checks import check_prompt, decoding_params
 from bot.exts.sampling._models import answered_by, pick_examples, run_columns
 from bot.exts.sampling._render import METHOD_NAMES, compare_reply, generate_reply, models_reply
 from bot.exts.sampling._stages import CHART, shown_tokens, stages_embed
 from bot.groups import group_of, require_group
 from bot.permissions import is_instructor
 from bot.progress import show_queue
-from bot.prompts import check_prompt
 from bot.storage import finetune_jobs, guild_settings, pools, tables
 from model_runner.protocol import (
     LAB_SETTINGS,
     Compare,
-    DecodingParams,
     Generate,
-    InvalidRequest,
     SamplerStages,
 )
 
@@ -40,22 +39,6 @@ COMPARISONS = [
     app_commands.Choice(name="The four decoding methods", value="methods"),
     app_commands.Choice(name="Pre-trained, in-context and fine-tuned", value="models"),
 ]
-
-
-def decoding_params(ceiling: int, **values) -> DecodingParams:
-    """Validated parameters; errors use the command's option names."""
-    try:
-        params = DecodingParams(**values)
-    except InvalidRequest as error:
-        option = OPTION_NAMES.get(error.field or "", error.field or "")
-        raise LabError(error.named(option)) from None
-    if params.max_new_tokens > ceiling:
-        raise LabError(f"max_tokens must be between 1 and {ceiling} (got {params.max_new_tokens})")
-    return params
-
-
-# The runner's names for what the commands call otherwise.
-OPTION_NAMES = {"max_new_tokens": "max_tokens", "min_new_tokens": "min_tokens"}
 
 
 def min_tokens_for(given: int | None, is_fine_tuned: bool, max_tokens: int) -> int:
@@ -225,8 +208,11 @@ class Sampling(commands.Cog):
         await interaction.response.defer(thinking=True)
         await show_queue(self.bot, interaction)
         result = await self.bot.runner.call(Compare(prompt, max_tokens, seed))
+        # Once 5-Beam is revealed, the tree of its search is a click (or a command) away.
+        tree = await beam_revealed(self.bot, server_id(interaction))
+        view = None
         if group is not None:
-            await tables.add_row(
+            row_id = await tables.add_row(
                 self.bot.db,
                 guild_id=server_id(interaction),
                 group_id=group.id,
@@ -241,13 +227,20 @@ class Sampling(commands.Cog):
             note = (
                 f"Saved to {group.name}'s table (max tokens {max_tokens}, seed {seed}): /table show"
             )
+            if tree:
+                view = beam_tree_view(row_id)
+                note += "\n5-Beam step by step: the Beam tree button, or /beamtree"
         else:
             note = (
                 f"Random Sampling's seed: {seed}. Not saved: join a group to build your "
                 "group's table."
             )
+            if tree:
+                note += "\n5-Beam step by step: /beamtree with this prompt"
         embed, files = compare_reply(result, note)
-        await interaction.edit_original_response(content=None, embed=embed, attachments=files)
+        await interaction.edit_original_response(
+            content=None, embed=embed, attachments=files, view=view
+        )
 
     async def _compare_models(
         self,
