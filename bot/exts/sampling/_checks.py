@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bot.errors import LabError
-from bot.prompts import MAX_PROMPT as MAX_PROMPT
 from bot.prompts import check_prompt as check_prompt
 from model_runner.protocol import DecodingParams, InvalidRequest
 
