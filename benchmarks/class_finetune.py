@@ -8,8 +8,10 @@ trained one after another, with the rest of the class decoding meanwhile.
 Each group fine-tunes on 30 sentences of a built-in example (recipes, full-stop, entity-count
 in turn), 5 epochs, batch 8, LoRA rank 8, on the decoding engine's worker exactly as the runner
 does it: "one after another" queues each group's solo run as background work (the runner
-before cohorts), "together" puts every group in one cohort. Meanwhile one student after
-another asks for a 20-token greedy generation; their latency is reported beside the idle one.
+before cohorts), "together" puts every group in one cohort. Meanwhile `--students` students
+(default 1) each ask for one 20-token greedy generation after another, the worst case for the
+fine-tunes (decoding gets as much time as training whenever someone waits); their latency is
+reported beside the idle one. `--students 0` measures the fine-tunes alone.
 Every configuration runs `--repeat` times; the median is reported. Torch's thread count is
 printed; set it with --threads.
 """
@@ -59,14 +61,14 @@ def group_sentences(n: int) -> list[list[str]]:
 
 
 class Class:
-    """Students asking for generations one after another while the groups train."""
+    """Students asking for generations, each one after another, while the groups train."""
 
-    def __init__(self, engine: DecodeEngine, tokenizer, device) -> None:
+    def __init__(self, engine: DecodeEngine, tokenizer, device, students: int = 1) -> None:
         self.engine, self.device = engine, device
         self.prompt = tokenizer("Stir the onions until")["input_ids"]
         self.latencies: list[float] = []
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._ask, daemon=True)
+        self._threads = [threading.Thread(target=self._ask, daemon=True) for _ in range(students)]
 
     def _ask(self) -> None:
         params = DecodingParams(max_new_tokens=20)
@@ -77,12 +79,14 @@ class Class:
             self.latencies.append(time.perf_counter() - started)
 
     def __enter__(self) -> Class:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *_) -> None:
         self._stop.set()
-        self._thread.join()
+        for thread in self._threads:
+            thread.join()
 
 
 def one_after_another(engine, model, tokenizer, groups, params, out: Path, precision=None):
@@ -147,6 +151,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: as set)")
+    parser.add_argument(
+        "--students", type=int, default=1, help="students generating meanwhile (0: none)"
+    )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--data-dir", default="data", help="where converted models are cached")
     parser.add_argument(
@@ -185,7 +192,7 @@ def main() -> None:
                 rows = []
                 for attempt in range(args.repeat):
                     out = Path(scratch) / f"{way[:3]}-{n}-{attempt}"
-                    with Class(engine, tokenizer, device) as students:
+                    with Class(engine, tokenizer, device, args.students) as students:
                         finished = run(engine, model, tokenizer, groups, params, out, precision)
                     rows.append((max(finished), statistics.mean(finished), min(finished)))
                     lat = students.latencies

@@ -14,7 +14,8 @@ Each slice packs runs' next batches in the order the runs started, as many as it
 budget holds: on a GPU the budget holds every run (the passes cost little more than one run's),
 on a CPU, where a pass costs what its tokens cost, about two, so the first groups get their
 models first instead of every group at the end. The budget also bounds how long decoding for
-the rest of the class waits behind a slice. More than `max_members` runs wait in order; every
+the rest of the class waits behind a slice: once the pace is measured, a slice holds no more
+tokens than about `slice_s` seconds of training (always at least one run's batch). More than `max_members` runs wait in order; every
 run is told about when it should finish, from the measured pace and the work ahead of it.
 """
 
@@ -101,11 +102,13 @@ class Cohort:
         max_members: int = 8,
         slice_tokens: int = 512,
         precision: torch.dtype | None = None,
+        slice_s: float = 0.5,
     ) -> None:
         self._base = base_model
         self._tokenizer = tokenizer
         self.max_members = max_members
-        self.slice_tokens = slice_tokens
+        self.slice_tokens = slice_tokens  # padded tokens a slice holds at most
+        self.slice_s = slice_s  # ...and about how long one may take, once the pace is known
         self.precision = precision  # bfloat16 autocast for the passes, or None (float32)
         self._lock = threading.Lock()
         self._joining: collections.deque[Member] = collections.deque()  # not yet started
@@ -282,6 +285,8 @@ class Cohort:
         assert self._model is not None
         packed: list[tuple[Member, dict]] = []
         budget = self.slice_tokens
+        if self.s_per_token:  # a slow model on a CPU: fewer tokens, so decoding waits less
+            budget = min(budget, int(self.slice_s / self.s_per_token))
         for member in list(self._members):  # in the order the runs started
             batch = member.batches[0]
             if packed and _tokens(batch) > budget:

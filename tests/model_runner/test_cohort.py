@@ -222,3 +222,19 @@ def test_the_training_format_follows_the_setting_and_the_hardware(monkeypatch):
     assert precision.training_dtype("auto", torch.device("mps")) is None
     with pytest.raises(ValueError, match="auto, fp32, bf16"):
         precision.training_dtype("fp16", cpu)
+
+
+def test_a_slow_pace_makes_slices_smaller(tmp_path):
+    """On a slow machine a slice holds about `slice_s` seconds of training, never less than
+    one run's batch, so the class's decoding waits behind shorter slices."""
+    model, tokenizer = build_tiny()
+    cohort = Cohort(model, tokenizer, slice_tokens=10**6, slice_s=0.5)
+    runs = [member(tmp_path, f"g{n}", CATS, CAT_PARAMS) for n in range(3)]
+    for run in runs:
+        cohort.join(run)
+    steps = cohort.steps()
+    next(steps)
+    assert cohort.last_packed == 3  # the pace is not known yet: the token budget alone
+    cohort.s_per_token = 1.0  # as if a token took a second
+    next(steps)
+    assert cohort.last_packed == 1
