@@ -772,6 +772,7 @@ class ModelRunner:
         assert engine is not None
         if engine.down:
             raise RunnerUnavailable(engine.down)
+        anatomy.check_token_count(loaded.tokenizer, op.text)  # refused before it queues
         if self._train_steps >= TRAIN_STEPS_WAITING:
             raise RunnerBusy(
                 f"the model is busy ({self._train_steps} /trainstep runs waiting)",

@@ -530,7 +530,10 @@ class DecodeEngine:
             work.future.set_result(work.last)
         except Exception as error:  # noqa: BLE001 - reported to whoever started the work
             ended = True
-            log.exception("background work failed")
+            if isinstance(error, RunnerError):  # a refusal with its own message, not a fault
+                log.info("background work stopped: %s", error)
+            else:
+                log.exception("background work failed")
             work.future.set_exception(error)
         finally:
             if not ended:  # (also when the thread dies: abandon() then fails it)

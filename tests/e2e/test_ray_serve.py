@@ -172,7 +172,8 @@ async def test_a_long_fine_tune_trains_apart_and_outlives_the_replica_that_queue
     serve_url, client, store
 ):
     sentences = [*RECIPES, "Stir the soup, then let it rest for ten minutes."]
-    long = FineTuneParams(epochs=20, batch_size=1)  # 500 steps: more than APART_OVER
+    # 500 steps (nothing held out): more than APART_OVER
+    long = FineTuneParams(epochs=20, batch_size=1, held_out=0)
     request = StartFineTune("g79-v1", sentences, long).to_dict()
     async with aiohttp.ClientSession() as session:
         async with session.post(serve_url + StartFineTune.path(), json=request) as reply:
