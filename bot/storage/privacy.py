@@ -74,8 +74,14 @@ async def export_user(db: Database, user_id: int) -> dict[str, Any]:
         "WHERE opened_by = ? OR closed_by = ? ORDER BY id",
         (user_id,) * 4,
     )
+    aligned = await db.fetchall(
+        "SELECT guild_id, version, status, votes, created_at FROM alignment_runs "
+        "WHERE started_by = ? ORDER BY id",
+        (user_id,),
+    )
     return {
         "user_id": str(user_id),
+        "alignments_started": [{**dict(r), "votes": json.loads(r["votes"])} for r in aligned],
         "class_votes": [_ballot(dict(r)) for r in ballots],
         "votes_opened_or_closed": [dict(r) for r in opened],
         "step_throughs_started": [dict(r) for r in steps_started],
@@ -125,6 +131,8 @@ async def delete_user(db: Database, user_id: int) -> dict[str, int]:
             "WHERE opened_by = ?",
             "votes_closed_anonymised": "UPDATE class_votes SET closed_by = NULL "
             "WHERE closed_by = ?",
+            "alignments_anonymised": "UPDATE alignment_runs SET started_by = NULL "
+            "WHERE started_by = ?",
         }
         for name, sql in statements.items():
             cursor = await conn.execute(sql, (user_id,))

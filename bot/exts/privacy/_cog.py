@@ -31,6 +31,7 @@ COUNTED = {
     "step_tokens_anonymised": ("step-through token you chose", "step-through tokens you chose"),
     "votes_opened_anonymised": ("class vote you opened", "class votes you opened"),
     "votes_closed_anonymised": ("class vote you closed", "class votes you closed"),
+    "alignments_anonymised": ("alignment you started", "alignments you started"),
 }
 
 

@@ -15,10 +15,13 @@ from discord.ext import commands
 from bot.charts import vote_tally_chart
 from bot.context import server_id
 from bot.errors import LabError, NotInstructor
+from bot.exts.vote._aligning import AlignmentRuns, title
 from bot.exts.vote._board import VoteBoard
 from bot.exts.vote._buttons import ballot_view
 from bot.exts.vote._export import to_csv, to_markdown
+from bot.exts.vote._pairs import preference_pairs
 from bot.exts.vote._render import (
+    aligned_embed,
     ballot_file,
     closed_embed,
     method_name,
@@ -28,9 +31,19 @@ from bot.exts.vote._render import (
 from bot.exts.vote._tally import class_results
 from bot.formatting import quoted
 from bot.permissions import is_instructor
-from bot.storage import groups, tables, votes
+from bot.storage import alignments, groups, tables, votes
 from bot.storage.votes import ClassVote, VoteClosed
-from model_runner.protocol import COMPARE_METHODS, Compare
+from model_runner.protocol import (
+    COMPARE_METHODS,
+    LAB_SETTINGS,
+    AlignmentParams,
+    Compare,
+    DecodingMethod,
+    DecodingParams,
+    Generate,
+    InvalidRequest,
+)
+from model_runner.protocol.together import all_or_none
 
 if TYPE_CHECKING:
     from bot.lab_bot import LabBot
@@ -50,9 +63,15 @@ class ClassVotes(commands.Cog):
     def __init__(self, bot: LabBot) -> None:
         self.bot = bot
         self.board = VoteBoard(bot)
+        self.alignment = AlignmentRuns(bot)
+
+    async def cog_load(self) -> None:
+        """Once connected, pick up an alignment run that was training when the bot stopped."""
+        self.alignment.start()
 
     async def cog_unload(self) -> None:
         self.board.stop()
+        self.alignment.stop()
 
     vote = app_commands.Group(
         name="vote", description="The class's blind vote on decoding methods.", guild_only=True
@@ -103,15 +122,7 @@ class ClassVotes(commands.Cog):
                 guild_id, group, row
             )
         else:
-            if not prompt.strip():
-                raise LabError("The prompt is empty: give the model some text to continue.")
-            if len(prompt) > MAX_PROMPT:
-                raise LabError(
-                    f"The prompt is too long ({len(prompt)} characters; at most {MAX_PROMPT})."
-                )
-            ceiling = self.bot.settings.runner.max_new_tokens
-            if max_tokens > ceiling:
-                raise LabError(f"max_tokens must be between 1 and {ceiling} (got {max_tokens})")
+            self._check_prompt(prompt, max_tokens)
             if seed is None:  # chosen here, so that the vote records which seed made it
                 seed = random.randrange(2**31)
             await self.bot.policy.admit(interaction, max_tokens)
@@ -303,3 +314,125 @@ class ClassVotes(commands.Cog):
             f"{sum(v.voters for v in closed)} ballots in all.",
             files=files,
         )
+
+    # --- alignment from the class's votes (DPO) ---------------------------------------------
+
+    @vote.command(name="align", extras=INSTRUCTOR)
+    @app_commands.describe(
+        epochs="Passes over the preference pairs (1-20)",
+        beta="How close to the pre-trained model it stays: larger is closer (0.01-1)",
+    )
+    async def align(
+        self,
+        interaction: discord.Interaction,
+        epochs: app_commands.Range[int, 1, 20] = 3,
+        beta: app_commands.Range[float, 0.01, 1.0] = 0.1,
+    ) -> None:
+        """Align the model with the class's closed votes (DPO, the RLHF stage), with progress."""
+        guild_id = server_id(interaction)
+        channel = interaction.channel
+        if not isinstance(channel, discord.TextChannel | discord.Thread):
+            raise LabError("Start the alignment in a text channel or a thread of one.")
+        data = preference_pairs(await votes.closed_votes(self.bot.db, guild_id))
+        if not data.pairs:
+            raise LabError(
+                "No closed vote has a single winner yet, so there is no preference to learn "
+                "(a tie, or a vote nobody voted in, gives none): /vote open, then /vote close."
+            )
+        try:
+            params = AlignmentParams(epochs=epochs, beta=beta)
+        except InvalidRequest as error:
+            raise LabError(str(error)) from None
+        await interaction.response.defer(thinking=True)
+        try:
+            run = await alignments.create(
+                self.bot.db,
+                guild_id=guild_id,
+                started_by=interaction.user.id,
+                votes=data.votes,
+                pairs=[pair.to_dict() for pair in data.pairs],
+                params=params.to_dict(),
+                channel_id=channel.id,
+            )
+        except alignments.AlignmentActive:
+            raise LabError(
+                "The class's model is already being aligned: wait for that run to finish."
+            ) from None
+        skipped = (
+            f" Votes {', '.join(map(str, data.skipped))} gave none (a tie for first, or no votes)."
+            if data.skipped
+            else ""
+        )
+        try:
+            await interaction.edit_original_response(
+                content=f"**{title(run)}**: aligning the model with the class's votes by DPO "
+                f"(beta {beta:g}, {epochs} epoch{'s' if epochs != 1 else ''}) on "
+                f"{len(data.pairs)} preference pairs from votes {', '.join(map(str, data.votes))}: "
+                f"each vote's winner preferred to each other continuation.{skipped} "
+                "Progress below."
+            )
+        except discord.HTTPException:
+            await alignments.finish(self.bot.db, run.id, "cancelled", "not announced")
+            raise
+        await self.alignment.launch(run)
+
+    @vote.command(name="compare")
+    @app_commands.describe(
+        prompt="The text both models continue",
+        max_tokens="How many tokens each adds",
+        method="The decoding method both use (default Greedy)",
+        version="Which class-aligned version (default: the latest)",
+    )
+    @app_commands.choices(
+        method=[app_commands.Choice(name=method_name(m), value=m) for m in COMPARE_METHODS]
+    )
+    async def compare(
+        self,
+        interaction: discord.Interaction,
+        prompt: str,
+        max_tokens: app_commands.Range[int, 1, 1024] = 30,
+        method: str = "greedy",
+        version: app_commands.Range[int, 1, 10_000] | None = None,
+    ) -> None:
+        """The pre-trained model beside the one aligned with the class's votes, on a prompt."""
+        guild_id = server_id(interaction)
+        runs = await alignments.finished(self.bot.db, guild_id)
+        if not runs:
+            raise LabError(
+                "The class has no aligned model yet: an instructor runs /vote align once "
+                "votes have closed."
+            )
+        run = next((r for r in runs if version in (None, r.version)), None)
+        if run is None:
+            have = ", ".join(str(r.version) for r in reversed(runs))
+            raise LabError(f"There is no class-aligned version {version}: there is {have}.")
+        self._check_prompt(prompt, max_tokens)
+        try:
+            params = DecodingParams(
+                method=DecodingMethod(method),  # one of the choices (checked before it runs)
+                max_new_tokens=max_tokens,
+                **LAB_SETTINGS.get(method, {}),
+                **({"seed": random.randrange(2**31)} if method == "sampling" else {}),
+            )
+        except InvalidRequest as error:
+            raise LabError(str(error)) from None
+        await self.bot.policy.admit(interaction, max_tokens)
+        await interaction.response.defer(thinking=True)
+        base, aligned = await all_or_none(
+            self.bot.runner.call(Generate(prompt, params)),
+            self.bot.runner.call(Generate(prompt, params, run.adapter)),
+        )
+        await interaction.edit_original_response(
+            embed=aligned_embed(prompt, method, base, aligned, title(run), len(run.pairs))
+        )
+
+    def _check_prompt(self, prompt: str, max_tokens: int) -> None:
+        if not prompt.strip():
+            raise LabError("The prompt is empty: give the model some text to continue.")
+        if len(prompt) > MAX_PROMPT:
+            raise LabError(
+                f"The prompt is too long ({len(prompt)} characters; at most {MAX_PROMPT})."
+            )
+        ceiling = self.bot.settings.runner.max_new_tokens
+        if max_tokens > ceiling:
+            raise LabError(f"max_tokens must be between 1 and {ceiling} (got {max_tokens})")

@@ -11,8 +11,9 @@ import io
 import discord
 
 from bot.exts.vote._tally import MethodResult, leaders, winners
-from bot.formatting import clip, counted, safe
+from bot.formatting import clip, counted, safe, usage_footer
 from bot.storage.votes import LETTERS, ClassVote
+from model_runner.protocol import GenerateResult
 
 COLOUR = discord.Colour.from_rgb(254, 231, 92)
 METHOD_NAMES = {  # the lab's names for the four methods
@@ -154,4 +155,33 @@ def results_embed(results: list[MethodResult], votes: list[ClassVote]) -> discor
         name = "The prompts" if len(votes) <= 10 else "The last 10 prompts"
         embed.add_field(name=name, value="\n".join(prompts)[:1024], inline=False)
     embed.set_footer(text="/vote export: every vote as CSV and Markdown.")
+    return embed
+
+
+def aligned_embed(
+    prompt: str,
+    method: str,
+    base: GenerateResult,
+    aligned: GenerateResult,
+    name: str,
+    pairs: int,
+) -> discord.Embed:
+    """The pre-trained and the class-aligned continuation of one prompt, stacked."""
+    shown, _ = clip(prompt, PROMPT_LIMIT)
+    embed = discord.Embed(
+        title=f"Same prompt: pre-trained and aligned with the class's votes ({method_name(method)})",
+        description=f"**{safe(shown)}**",
+        colour=COLOUR,
+    )
+    embed.add_field(name="Pre-trained", value=_continuation(base.text)[0], inline=False)
+    embed.add_field(name=name, value=_continuation(aligned.text)[0], inline=False)
+    footer = usage_footer(
+        aligned.model,
+        base.compute_ms + aligned.compute_ms,
+        base.energy_wh + aligned.energy_wh,
+    )
+    embed.set_footer(
+        text=f"{footer}\n{name} learned from {counted(pairs, 'preference pair')} of the "
+        "class's votes (DPO)."
+    )
     return embed
