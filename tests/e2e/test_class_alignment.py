@@ -16,7 +16,7 @@ PROMPTS = ("The best thing about AI is its ability to", "Mix the flour")
 
 async def closed_vote(lab, teacher, prompt: str, number: int, winner: str = "contrastive"):
     """A vote that `winner` wins 2 to 1."""
-    await open_vote(lab, teacher, prompt=prompt)
+    await open_vote(lab, teacher, prompt=prompt, seed=number)  # the same texts every run
     letters = {method: letter for letter, method in (await letters_of(lab, number)).items()}
     runner_up = "greedy" if winner != "greedy" else "beam"
     for name, method in (("Ada", winner), ("Bo", winner), ("Cy", runner_up)):

@@ -1,4 +1,5 @@
-"""The class vote's cog: open, vote, close, the class's results and their export."""
+"""The class vote's cog: open, vote, close, the results and their export, and aligning the
+model with them (DPO)."""
 
 from __future__ import annotations
 
@@ -28,16 +29,15 @@ from bot.exts.vote._render import (
     open_embed,
     results_embed,
 )
+from bot.exts.vote._sources import check_prompt, from_prompt, from_table_row
 from bot.exts.vote._tally import class_results
-from bot.formatting import quoted
 from bot.permissions import is_instructor
-from bot.storage import alignments, groups, tables, votes
+from bot.storage import alignments, votes
 from bot.storage.votes import ClassVote, VoteClosed
 from model_runner.protocol import (
     COMPARE_METHODS,
     LAB_SETTINGS,
     AlignmentParams,
-    Compare,
     DecodingMethod,
     DecodingParams,
     Generate,
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
     from bot.lab_bot import LabBot
 
 INSTRUCTOR = {"instructor": True}  # /help marks these; checked in interaction_check
-MAX_PROMPT = 1000
 CHART = "class-votes.png"
 WHAT_TO_VOTE_ON = (
     "Give a prompt (the four decoding methods run on it now), or a group and a row of that "
@@ -118,30 +117,26 @@ class ClassVotes(commands.Cog):
             if group is None or row is None:
                 raise LabError(WHAT_TO_VOTE_ON)
             await interaction.response.defer(ephemeral=True, thinking=True)
-            prompt, outputs, model, max_tokens, seed, source = await self._table_row(
-                guild_id, group, row
-            )
+            found = await from_table_row(self.bot.db, guild_id, group, row)
         else:
-            self._check_prompt(prompt, max_tokens)
+            check_prompt(prompt, max_tokens, self.bot.settings.runner.max_new_tokens)
             if seed is None:  # chosen here, so that the vote records which seed made it
                 seed = random.randrange(2**31)
             await self.bot.policy.admit(interaction, max_tokens)
             await interaction.response.defer(ephemeral=True, thinking=True)
-            result = await self.bot.runner.call(Compare(prompt, max_tokens, seed))
-            outputs = {r.method: r.text for r in result.results}
-            model, source = result.model, ""
+            found = await from_prompt(self.bot.runner, prompt, max_tokens, seed)
         vote = await votes.open_vote(
             self.bot.db,
             guild_id=guild_id,
-            prompt=prompt,
-            outputs=outputs,
+            prompt=found.prompt,
+            outputs=found.outputs,
             letters=random.sample(COMPARE_METHODS, len(COMPARE_METHODS)),
-            model=model,
-            max_tokens=max_tokens,
-            seed=seed,
+            model=found.model,
+            max_tokens=found.max_tokens,
+            seed=found.seed,
             channel_id=channel.id,
             opened_by=interaction.user.id,
-            source=source,
+            source=found.source,
         )
         file = ballot_file(vote)
         try:
@@ -161,31 +156,6 @@ class ClassVotes(commands.Cog):
             content=f"Vote {vote.number} is open below. Close it with its Close button or "
             f"/vote close number:{vote.number}: that shows which method wrote which "
             "continuation, and the votes."
-        )
-
-    async def _table_row(self, guild_id: int, group_name: str, number: int):
-        """A row of a group's decoding-methods table: its prompt, outputs and settings."""
-        group = await groups.find(self.bot.db, guild_id, group_name)
-        if group is None:
-            raise LabError(f"There is no group named {quoted(group_name)} with a table.")
-        rows = await tables.rows(self.bot.db, group.id, "decoding")
-        if not rows:
-            raise LabError(f"{group.name}'s decoding-methods table is empty.")
-        if number > len(rows):
-            raise LabError(
-                f"{group.name}'s decoding-methods table has {len(rows)} rows: choose 1-{len(rows)}."
-            )
-        found = rows[number - 1]
-        if any(method not in found.columns for method in COMPARE_METHODS):
-            raise LabError(f"Row {number} of {group.name}'s table lacks a method's output.")
-        outputs = {method: found.columns[method] for method in COMPARE_METHODS}
-        return (
-            found.prompt,
-            outputs,
-            found.model,
-            found.max_tokens or 0,
-            found.seed,
-            f"{group.name}'s table, row {number}",
         )
 
     # --- voting -----------------------------------------------------------------------------
@@ -406,7 +376,7 @@ class ClassVotes(commands.Cog):
         if run is None:
             have = ", ".join(str(r.version) for r in reversed(runs))
             raise LabError(f"There is no class-aligned version {version}: there is {have}.")
-        self._check_prompt(prompt, max_tokens)
+        check_prompt(prompt, max_tokens, self.bot.settings.runner.max_new_tokens)
         try:
             params = DecodingParams(
                 method=DecodingMethod(method),  # one of the choices (checked before it runs)
@@ -425,14 +395,3 @@ class ClassVotes(commands.Cog):
         await interaction.edit_original_response(
             embed=aligned_embed(prompt, method, base, aligned, title(run), len(run.pairs))
         )
-
-    def _check_prompt(self, prompt: str, max_tokens: int) -> None:
-        if not prompt.strip():
-            raise LabError("The prompt is empty: give the model some text to continue.")
-        if len(prompt) > MAX_PROMPT:
-            raise LabError(
-                f"The prompt is too long ({len(prompt)} characters; at most {MAX_PROMPT})."
-            )
-        ceiling = self.bot.settings.runner.max_new_tokens
-        if max_tokens > ceiling:
-            raise LabError(f"max_tokens must be between 1 and {ceiling} (got {max_tokens})")

@@ -66,7 +66,8 @@ def open_embed(vote: ClassVote, voters: int) -> discord.Embed:
         embed.add_field(name=letter, value=value, inline=False)
     embed.set_footer(
         text=f"{voters_line(voters)}. Which method wrote which, and the votes, are shown when "
-        f"the instructor closes the vote. {vote.max_tokens} new tokens each."
+        f"the instructor closes the vote."
+        + (f" {vote.max_tokens} new tokens each." if vote.max_tokens else "")
     )
     return embed
 
