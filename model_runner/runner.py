@@ -634,7 +634,7 @@ class ModelRunner:
     async def start_alignment(self, op: StartAlignment) -> FineTuneStatus:
         """Queue a DPO run on preference pairs that saves adapter `op.adapter`, against the
         frozen pre-trained model as the reference (`finetune.preference`). Like a fine-tune
-        it trains between decode steps (after the fine-tunes queued before it), and its
+        it trains between decode steps (taking turns with other training), and its
         record in the job store answers `finetune_status` and `cancel_finetune`."""
         adapter, pairs, params = op.adapter, op.pairs, op.params
         await self._check_new_job(adapter)

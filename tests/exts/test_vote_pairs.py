@@ -74,7 +74,7 @@ def test_progress_says_where_the_run_stands():
         "· about 4 s left"
     )
     queued = progress_line("Class-aligned v1", FineTuneStatus("x", "x", "queued"))
-    assert "waiting for the model" in queued
+    assert "starts in a moment" in queued
 
 
 def test_aligned_adapters_are_told_from_group_fine_tunes():

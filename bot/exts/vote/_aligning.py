@@ -52,10 +52,7 @@ def title(run: AlignmentRun) -> str:
 def progress_line(name: str, status: FineTuneStatus) -> str:
     """`⏳ Class-aligned v1 aligning ████░░ 40% · step 4/10 · DPO loss 0.61`."""
     if status.status == "queued":
-        return (
-            f"⏳ **{name}** is waiting for the model: it starts right after any groups' "
-            "fine-tunes that began before it."
-        )
+        return f"⏳ **{name}** starts in a moment: the model is being set up to train."
     fraction = status.step / status.total_steps if status.total_steps else 0.0
     bar = "█" * round(fraction * 20) + "░" * (20 - round(fraction * 20))
     parts = [f"⏳ **{name}** aligning `{bar}` {fraction:.0%}"]
