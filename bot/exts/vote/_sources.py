@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot import prompts
 from bot.errors import LabError
 from bot.formatting import quoted
 from bot.storage import groups, tables
 from bot.storage.database import Database
 from model_runner.client import RunnerClient
 from model_runner.protocol import COMPARE_METHODS, Compare
-
-MAX_PROMPT = 1000
 
 
 @dataclass(frozen=True)
@@ -29,10 +28,7 @@ class VoteSource:
 
 def check_prompt(prompt: str, max_tokens: int, ceiling: int) -> None:
     """A prompt with something in it, not too long, asking for no more tokens than allowed."""
-    if not prompt.strip():
-        raise LabError("The prompt is empty: give the model some text to continue.")
-    if len(prompt) > MAX_PROMPT:
-        raise LabError(f"The prompt is too long ({len(prompt)} characters; at most {MAX_PROMPT}).")
+    prompts.check_prompt(prompt)
     if max_tokens > ceiling:
         raise LabError(f"max_tokens must be between 1 and {ceiling} (got {max_tokens})")
 
