@@ -531,6 +531,28 @@ def beam_tree_figure(prompt: str, columns: Sequence[Sequence[TreeNode]], title: 
     return fig
 
 
+def vote_tally_figure(methods: list[str], votes: list[int], won: list[int], title: str) -> Figure:
+    """The class's votes per decoding method as horizontal bars, the most voted at the top,
+    each labelled with its votes, its share and the prompts it won."""
+    order = sorted(range(len(methods)), key=lambda n: -votes[n])
+    fig = _new_figure(figsize=(6.4, 1.4 + 0.5 * len(methods)), dpi=110)
+    ax = fig.subplots()
+    positions = list(range(len(methods)))[::-1]
+    shown = [votes[n] for n in order]
+    ax.barh(positions, shown, color=BAR_COLOUR)
+    ax.set_yticks(positions, labels=[chart_text(methods[n]) for n in order], fontsize=11)
+    total = sum(votes) or 1
+    top = max(votes, default=0) or 1
+    for y, n in zip(positions, order, strict=True):
+        prompts = "prompt" if won[n] == 1 else "prompts"
+        label = f"{votes[n]} ({votes[n] / total:.0%}) · won {won[n]} {prompts}"
+        ax.text(votes[n] + top * 0.02, y, label, va="center", fontsize=10)
+    ax.set_xlim(0, top * 1.6)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("votes for the most coherent continuation")
+    return _style(fig, ax, title)
+
+
 probability_bars = _as_png(probability_figure)
 loss_curve = _as_png(loss_figure)
 attention_heatmap = _as_png(attention_figure)
@@ -538,3 +560,4 @@ embedding_map = _as_png(embedding_figure)
 train_step_chart = _as_png(train_step_figure)
 sampler_stages_chart = _as_png(sampler_stages_figure)
 beam_tree_chart = _as_png(beam_tree_figure)
+vote_tally_chart = _as_png(vote_tally_figure)

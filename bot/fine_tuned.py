@@ -1,8 +1,9 @@
 """Which model a command runs: the pre-trained one, or one of the group's fine-tuned versions.
 
 Commands take a `model` option typed by students: `pre-trained`, `fine-tuned` (the group's
-latest finished fine-tune) or a version such as `v2`. Autocomplete offers the group's versions
-with what each was trained on, so nobody has to remember adapter ids.
+latest finished fine-tune), a version such as `v2`, or `class-aligned` (the model aligned with
+the class's votes, /vote align). Autocomplete offers the group's versions with what each was
+trained on, so nobody has to remember adapter ids.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from discord import app_commands
 from bot.context import lab_bot
 from bot.errors import LabError
 from bot.groups import group_of, require_group
-from bot.storage import finetune_jobs
+from bot.storage import alignments, finetune_jobs
 from bot.storage.database import Database
 from bot.storage.finetune_jobs import JobRecord
 from bot.storage.groups import LabGroup
 
 PRETRAINED = "pre-trained"
 LATEST = "fine-tuned"
+ALIGNED = "class-aligned"  # the class's latest alignment from its votes
 # A fine-tuned model writes at least this many tokens unless min_tokens says otherwise: trained
 # on sentences that each end the text, it learns to end the text right after a full stop.
 FINE_TUNED_MIN_TOKENS = 5
@@ -60,8 +62,26 @@ async def resolve(db: Database, member: discord.Member, value: str | None) -> Mo
     text = (value or PRETRAINED).strip().lower().replace("_", "-")
     if text in (PRETRAINED, "pretrained", "base", "pre trained"):
         return PRETRAINED_CHOICE
+    if text in (ALIGNED, "aligned", "class aligned"):
+        return await class_aligned(db, member.guild.id)
     group = await require_group(db, member)
     return choose(group, await finetune_jobs.trained(db, group.id), text)
+
+
+def is_class_aligned(adapter: str) -> bool:
+    """Whether a runner adapter id is a class-aligned model's (bot.storage.alignments)."""
+    return "-class-aligned-v" in adapter
+
+
+async def class_aligned(db: Database, guild_id: int) -> ModelChoice:
+    """The model aligned with the class's votes (the latest), or what to do to get one."""
+    runs = await alignments.finished(db, guild_id)
+    if not runs:
+        raise LabError(
+            "The class has no aligned model yet: an instructor runs /vote align once votes "
+            "have closed."
+        )
+    return ModelChoice(f"Class-aligned v{runs[0].version}", runs[0].adapter)
 
 
 def choose(group: LabGroup, versions: list[JobRecord], value: str) -> FineTunedChoice:
@@ -81,8 +101,8 @@ def choose(group: LabGroup, versions: list[JobRecord], value: str) -> FineTunedC
         if record is None:
             have = ", ".join(f"v{r.version}" for r in reversed(versions))
             raise LabError(
-                f"Choose pre-trained, fine-tuned (the latest) or one of {group.name}'s "
-                f"versions: {have}."
+                f"Choose pre-trained, fine-tuned (the latest), class-aligned or one of "
+                f"{group.name}'s versions: {have}."
             )
     return FineTunedChoice(f"Fine-tuned v{record.version}", record.adapter, record)
 
@@ -115,6 +135,12 @@ async def autocomplete(
         options += [
             app_commands.Choice(name=describe(r)[:100], value=f"v{r.version}") for r in versions
         ]
+    if interaction.guild_id is not None and await alignments.finished(db, interaction.guild_id):
+        options.append(
+            app_commands.Choice(
+                name="Class-aligned (learned from the class's votes)", value=ALIGNED
+            )
+        )
     typed = current.strip().lower()
     return [o for o in options if typed in o.name.lower() or typed in o.value][:25]
 

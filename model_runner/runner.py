@@ -23,7 +23,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -45,9 +45,15 @@ from model_runner.engine.engine import (
 )
 from model_runner.finetune.cohort import Cohort, Member
 from model_runner.finetune.precision import training_dtype
+from model_runner.finetune.preference import (
+    AlignmentProgress,
+    alignment_record,
+    preference_steps,
+)
 from model_runner.finetune.trainer import (
     TrainingProgress,
     progress_status,
+    save_adapter,
     steps_of,
     training_record,
 )
@@ -89,6 +95,7 @@ from model_runner.protocol import (
     RunnerUnavailable,
     SamplerStages,
     SamplerStagesResult,
+    StartAlignment,
     StartFineTune,
     StepCandidates,
     StepResult,
@@ -563,12 +570,7 @@ class ModelRunner:
         steps, so the class keeps getting answers meanwhile. Its record in the job store says
         how it stands to every runner sharing the store."""
         adapter, sentences, params = op.adapter, op.sentences, op.params
-        mine = self._finetunes.get(adapter)
-        if (mine is not None and mine.status in jobs.ACTIVE) or await asyncio.to_thread(
-            self.jobs.active, adapter
-        ):
-            raise RunAlreadyActive(f"a fine-tune {adapter!r} is already running", field="adapter")
-        self.adapters.check_new(adapter)
+        await self._check_new_job(adapter)
         loaded = await self.wait_ready()
         assert self._engine is not None
         job = _FineTune(job_id=adapter, adapter=adapter, progress=TrainingProgress())
@@ -583,18 +585,7 @@ class ModelRunner:
         if self.hand_off is not None and longest and steps_of(sentences, params) > longest:
             return await asyncio.to_thread(self._hand_off, job, request)
 
-        written = [0.0]
-
-        def started() -> None:
-            if job.status == "queued":  # not cancelled or stopped meanwhile
-                job.status = "running"
-                self._record(job)
-
-        def stepped() -> None:
-            if job.status == "running" and time.monotonic() - written[0] >= jobs.WRITE_EVERY_S:
-                self._record(job)
-                written[0] = time.monotonic()
-
+        started, stepped = self._recorders(job)
         member = Member(
             job_id=job.job_id,
             sentences=sentences,
@@ -612,6 +603,71 @@ class ModelRunner:
         await asyncio.to_thread(self._record, job, request)
         member.future.add_done_callback(lambda f: self._settle(job, f))
         self._join(engine, loaded, member)
+        return self._status(job)
+
+    async def _check_new_job(self, adapter: str) -> None:
+        """No job of this id is queued or running, and no adapter of this id is saved."""
+        mine = self._finetunes.get(adapter)
+        if (mine is not None and mine.status in jobs.ACTIVE) or await asyncio.to_thread(
+            self.jobs.active, adapter
+        ):
+            raise RunAlreadyActive(f"a fine-tune {adapter!r} is already running", field="adapter")
+        self.adapters.check_new(adapter)
+
+    def _recorders(self, job: _FineTune) -> tuple[Callable[[], None], Callable[[], None]]:
+        """What the engine's thread calls when the job starts training, and after each of its
+        steps: the job's record follows (progress at most every `jobs.WRITE_EVERY_S`)."""
+        written = [0.0]
+
+        def started() -> None:
+            if job.status == "queued":  # not cancelled or stopped meanwhile
+                job.status = "running"
+                self._record(job)
+
+        def stepped() -> None:
+            if job.status == "running" and time.monotonic() - written[0] >= jobs.WRITE_EVERY_S:
+                self._record(job)
+                written[0] = time.monotonic()
+
+        return started, stepped
+
+    async def start_alignment(self, op: StartAlignment) -> FineTuneStatus:
+        """Queue a DPO run on preference pairs that saves adapter `op.adapter`, against the
+        frozen pre-trained model as the reference (`finetune.preference`). Like a fine-tune
+        it trains between decode steps (taking turns with other training), and its
+        record in the job store answers `finetune_status` and `cancel_finetune`."""
+        adapter, pairs, params = op.adapter, op.pairs, op.params
+        await self._check_new_job(adapter)
+        loaded = await self.wait_ready()
+        assert self._engine is not None
+        engine = self._engine
+        progress = AlignmentProgress()
+        job = _FineTune(job_id=adapter, adapter=adapter, progress=progress)
+        started, stepped = self._recorders(job)
+        request = {
+            "method": "dpo",
+            "pairs": [pair.to_dict() for pair in pairs],
+            "params": params.to_dict(),
+            "model": self.config.model,
+        }
+
+        def steps() -> Iterator[None]:  # runs on the engine's thread, a slice per next()
+            trained = None
+            for model in preference_steps(
+                engine.model, loaded.tokenizer, pairs, params, progress, on_start=started
+            ):
+                trained = model
+                stepped()
+                yield None
+            record = alignment_record(adapter, self.config.model, pairs, params, progress)
+            save_adapter(trained, self.adapters.root / adapter, record)
+
+        work = BackgroundWork(steps())
+        job.future = work.future
+        self._finetunes[job.job_id] = job
+        await asyncio.to_thread(self._record, job, request)
+        work.future.add_done_callback(lambda f: self._settle(job, f))
+        engine.run_in_background(work)
         return self._status(job)
 
     def _join(self, engine: DecodeEngine, loaded: LoadedModel, member: Member) -> None:
@@ -683,7 +739,7 @@ class ModelRunner:
                 waiting = cohort.starts_in_s(job.member)
             else:
                 together, eta = cohort.last_packed, cohort.eta_s(job.member)
-        return progress_status(
+        status = progress_status(
             job.job_id,
             job.adapter,
             job.status,
@@ -693,6 +749,9 @@ class ModelRunner:
             together=together,
             eta_s=eta,
         )
+        if isinstance(job.progress, AlignmentProgress) and job.progress.agreement is not None:
+            status = replace(status, preference=job.progress.agreement)
+        return status
 
     async def _recorded(self, job_id: str) -> FineTuneStatus:
         """A job's status: this runner's own view if it trains it, else the job store's."""

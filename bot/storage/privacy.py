@@ -1,7 +1,8 @@
 """Everything stored about one person, to show them or to remove it.
 
 Deletion keeps the group's work: answer revisions and table rows stay, with the author
-removed (anonymised), so a group's answers survive a member leaving.
+removed (anonymised), so a group's answers survive a member leaving. A student's class-vote
+ballots are deleted; a closed vote keeps its tally, frozen when it closed.
 """
 
 from __future__ import annotations
@@ -61,8 +62,28 @@ async def export_user(db: Database, user_id: int) -> dict[str, Any]:
         "ORDER BY t.step_through, t.position",
         (user_id,),
     )
+    ballots = await db.fetchall(
+        "SELECT v.guild_id, v.number AS vote, v.prompt, v.status, v.letters, b.letter, "
+        "b.cast_at, b.changed_at FROM vote_ballots b JOIN class_votes v ON v.id = b.vote_id "
+        "WHERE b.user_id = ? ORDER BY v.id",
+        (user_id,),
+    )
+    opened = await db.fetchall(
+        "SELECT guild_id, number AS vote, prompt, status, created_at, closed_at, "
+        "opened_by = ? AS opened, closed_by = ? AS closed FROM class_votes "
+        "WHERE opened_by = ? OR closed_by = ? ORDER BY id",
+        (user_id,) * 4,
+    )
+    aligned = await db.fetchall(
+        "SELECT guild_id, version, status, votes, created_at FROM alignment_runs "
+        "WHERE started_by = ? ORDER BY id",
+        (user_id,),
+    )
     return {
         "user_id": str(user_id),
+        "alignments_started": [{**dict(r), "votes": json.loads(r["votes"])} for r in aligned],
+        "class_votes": [_ballot(dict(r)) for r in ballots],
+        "votes_opened_or_closed": [dict(r) for r in opened],
         "step_throughs_started": [dict(r) for r in steps_started],
         "step_tokens_chosen": [dict(r) for r in steps_chosen],
         "finetune_runs": [{**dict(r), "results": json.loads(r["results"] or "{}")} for r in runs],
@@ -73,6 +94,15 @@ async def export_user(db: Database, user_id: int) -> dict[str, Any]:
         "case_choices": [dict(r) for r in choices],
         "cases_created": [dict(r) for r in created],
     }
+
+
+def _ballot(row: dict[str, Any]) -> dict[str, Any]:
+    """A student's ballot; the method behind their letter only once the vote has closed
+    (while it is open, no export may tell a letter's method)."""
+    letters = json.loads(row.pop("letters"))
+    closed = row["status"] == "closed"
+    row["method"] = letters["ABCD".index(row["letter"])] if closed else None
+    return row
 
 
 async def delete_user(db: Database, user_id: int) -> dict[str, int]:
@@ -95,6 +125,14 @@ async def delete_user(db: Database, user_id: int) -> dict[str, int]:
             "WHERE started_by = ?",
             "step_tokens_anonymised": "UPDATE step_tokens SET user_id = NULL, "
             "user_name = NULL WHERE user_id = ?",
+            # A closed vote's tally is frozen in the vote, so deleting its ballots keeps it.
+            "votes_deleted": "DELETE FROM vote_ballots WHERE user_id = ?",
+            "votes_opened_anonymised": "UPDATE class_votes SET opened_by = NULL "
+            "WHERE opened_by = ?",
+            "votes_closed_anonymised": "UPDATE class_votes SET closed_by = NULL "
+            "WHERE closed_by = ?",
+            "alignments_anonymised": "UPDATE alignment_runs SET started_by = NULL "
+            "WHERE started_by = ?",
         }
         for name, sql in statements.items():
             cursor = await conn.execute(sql, (user_id,))

@@ -35,12 +35,19 @@ from model_runner.protocol.operations import (
     NextToken,
     Operation,
     SamplerStages,
+    StartAlignment,
     StartFineTune,
     StepCandidates,
     Tokenize,
     TrainStep,
 )
-from model_runner.protocol.params import DecodingMethod, DecodingParams, FineTuneParams
+from model_runner.protocol.params import (
+    AlignmentParams,
+    DecodingMethod,
+    DecodingParams,
+    FineTuneParams,
+    PreferencePair,
+)
 from model_runner.protocol.results import (
     AdapterInfo,
     AdapterList,
@@ -57,6 +64,7 @@ from model_runner.protocol.results import (
     LossResult,
     Neighbour,
     NextTokenResult,
+    PreferenceAgreement,
     RunnerInfo,
     SamplerStagesResult,
     ScoredCandidate,
@@ -79,6 +87,7 @@ __all__ = [
     "OPERATIONS",
     "STEP_METHODS",
     "AdapterArchive",
+    "AlignmentParams",
     "AdapterInfo",
     "AdapterList",
     "AdapterNotFound",
@@ -112,6 +121,8 @@ __all__ = [
     "NextToken",
     "NextTokenResult",
     "Operation",
+    "PreferenceAgreement",
+    "PreferencePair",
     "RequestFailed",
     "RequestTimeout",
     "RunAlreadyActive",
@@ -123,6 +134,7 @@ __all__ = [
     "SamplerStagesResult",
     "ScoredCandidate",
     "StageToken",
+    "StartAlignment",
     "StartFineTune",
     "StepCandidates",
     "StepPick",

@@ -64,6 +64,12 @@ MAX_LENGTH_RANGE = (8, 256)
 FINETUNE_SEED_RANGE = (0, 2**31 - 1)
 HELD_OUT_RANGE = (0, 100)  # sentences held out of a fine-tune (training keeps at least one)
 
+# --- alignment (DPO on preference pairs) ------------------------------------------------------
+PAIRS_RANGE = (1, 500)  # preference pairs of one alignment run
+BETA_RANGE = (0.01, 1.0)  # DPO's beta: how far the policy may move from the reference
+PAIR_BATCH_RANGE = (1, 16)  # pairs per optimiser step
+PAIR_MAX_LENGTH_RANGE = (16, 512)  # tokens of a prompt and its response together
+
 # --- ids -------------------------------------------------------------------------------------
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # adapter and job ids (fullmatch)
 

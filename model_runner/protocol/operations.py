@@ -18,7 +18,13 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from model_runner.protocol import limits as L
 from model_runner.protocol.errors import InvalidRequest
-from model_runner.protocol.params import DecodingMethod, DecodingParams, FineTuneParams
+from model_runner.protocol.params import (
+    AlignmentParams,
+    DecodingMethod,
+    DecodingParams,
+    FineTuneParams,
+    PreferencePair,
+)
 from model_runner.protocol.results import (
     AdapterList,
     AttentionResult,
@@ -353,6 +359,35 @@ class StartFineTune(Operation[FineTuneStatus]):
         object.__setattr__(self, "sentences", sentences)
         if not isinstance(self.params, FineTuneParams):
             raise InvalidRequest("params must be fine-tune parameters", field="params")
+
+
+@dataclass(frozen=True)
+class StartAlignment(Operation[FineTuneStatus]):
+    """Queue a DPO run on preference pairs that saves LoRA adapter `adapter` (also the job's
+    id), trained against the frozen pre-trained model as the reference. Its progress and end
+    are a fine-tune's: `finetune_status`, `cancel_finetune`."""
+
+    name: ClassVar[str] = "start_alignment"
+
+    adapter: str
+    pairs: list[PreferencePair]
+    params: AlignmentParams = field(default_factory=AlignmentParams)
+
+    def __post_init__(self) -> None:
+        L.check_id("adapter", self.adapter)
+        if not isinstance(self.pairs, list | tuple) or not all(
+            isinstance(pair, PreferencePair) for pair in self.pairs
+        ):
+            raise InvalidRequest("pairs must be a list of preference pairs", field="pairs")
+        low, high = L.PAIRS_RANGE
+        if not low <= len(self.pairs) <= high:
+            raise InvalidRequest(
+                f"pairs must hold {low}-{high} preference pairs (got {len(self.pairs)})",
+                field="pairs",
+            )
+        object.__setattr__(self, "pairs", list(self.pairs))
+        if not isinstance(self.params, AlignmentParams):
+            raise InvalidRequest("params must be alignment parameters", field="params")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The knobs a student may turn: a decoding method's settings and a fine-tune's.
+"""The knobs a student may turn: a decoding method's settings, a fine-tune's, an alignment's.
 
 The names and defaults are transformers' `generate()` ones and peft's, so what students read in
 the lab notes carries over. Construction checks every field against `limits`.
@@ -102,3 +102,47 @@ class FineTuneParams(Message):
         L.check_int("max_length", self.max_length, *L.MAX_LENGTH_RANGE)
         L.check_int("seed", self.seed, *L.FINETUNE_SEED_RANGE)
         L.check_optional_int("held_out", self.held_out, *L.HELD_OUT_RANGE)
+
+
+@dataclass(frozen=True)
+class PreferencePair(Message):
+    """One judgement of the class: for `prompt`, `chosen` was preferred over `rejected`."""
+
+    strict: ClassVar[bool] = True
+
+    prompt: str
+    chosen: str  # the continuation the class preferred (DPO's y_w)
+    rejected: str  # one it preferred less (DPO's y_l)
+
+    def __post_init__(self) -> None:
+        L.check_text(self.prompt, "prompt")
+        L.check_text(self.chosen, "chosen")
+        L.check_text(self.rejected, "rejected")
+        if self.chosen == self.rejected:
+            raise InvalidRequest("chosen and rejected must differ", field="rejected")
+
+
+@dataclass(frozen=True)
+class AlignmentParams(Message):
+    """How a DPO run on preference pairs trains its LoRA adapter; construction checks every
+    field's range."""
+
+    strict: ClassVar[bool] = True
+
+    beta: float = 0.1  # DPO's beta: larger keeps the policy closer to the pre-trained model
+    epochs: int = 3  # passes over the pairs
+    learning_rate: float = 1e-3  # AdamW step size on the LoRA weights
+    rank: int = 8  # LoRA rank r (lora_alpha = 2r)
+    batch_size: int = 4  # pairs per optimiser step
+    max_length: int = 128  # tokens kept of a prompt and its response (the prompt's end)
+    seed: int = 0  # shuffling and LoRA initialisation
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "beta", L.check_float("beta", self.beta, *L.BETA_RANGE))
+        L.check_int("epochs", self.epochs, *L.EPOCHS_RANGE)
+        rate = L.check_float("learning_rate", self.learning_rate, *L.FINETUNE_LEARNING_RATE_RANGE)
+        object.__setattr__(self, "learning_rate", rate)
+        L.check_int("rank", self.rank, *L.RANK_RANGE)
+        L.check_int("batch_size", self.batch_size, *L.PAIR_BATCH_RANGE)
+        L.check_int("max_length", self.max_length, *L.PAIR_MAX_LENGTH_RANGE)
+        L.check_int("seed", self.seed, *L.FINETUNE_SEED_RANGE)

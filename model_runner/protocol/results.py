@@ -235,6 +235,22 @@ class CompareResult(Usage):
 
 
 @dataclass(frozen=True)
+class PreferenceAgreement(Message):
+    """How often a model prefers the chosen output of an alignment run's pairs."""
+
+    pairs: int
+    # Pairs where the pre-trained model gives the chosen output the higher log-probability
+    # (summed over the response's tokens), and the same for the aligned model.
+    preferred_before: int
+    preferred_after: int
+    # Pairs where the aligned model's implicit reward margin is positive:
+    # beta * ((log pi - log ref)(chosen) - (log pi - log ref)(rejected)) > 0. Before training
+    # the policy is the reference, so every margin is 0 (none positive).
+    margin_positive: int
+    mean_margin: float  # that margin's mean over the pairs
+
+
+@dataclass(frozen=True)
 class FineTuneStatus(Message):
     """Where a LoRA fine-tune job stands."""
 
@@ -254,6 +270,7 @@ class FineTuneStatus(Message):
     trained_weights: int = 0  # weights LoRA trains
     total_weights: int = 0  # the base model's weights
     steps_per_epoch: int = 0
+    preference: PreferenceAgreement | None = None  # an alignment run's, once measured
 
 
 @dataclass(frozen=True)

@@ -46,3 +46,8 @@ def test_long_or_cut_continuations_need_no_explanation():
     assert early_end(result([5] * 3, "length", "g1-v1")) == ""
     embed, _ = generate_reply(result([5] * 3, "length", None), "Pre-trained")
     assert "Why it stopped" not in [f.name for f in embed.fields]
+
+
+def test_the_class_aligned_model_is_not_said_to_have_learned_ending_sentences():
+    why = early_end(result([EOS], "eos", "g1-class-aligned-v1"))
+    assert "judged the text finished" in why and "training sentence" not in why

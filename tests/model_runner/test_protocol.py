@@ -17,6 +17,7 @@ from model_runner.http import build_app
 from model_runner.protocol import (
     OPERATIONS,
     AdapterArchive,
+    AlignmentParams,
     Attention,
     BeamTrace,
     CancelFineTune,
@@ -32,10 +33,12 @@ from model_runner.protocol import (
     Loss,
     NextToken,
     Operation,
+    PreferencePair,
     RunnerBusy,
     RunnerError,
     RunnerUnavailable,
     SamplerStages,
+    StartAlignment,
     StartFineTune,
     StepCandidates,
     Tokenize,
@@ -71,6 +74,11 @@ SAMPLES: list[Operation] = [
         params=DecodingParams(method="contrastive", penalty_alpha=0.5, top_k=3),
     ),
     BeamTrace("Once upon a time", DecodingParams(method="beam", max_new_tokens=6, num_beams=3)),
+    StartAlignment(
+        "g1-class-aligned-v1",
+        [PreferencePair("Once upon a time", " there was a cat.", " the the the")],
+        AlignmentParams(beta=0.2, epochs=2),
+    ),
 ]
 
 

@@ -79,11 +79,16 @@ TASKS: tuple[TaskPage, ...] = (
             "Write down your group's guesses. Once your instructor reveals a method, "
             "`/explain method:…` explains it, `/sampler prompt:…` shows Random Sampling one "
             "stage at a time, and `/beamtree prompt:…` draws 5-Beam's search as a tree.",
+            "When your instructor opens a class vote, vote with its buttons for the most "
+            "coherent of four continuations, shown shuffled and without their methods' names; "
+            "`/vote results` gives the whole class's answer over every prompt voted on.",
         ),
         discussion="lab-task-2-3-generation",
         instructor="Let groups guess first, then `/lab reveal method:…` (one method, or all "
         "four) opens /explain, /sampler and /beamtree; `/lab hide` closes them for the next "
-        "class. Post the questions with `/case post case:lab-task-2-3-generation`.",
+        "class. `/vote open prompt:…` puts a prompt to a blind class vote and `/vote close` "
+        "reveals which method wrote what. Post the questions with "
+        "`/case post case:lab-task-2-3-generation`.",
     ),
     TaskPage(
         number=4,
@@ -102,10 +107,15 @@ TASKS: tuple[TaskPage, ...] = (
             "`/finetune start` trains on your pool; `/finetune models` lists your versions and "
             "`/finetune download` gives you the adapter to load in a notebook.",
             "`/table show kind:…` shows the fine-tune tables your comparisons filled.",
+            "The lecture's last stage is alignment: people's preferences shape the model. "
+            "Your instructor aligns {model} with the class's own votes, and "
+            "`/vote compare prompt:…` shows the pre-trained and the class-aligned model side "
+            "by side.",
         ),
         discussion="lab-task-4-fine-tuning",
         instructor="`/lab approval required:True` makes every run wait for your Approve; "
-        "`/lab blockwords add:…` keeps words out of the pools. Post the questions with "
+        "`/lab blockwords add:…` keeps words out of the pools. Once votes have closed, "
+        "`/vote align` trains the class-aligned model on them (DPO). Post the questions with "
         "`/case post case:lab-task-4-fine-tuning`.",
     ),
     TaskPage(

@@ -29,6 +29,9 @@ COUNTED = {
     "approvals_anonymised": ("fine-tune you approved", "fine-tunes you approved"),
     "step_throughs_anonymised": ("step-through you started", "step-throughs you started"),
     "step_tokens_anonymised": ("step-through token you chose", "step-through tokens you chose"),
+    "votes_opened_anonymised": ("class vote you opened", "class votes you opened"),
+    "votes_closed_anonymised": ("class vote you closed", "class votes you closed"),
+    "alignments_anonymised": ("alignment you started", "alignments you started"),
 }
 
 
@@ -38,9 +41,12 @@ def deleted_text(counts: dict[str, int]) -> str:
     parts = []
     if counts.get("groups_left"):
         parts.append(f"You left {counted(counts['groups_left'], 'group')}.")
+    if deleted := counts.get("votes_deleted", 0):
+        verb = "was" if deleted == 1 else "were"
+        parts.append(f"Your {counted(deleted, 'class vote')} {verb} deleted.")
     names = []
     for name, n in counts.items():
-        if n and name != "groups_left":
+        if n and name not in ("groups_left", "votes_deleted"):
             plain = name.removesuffix("_anonymised").replace("_", " ")
             names.append(counted(n, *COUNTED.get(name, (plain, plain))))
     if names:
@@ -95,9 +101,10 @@ class Privacy(commands.Cog):
     async def delete(self, interaction: discord.Interaction) -> None:
         """Delete your personal data (your group's answers stay, anonymised)."""
         await interaction.response.send_message(
-            "This removes your group memberships and your name from your answers, table "
-            "rows, pool sentences, fine-tunes and step-throughs. The group's work stays, "
-            "without your name. Sure?",
+            "This removes your group memberships, your class votes, and your name from "
+            "your answers, table rows, pool sentences, fine-tunes, step-throughs and "
+            "the votes you opened or closed. The group's work and closed votes' results "
+            "stay, without your name. Sure?",
             view=ConfirmDelete(self.bot, interaction.user.id),
             ephemeral=True,
         )

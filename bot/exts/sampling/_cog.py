@@ -69,7 +69,7 @@ class Sampling(commands.Cog):
         num_beams="Beam search: how many continuations are kept (2-10)",
         penalty_alpha="Contrastive search: how strongly repetition is penalised (0-1)",
         seed="Random sampling: the same seed gives the same text",
-        model="Pre-trained (default), fine-tuned (your group's latest) or one of its versions (v1, ...)",
+        model="Pre-trained (default), fine-tuned (your group's latest), a version (v1, ...) or class-aligned",
         min_tokens="At least this many tokens before the model may end the text "
         "(default 5 for a fine-tuned model, else 0)",
     )
@@ -106,7 +106,8 @@ class Sampling(commands.Cog):
             self._ceiling(),
             method=method,
             max_new_tokens=max_tokens,
-            min_new_tokens=min_tokens_for(min_tokens, chosen.adapter is not None, max_tokens),
+            # A group's fine-tune learned to end the text after a sentence; alignment did not.
+            min_new_tokens=min_tokens_for(min_tokens, chosen.record is not None, max_tokens),
             **{k: v for k, v in given.items() if v is not None},
         )
         await self.bot.policy.admit(interaction, max_tokens)

@@ -6,6 +6,7 @@ import io
 
 import discord
 
+from bot.fine_tuned import is_class_aligned
 from bot.formatting import clip, safe, usage_footer
 from model_runner.protocol import CompareResult, GenerateResult
 
@@ -47,7 +48,7 @@ def early_end(result: GenerateResult) -> str:
     if result.finish_reason != "eos" or written > least + 3:
         return ""
     tokens = f"{written - 1} token{'s' if written != 2 else ''}"
-    if result.adapter:
+    if result.adapter and not is_class_aligned(result.adapter):
         return (
             f"🛑 The fine-tuned model ended the text after {tokens}. Every training sentence "
             "ended with the end of text, so fine-tuning taught it that a text ends after a "
