@@ -7,8 +7,8 @@ trained one after another, with the rest of the class decoding meanwhile.
 
 Each group fine-tunes on 30 sentences of a built-in example (recipes, full-stop, entity-count
 in turn), 5 epochs, batch 8, LoRA rank 8, on the decoding engine's worker exactly as the runner
-does it: "one after another" queues each group's solo run as background work (the runner
-before cohorts), "together" puts every group in one cohort. Meanwhile `--students` students
+does it: "one after another" trains each group's solo run in turn, as the runner did before
+cohorts, "together" puts every group in one cohort. Meanwhile `--students` students
 (default 1) each ask for one 20-token greedy generation after another, the worst case for the
 fine-tunes (decoding gets as much time as training whenever someone waits); their latency is
 reported beside the idle one. `--students 0` measures the fine-tunes alone.
@@ -90,24 +90,23 @@ class Class:
 
 
 def one_after_another(engine, model, tokenizer, groups, params, out: Path, precision=None):
-    """Each group's solo run, queued in order; seconds until each group's adapter is saved."""
+    """Each group's solo run, one after the other as one queue of background work (the runner
+    before cohorts); seconds until each group's adapter is saved."""
     started = time.perf_counter()
     finished: list[float] = []
 
-    def run(n: int, sentences: list[str]):
-        trained = None
-        progress = TrainingProgress()
-        for trained in train_steps(
-            model, tokenizer, sentences, params, progress, precision=precision
-        ):
-            yield trained  # one optimiser step per slice, as the runner did
-        save_adapter(trained, out / f"solo-{n}", {})
-        finished.append(time.perf_counter() - started)
-        yield trained
+    def queue():
+        for n, sentences in enumerate(groups):
+            trained = None
+            progress = TrainingProgress()
+            for trained in train_steps(
+                model, tokenizer, sentences, params, progress, precision=precision
+            ):
+                yield trained  # one optimiser step per slice, as the runner did
+            save_adapter(trained, out / f"solo-{n}", {})
+            finished.append(time.perf_counter() - started)
 
-    futures = [engine.run_in_background(BackgroundWork(run(n, s))) for n, s in enumerate(groups)]
-    for future in futures:
-        future.result()
+    engine.run_in_background(BackgroundWork(queue())).result()
     return finished
 
 

@@ -380,7 +380,7 @@ class FineTuning(commands.Cog):
         self,
         interaction: discord.Interaction,
         name: str,
-        epochs: app_commands.Range[int, 1, 20] = 5,
+        epochs: app_commands.Range[int, 1, 20] = 3,
     ) -> None:
         """Fine-tune on a built-in example dataset, to see the effect before your own."""
         example = load_examples().get(name)
