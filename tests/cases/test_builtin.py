@@ -6,10 +6,11 @@ import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import pytest
 
+from bot.exts.cases._render import source_line
 from cases.loader import LAB_ORDER, load_case_file, load_cases
 from cases.questions import DEFAULT_QUESTIONS
 
@@ -68,6 +69,10 @@ def test_each_lab_video_is_a_source_of_its_case(case_id, publisher, date, words)
     assert publisher in by_id[case_id].body  # the text tells students about it too
     others = [case for case in by_id.values() if case.id != case_id]
     assert not any(s.publisher == publisher for case in others for s in case.sources)
+    # Shown with a link that finds it: a YouTube search for its title and publisher.
+    line = source_line(video)
+    assert "https://www.youtube.com/results?search_query=" in line
+    assert quote_plus(publisher) in line and "a search: no link on file" in line
 
 
 def test_the_9news_article_is_cited_without_a_home_page_link():

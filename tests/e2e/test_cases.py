@@ -54,8 +54,12 @@ async def test_list_show_and_choose(lab):
     shown = await ada.slash("case show", case=CASE)
     assert shown.ephemeral and "Discussion questions" in shown.text
     # The lab page's video and the 9News article are listed; neither links to a home page.
-    assert "*The Environmental Impacts of AI Data Centres (video)* (CGTN America" in shown.text
-    assert "(9News, July 2025; no link on file" in shown.text
+    assert (
+        "[The Environmental Impacts of AI Data Centres (video)](https://www.youtube.com/results?search_query=The+Environmental+Impacts+of+AI+Data+Centres+CGTN+America) (CGTN America"
+        in shown.text
+    )
+    assert "(9News, July 2025; a search: no link on file)" in shown.text
+    assert "(https://duckduckgo.com/?q=Young+Australians+avoiding+generative+AI" in shown.text
     assert "https://www.9news.com.au/)" not in shown.text
     chosen = await ada.slash("case choose", case=CASE)
     assert "Group 1** chose" in chosen.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from urllib.parse import quote_plus
 
 import discord
 
@@ -26,12 +27,23 @@ def case_embed(case) -> discord.Embed:
 
 
 def source_line(source) -> str:
-    """A linked title and its publisher; a work with no known link says so, to search for."""
+    """A linked title and its publisher. A work whose address is not on file (the lab page
+    names some videos and an article without one) links a search for it instead, and says so:
+    a video search on YouTube, anything else a web search, for its title and publisher."""
     title = clip(source.title, 90)[0]
     if source.url:
         return f"[{title}]({source.url})" + (f" ({source.publisher})" if source.publisher else "")
     details = ", ".join(part for part in (source.publisher, source.date) if part)
-    return f"*{title}* ({details + '; ' if details else ''}no link on file: search for it)"
+    return f"[{title}]({search_url(source)}) ({details + '; ' if details else ''}a search: no link on file)"
+
+
+def search_url(source) -> str:
+    """Where to find a source without an address: its title and publisher as a search."""
+    words = source.title.removesuffix("(video)").strip()
+    query = quote_plus(" ".join(part for part in (words, source.publisher) if part))
+    if source.title.endswith("(video)"):
+        return f"https://www.youtube.com/results?search_query={query}"
+    return f"https://duckduckgo.com/?q={query}"
 
 
 def answers_embeds(case, revisions: list[Revision], title: str) -> list[discord.Embed]:
