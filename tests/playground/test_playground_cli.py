@@ -41,6 +41,16 @@ def test_example_script_passes(tmp_path):
     assert list((tmp_path / "out").glob("*-nexttoken.png"))
 
 
+def test_the_class_afternoon_script_passes(tmp_path):
+    """README's CPU-class figures come from this script on gemma-offline; on `tiny` it must
+    at least run: eight groups' fine-tunes at once, each group then using its model."""
+    result = run_playground(ROOT / "examples" / "class-afternoon.lab", tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for n in range(1, 9):
+        assert f"Group {n} v1 fine-tune finished" in result.stdout
+    assert result.stdout.count("Fine-tuned v1") >= 8
+
+
 def test_unmet_expectation_fails_the_script(tmp_path, capsys, monkeypatch):
     """In this process (the example above covers the interpreter start): `labbot`'s main."""
     from bot.cli import main
