@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.exts.finetune._follow import POLL_S, follow, tell
+from bot.followers import Followers
 from bot.formatting import safe
 from bot.storage import finetune_jobs
 from bot.storage.finetune_jobs import JobRecord
@@ -45,8 +46,7 @@ class Runs:
 
     def __init__(self, bot: LabBot) -> None:
         self.bot = bot
-        self._tasks: set[asyncio.Task] = set()
-        self._followers: dict[int, asyncio.Task] = {}  # job id -> its follower
+        self._followers = Followers(retry_s=POLL_S * 5)
 
     # --- lifetime ---------------------------------------------------------------------------
 
@@ -64,16 +64,10 @@ class Runs:
                     log.exception("fine-tune sweep failed")
                 await asyncio.sleep(SWEEP_S)
 
-        self._keep(asyncio.create_task(sweeping(), name="finetune-sweep"))
+        self._followers.keep(asyncio.create_task(sweeping(), name="finetune-sweep"))
 
     def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-
-    def _keep(self, task: asyncio.Task) -> None:
-        """Hold a reference until the task ends."""
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._followers.stop()
 
     # --- the runs -----------------------------------------------------------------------------
 
@@ -94,29 +88,21 @@ class Runs:
 
     def follow(self, record: JobRecord) -> None:
         """Follow a training run until its record says how it ended (one follower per run)."""
-        running = self._followers.get(record.id)
-        if running is not None and not running.done():
-            return
 
-        async def keep_following() -> None:
-            await self.bot.wait_until_ready()
-            while True:
-                current = await finetune_jobs.get(self.bot.db, record.id)
-                if current is None or current.status != "running":
-                    return
-                try:
-                    await follow(self.bot, current, await self.group_name(current.group_id))
-                    return
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # noqa: BLE001 - logged; following starts again
-                    log.exception("following fine-tune %s failed; again shortly", record.adapter)
-                    await asyncio.sleep(POLL_S * 5)
+        async def running() -> JobRecord | None:
+            current = await finetune_jobs.get(self.bot.db, record.id)
+            return current if current is not None and current.status == "running" else None
 
-        task = asyncio.create_task(keep_following(), name=f"follow-{record.adapter}")
-        self._followers[record.id] = task
-        task.add_done_callback(lambda _: self._followers.pop(record.id, None))
-        self._keep(task)
+        async def follow_once(current: JobRecord) -> None:
+            await follow(self.bot, current, await self.group_name(current.group_id))
+
+        self._followers.follow(
+            record.id,
+            f"fine-tune {record.adapter}",
+            self.bot.wait_until_ready,
+            running,
+            follow_once,
+        )
 
     async def sweep(self, now: datetime | None = None) -> None:
         """Follow unfollowed training runs; withdraw runs that waited too long for approval."""

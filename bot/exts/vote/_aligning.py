@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.charts import loss_curve
+from bot.followers import Followers
 from bot.formatting import counted, safe
 from bot.storage import alignments
 from bot.storage.alignments import AlignmentRun
@@ -108,8 +109,7 @@ class AlignmentRuns:
 
     def __init__(self, bot: LabBot) -> None:
         self.bot = bot
-        self._tasks: set[asyncio.Task] = set()
-        self._followers: dict[int, asyncio.Task] = {}  # run id -> its follower
+        self._followers = Followers(retry_s=POLL_S * 5)
 
     def start(self) -> None:
         """Once connected, follow the runs that were training when the bot stopped."""
@@ -119,15 +119,10 @@ class AlignmentRuns:
             for run in await alignments.running(self.bot.db):
                 self.follow(run)
 
-        self._keep(asyncio.create_task(resume(), name="alignment-resume"))
+        self._followers.keep(asyncio.create_task(resume(), name="alignment-resume"))
 
     def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-
-    def _keep(self, task: asyncio.Task) -> None:
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._followers.stop()
 
     async def launch(self, run: AlignmentRun) -> None:
         """Hand a recorded run to the runner, then follow it."""
@@ -143,29 +138,14 @@ class AlignmentRuns:
 
     def follow(self, run: AlignmentRun) -> None:
         """Follow a run until its record says how it ended (one follower per run)."""
-        running = self._followers.get(run.id)
-        if running is not None and not running.done():
-            return
 
-        async def keep_following() -> None:
-            await self.bot.wait_until_ready()
-            while True:
-                current = await alignments.get(self.bot.db, run.id)
-                if current is None or current.status != "running":
-                    return
-                try:
-                    await self._follow(current)
-                    return
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # noqa: BLE001 - logged; following starts again
-                    log.exception("following alignment %s failed; again shortly", run.adapter)
-                    await asyncio.sleep(POLL_S * 5)
+        async def running() -> AlignmentRun | None:
+            current = await alignments.get(self.bot.db, run.id)
+            return current if current is not None and current.status == "running" else None
 
-        task = asyncio.create_task(keep_following(), name=f"follow-{run.adapter}")
-        self._followers[run.id] = task
-        task.add_done_callback(lambda _: self._followers.pop(run.id, None))
-        self._keep(task)
+        self._followers.follow(
+            run.id, f"alignment {run.adapter}", self.bot.wait_until_ready, running, self._follow
+        )
 
     async def _follow(self, run: AlignmentRun) -> None:
         channel = self.bot.get_partial_messageable(run.channel_id)
