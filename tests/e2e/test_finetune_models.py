@@ -45,6 +45,8 @@ async def test_generate_and_compare_with_the_groups_model(lab):
     assert "min_new_tokens" not in base.message.embeds[0]["fields"][0]["value"]
     too_many = await ada.slash("generate", prompt=PROMPT, max_tokens=8, min_tokens=9)
     assert too_many.ephemeral and "min_tokens must be between 0 and 8" in too_many.text
+    methods = await ada.slash("compare", prompt=PROMPT, max_tokens=8, min_tokens=3)
+    assert methods.ephemeral and "min_tokens is for models:" in methods.text
     missing = await ada.slash("generate", prompt=PROMPT, model="v7")
     assert missing.ephemeral and "v1" in missing.text and "pre-trained" in missing.text
 

@@ -186,3 +186,19 @@ async def test_a_trainstep_is_answered_while_a_long_fine_tune_trains(runner):
     assert len(result.losses) == 4  # before, and after each of 3 steps
     assert (await runner.call(FineTuneProgress("g1-v1"))).status == "running"  # still at it
     await runner.call(CancelFineTune("g1-v1"))
+
+
+async def test_too_many_trainsteps_at_once_are_told_to_retry(runner, monkeypatch):
+    from model_runner import runner as runner_module
+    from model_runner.protocol import RunnerBusy, TrainStep
+
+    monkeypatch.setattr(runner_module, "TRAIN_STEPS_WAITING", 1)
+    first = asyncio.create_task(runner.call(TrainStep("Mix the eggs", steps=10)))
+    for _ in range(200):  # until the first is in the engine
+        if runner._train_steps:
+            break
+        await asyncio.sleep(0.005)
+    with pytest.raises(RunnerBusy, match="/trainstep runs waiting") as caught:
+        await runner.call(TrainStep("Mix the flour", steps=1))
+    assert caught.value.retry_after is not None
+    assert len((await first).losses) == 11
