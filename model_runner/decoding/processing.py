@@ -72,9 +72,11 @@ def top_k_filter(logits: torch.Tensor, top_k: int | Sequence[int]) -> torch.Tens
     ks = [top_k] * logits.shape[0] if isinstance(top_k, int) else list(top_k)
     if all(k <= 0 or k >= vocab for k in ks):
         return logits
-    kth = torch.tensor([min(k, vocab) - 1 for k in ks], device=logits.device)  # [batch]
-    ranked = torch.sort(logits, dim=-1, descending=True).values  # [batch, vocab]
-    threshold = ranked.gather(1, kth.clamp(min=0).unsqueeze(1))  # [batch, 1]
+    # Only the largest k are ranked (a partial sort, not the whole vocabulary per step).
+    widest = min(max(ks), vocab)
+    kth = torch.tensor([max(min(k, vocab), 1) - 1 for k in ks], device=logits.device)  # [batch]
+    ranked = torch.topk(logits, widest, dim=-1).values  # [batch, widest], largest first
+    threshold = ranked.gather(1, kth.unsqueeze(1))  # [batch, 1]
     off = torch.tensor([k <= 0 for k in ks], device=logits.device).unsqueeze(1)  # [batch, 1]
     threshold = threshold.masked_fill(off, -float("inf"))
     return logits.masked_fill(logits < threshold, -float("inf"))

@@ -1,10 +1,18 @@
-"""The rows decoded together: one KV cache for all of them, left-padded to a common length.
+"""The rows decoded together: one preallocated KV cache that every row writes into.
 
-Rows join with their own prefilled cache (padded on the left to the batch's length, or the
-batch padded to theirs), are reordered or duplicated when beam and contrastive search pick
-parents, and leave when their request finishes. The attention mask hides the padding and
-each row's position ids count only its real tokens, so a row computes what it would alone
-(up to floating-point summation order).
+Each layer's keys and values live in one buffer `[row capacity, heads, column capacity, head
+dim]`. The rows in use are the first `rows`, the columns in use `start:end`, and every row's
+text ends at column `end` (shorter texts are padded on the left). A step writes one column of
+every row in place and the model attends over views of the buffers: no layer's cache is
+concatenated or copied per step. Rows join with their own prefilled cache, copied in once;
+when beam and contrastive search pick parents only the rows whose parent is another row are
+copied (`select`); rows leave when their request finishes and the rows after the last one in
+use are filled in from the end. The buffers grow geometrically and are released when the
+batch empties. The attention mask hides the padding and each row's position ids count only
+its real tokens, so a row computes what it would alone (up to floating-point summation order).
+
+Sliding-window layers (Gemma 3) keep every column too and show the model the last ones, in
+the shapes transformers' own sliding-window layer reports.
 """
 
 from __future__ import annotations
@@ -12,19 +20,74 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
+from transformers.cache_utils import Cache, CacheLayerMixin, DynamicLayer
+
+from model_runner.protocol import RunnerError
+
+try:  # transformers 5 names its sliding-window layer this way
+    from transformers.cache_utils import DynamicSlidingWindowLayer
+except ImportError:  # pragma: no cover - older releases
+    DynamicSlidingWindowLayer = None  # type: ignore[assignment,misc]
+
+MIN_ROWS = 8  # the smallest row capacity
+SPARE_COLUMNS = 32  # room for this many more steps whenever the columns are laid out anew
 
 
-def _layers(cache: Any) -> list[Any]:
-    return list(cache.layers)
+def _window(layer: Any) -> int | None:
+    """A prefilled layer's sliding window (None: full attention); refuses other kinds."""
+    if type(layer) is DynamicLayer:
+        return None
+    if DynamicSlidingWindowLayer is not None and type(layer) is DynamicSlidingWindowLayer:
+        return int(layer.sliding_window)
+    raise RunnerError(
+        f"the batching engine cannot hold this model's cache ({type(layer).__name__})"
+    )
 
 
-def _pad_left(tensor: torch.Tensor, amount: int, dim: int) -> torch.Tensor:
-    """Zeros on the left of `dim` (keys/values: dim 2; masks: dim 1)."""
-    if amount == 0:
-        return tensor
-    pad = [0, 0] * (tensor.dim() - dim - 1) + [amount, 0]
-    return F.pad(tensor, pad)
+class _BufferedLayer(CacheLayerMixin):
+    """One layer's part of the batch's buffers, shown to the model's attention as a cache."""
+
+    is_compileable = False
+    supports_early_init = False
+
+    def __init__(self, batch: RowBatch, index: int, window: int | None) -> None:
+        super().__init__()
+        self.batch, self.index, self.window = batch, index, window
+        self.is_sliding = window is not None
+        if window is not None:
+            self.sliding_window = window
+        self.is_initialized = True
+
+    def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
+        """Nothing to do: the buffers exist before the model is called."""
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write the new columns after `end` and return every visible column (views)."""
+        batch = self.batch
+        rows, end, new = batch.rows, batch.end, key_states.shape[-2]
+        keys, values = batch.keys[self.index], batch.values[self.index]
+        keys[:rows, :, end : end + new] = key_states  # [rows, heads, new, head dim]
+        values[:rows, :, end : end + new] = value_states
+        first = batch.start
+        if self.window is not None:  # the last window - 1 columns, as transformers keeps them
+            first = max(first, end - self.window + 1)
+        return keys[:rows, :, first : end + new], values[:rows, :, first : end + new]
+
+    def get_seq_length(self) -> int:
+        return self.batch.length
+
+    def get_mask_sizes(self, query: Any) -> tuple[int, int]:
+        """(columns the attention sees, offset of the first), for the model's mask."""
+        new = query if isinstance(query, int) else int(query.shape[0])
+        length = self.batch.length
+        if self.window is None:
+            return length + new, 0
+        return min(length, self.window - 1) + new, max(length - self.window + 1, 0)
+
+    def get_max_length(self) -> int:
+        return -1 if self.window is None else self.window
 
 
 class RowBatch:
@@ -32,97 +95,163 @@ class RowBatch:
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
-        self.cache: Any = None
-        self.mask = torch.zeros(0, 0, dtype=torch.long, device=device)  # [rows, length]
-
-    @property
-    def rows(self) -> int:
-        return self.mask.shape[0]
+        self.keys: list[torch.Tensor] = []  # per layer [row capacity, heads, columns, dim]
+        self.values: list[torch.Tensor] = []
+        self.windows: list[int | None] = []  # per layer: sliding window, None for full
+        self._mask = torch.zeros(0, 0, dtype=torch.long, device=device)  # [row cap, columns]
+        self.cache: Any = None  # what the model is handed: views of the buffers
+        self.rows = 0
+        self.start = self.end = 0  # the columns in use
 
     @property
     def length(self) -> int:
-        return self.mask.shape[1]
+        return self.end - self.start
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """[rows, length] 1 for a real token, 0 for padding."""
+        return self._mask[: self.rows, self.start : self.end]
+
+    def _row_capacity(self) -> int:
+        return self._mask.shape[0]
+
+    def _column_capacity(self) -> int:
+        return self._mask.shape[1]
+
+    # --- layout -------------------------------------------------------------------------
+
+    def _allocate(self, prefilled: Any, rows: int, columns: int, end: int) -> None:
+        """First buffers, shaped like the layers of a prefilled cache."""
+        layers = list(prefilled.layers)
+        self.windows = [_window(layer) for layer in layers]
+        self.keys = [_zeros_like(layer.keys, rows, columns) for layer in layers]
+        self.values = [_zeros_like(layer.values, rows, columns) for layer in layers]
+        self._mask = torch.zeros(rows, columns, dtype=torch.long, device=self.device)
+        self.cache = Cache(layers=[_BufferedLayer(self, i, w) for i, w in enumerate(self.windows)])
+        self.start = self.end = end  # no columns in use yet; the first rows end at `end`
+
+    def _relayout(self, rows: int, columns: int, offset: int) -> None:
+        """New buffers of `rows` x `columns`; the columns in use move to begin at `offset`."""
+        used, length = self.rows, self.length
+        span = slice(self.start, self.end)
+        for buffers in (self.keys, self.values):
+            for i, old in enumerate(buffers):
+                new = _zeros_like(old, rows, columns)
+                new[:used, :, offset : offset + length] = old[:used, :, span]
+                buffers[i] = new  # one layer at a time: the old one is freed at once
+        mask = torch.zeros(rows, columns, dtype=torch.long, device=self.device)
+        mask[:used, offset : offset + length] = self._mask[:used, span]
+        self._mask = mask
+        self.start, self.end = offset, offset + length
+
+    def _release(self) -> None:
+        """No rows left: give the memory back (a fine-tune may need it)."""
+        self.keys, self.values, self.windows, self.cache = [], [], [], None
+        self._mask = self._mask[:0, :0]
+        self.rows = self.start = self.end = 0
+
+    def _reserve_rows(self, rows: int) -> None:
+        if rows > self._row_capacity():
+            grown = max(rows, 2 * self._row_capacity(), MIN_ROWS)
+            self._relayout(grown, self._column_capacity(), self.start)
+
+    # --- rows join, step, move and leave ------------------------------------------------
 
     def add(self, cache: Any, new_mask: torch.Tensor) -> range:
         """Append the rows of a prefilled `cache` ([rows, length] mask, 0 = padding)."""
-        start = self.rows
-        rows, length = new_mask.shape
-        if self.cache is None or self.rows == 0:
-            self.cache, self.mask = cache, new_mask
-            return range(start, start + rows)
+        count, length = new_mask.shape
+        first = self.rows
+        if not self.keys:
+            self._allocate(cache, max(count, MIN_ROWS), length + SPARE_COLUMNS, length)
         common = max(self.length, length)
-        grow_batch, grow_new = common - self.length, common - length
-        for mine, theirs in zip(_layers(self.cache), _layers(cache), strict=True):
-            mine.keys = torch.cat(
-                [_pad_left(mine.keys, grow_batch, 2), _pad_left(theirs.keys, grow_new, 2)]
-            )
-            mine.values = torch.cat(
-                [_pad_left(mine.values, grow_batch, 2), _pad_left(theirs.values, grow_new, 2)]
-            )
-            if hasattr(mine, "cumulative_length"):
-                mine.cumulative_length = common
-        self.mask = torch.cat(
-            [_pad_left(self.mask, grow_batch, 1), _pad_left(new_mask, grow_new, 1)]
-        )
-        return range(start, start + rows)
+        if self.end < common:  # not enough columns on the left: lay them out again
+            columns = max(self._column_capacity(), common + SPARE_COLUMNS)
+            self._relayout(self._row_capacity(), columns, common - self.length)
+        self._reserve_rows(first + count)
+        start, end, rows = self.end - common, self.end, slice(first, first + count)
+        if start < self.start:  # newly shown columns are padding for the rows already here
+            self._clear(slice(0, first), slice(start, self.start))
+        self._clear(rows, slice(start, end))
+        self.start = start
+        for layer, keys, values in zip(cache.layers, self.keys, self.values, strict=True):
+            held = layer.keys.shape[2]  # a sliding-window layer holds only its last columns
+            keys[rows, :, end - held : end] = layer.keys
+            values[rows, :, end - held : end] = layer.values
+        self._mask[rows, end - length : end] = new_mask
+        self.rows = first + count
+        return range(first, first + count)
 
-    def snapshot(self) -> tuple:
-        """The batch as it is now, to put back after a forward pass that raised.
+    def _clear(self, rows: slice, columns: slice) -> None:
+        """Zero a block of every buffer (old rows' values must never reach a new row)."""
+        for buffer in (*self.keys, *self.values):
+            buffer[rows, :, columns] = 0
+        self._mask[rows, columns] = 0
 
-        A forward pass grows each layer's keys and values by concatenation (new tensors), so
-        holding the current tensors is enough: a pass that fails half-way through the layers
-        leaves some layers one token longer than others, and `restore` undoes that.
-        """
-        layers = (
-            []
-            if self.cache is None
-            else [
-                (layer, layer.keys, layer.values, getattr(layer, "cumulative_length", None))
-                for layer in _layers(self.cache)
-            ]
-        )
-        return self.cache, self.mask, layers
+    def step_inputs(self, tokens: list[int]) -> dict[str, torch.Tensor]:
+        """Model arguments for one new token per row (row order: the buffer's). The batch
+        moves on only through `stepped()`, so a forward pass that raises leaves it as it was."""
+        if self.end + 1 > self._column_capacity():
+            self._relayout(self._row_capacity(), self.length + SPARE_COLUMNS, 0)
+        ids = torch.tensor(tokens, dtype=torch.long, device=self.device).view(-1, 1)  # [rows, 1]
+        mask = self._mask[: self.rows, self.start : self.end + 1]  # [rows, length + 1]
+        mask[:, -1] = 1
+        positions = mask[:, :-1].sum(dim=1, keepdim=True)  # [rows, 1]: real tokens so far
+        return {"input_ids": ids, "attention_mask": mask.contiguous(), "position_ids": positions}
 
-    def restore(self, snapshot: tuple) -> None:
-        """Put back the batch that `snapshot` saw."""
-        self.cache, self.mask, layers = snapshot
-        for layer, keys, values, length in layers:
-            layer.keys, layer.values = keys, values
-            if length is not None:
-                layer.cumulative_length = length
+    def stepped(self) -> None:
+        """The forward pass of `step_inputs` succeeded: its column is now in use."""
+        self.end += 1
 
     def positions(self) -> list[int]:
         """Each row's next position: how many real tokens it already holds."""
         return self.mask.sum(dim=1).tolist()
 
     def select(self, index: list[int]) -> None:
-        """Keep rows `index` in this order (rows may repeat; absent rows leave)."""
-        if index == list(range(self.rows)):
-            return
+        """Row i becomes current row index[i] (rows may repeat; absent rows leave). Only the
+        rows that change are copied."""
         if not index:
-            self.cache, self.mask = None, self.mask[:0, :0]
+            self._release()
             return
-        chosen = torch.tensor(index, dtype=torch.long, device=self.device)
-        self.cache.reorder_cache(chosen)
-        self.mask = self.mask.index_select(0, chosen)
+        self._reserve_rows(len(index))
+        moved = [(row, source) for row, source in enumerate(index) if source != row]
+        span = slice(self.start, self.end)
+        views = [buffer[:, :, span] for buffer in (*self.keys, *self.values)]
+        views.append(self._mask[:, span])
+        if moved and {row for row, _ in moved}.isdisjoint(source for _, source in moved):
+            for view in views:
+                for row, source in moved:  # row by row: faster than an indexed write on CPU
+                    view[row].copy_(view[source])
+        elif moved:  # a row both read and overwritten: gather every source first
+            targets = torch.tensor([row for row, _ in moved], device=self.device)
+            sources = torch.tensor([source for _, source in moved], device=self.device)
+            for view in views:
+                view.index_copy_(0, targets, view.index_select(0, sources))
+        self.rows = len(index)
         self._trim()
 
     def _trim(self) -> None:
         """Drop leading columns that are padding for every row (after long rows leave)."""
         real = self.mask.any(dim=0).nonzero()
-        first = int(real[0]) if real.numel() else self.length
-        if first == 0:
-            return
-        for layer in _layers(self.cache):
-            layer.keys = layer.keys[:, :, first:]
-            layer.values = layer.values[:, :, first:]
-            if hasattr(layer, "cumulative_length"):
-                layer.cumulative_length = self.length - first
-        self.mask = self.mask[:, first:]
+        self.start += int(real[0]) if real.numel() else self.length
 
-    def step_inputs(self, tokens: list[int]) -> dict[str, torch.Tensor]:
-        """Model arguments for one new token per row."""
-        ids = torch.tensor(tokens, dtype=torch.long, device=self.device).view(-1, 1)  # [rows, 1]
-        positions = self.mask.sum(dim=1, keepdim=True)  # [rows, 1]: real tokens so far
-        self.mask = torch.cat([self.mask, torch.ones_like(ids)], dim=1)  # [rows, length + 1]
-        return {"input_ids": ids, "attention_mask": self.mask, "position_ids": positions}
+    def clone_rows(self, rows: list[int]) -> RowBatch:
+        """A separate batch holding copies of `rows` (to try them alone, leaving this one be)."""
+        alone = RowBatch(self.device)
+        if not rows:
+            return alone
+        chosen = torch.tensor(rows, dtype=torch.long, device=self.device)
+        span = slice(self.start, self.end)
+        alone.keys = [buffer[chosen, :, span].clone() for buffer in self.keys]
+        alone.values = [buffer[chosen, :, span].clone() for buffer in self.values]
+        alone.windows = list(self.windows)
+        alone._mask = self._mask[chosen, span].clone()
+        alone.cache = Cache(
+            layers=[_BufferedLayer(alone, i, w) for i, w in enumerate(alone.windows)]
+        )
+        alone.rows, alone.start, alone.end = len(rows), 0, self.length
+        return alone
+
+
+def _zeros_like(tensor: torch.Tensor, rows: int, columns: int) -> torch.Tensor:
+    """Zeros shaped [rows, heads, columns, head dim] like a layer's [_, heads, _, dim] keys."""
+    return tensor.new_zeros(rows, tensor.shape[1], columns, tensor.shape[3])

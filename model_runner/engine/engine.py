@@ -389,18 +389,21 @@ class DecodeEngine:
         self._stop_at_last_position()
         if not self._active:
             return
-        tokens = [t for job in self._active for t in job.inputs]
+        tokens: list[int] = [0] * self._batch.rows  # each row's input, in the batch's order
+        adapters = [BASE] * self._batch.rows
+        for job in self._active:
+            for row, token in zip(job.rows, job.inputs, strict=True):
+                tokens[row] = token
+                adapters[row] = job.adapter or BASE
         hidden = any(job.stepper.needs_hidden for job in self._active)
         start = time.perf_counter()
-        snapshot = self._batch.snapshot()
         try:
-            out = self._forward_step(self._active, tokens, hidden)
+            out = self._forward_step(self._batch, tokens, adapters, hidden)
         except Exception as error:  # noqa: BLE001 - find the job that caused it
-            self._batch.restore(snapshot)
-            reset_routing(self.model)
+            reset_routing(self.model)  # (the batch moves on only after a pass that worked)
             self._isolate(error)
             return
-        self._batch.cache = returned_cache(out)
+        self._batch.stepped()
         logits = out.logits[:, -1, :].float()  # [rows, vocab]
         states = out.hidden_states[-1] if hidden else None  # [rows, 1, H]
         elapsed = time.perf_counter() - start
@@ -428,15 +431,17 @@ class DecodeEngine:
                 decisions[id(job)] = decision
         self._reorder(decisions)
 
-    def _forward_step(self, jobs: list[DecodeJob], tokens: list[int], hidden: bool) -> Any:
-        """One forward pass of the batch's rows (all of `jobs`' rows, in order)."""
+    def _forward_step(
+        self, batch: RowBatch, tokens: list[int], adapters: list[str], hidden: bool
+    ) -> Any:
+        """One forward pass of `batch`'s rows: row i reads `tokens[i]` with `adapters[i]`."""
         extra = {}
         if self.adapters is not None and self.adapters.loaded:
-            extra["adapter_names"] = self._adapter_names(jobs)
+            extra["adapter_names"] = adapters
         return self.model(
-            **self._batch.step_inputs(tokens),
+            **batch.step_inputs(tokens),
             **extra,
-            **cache_argument(self._batch.cache),
+            **cache_argument(batch.cache),
             use_cache=True,
             output_hidden_states=hidden,
             return_dict=True,
@@ -453,16 +458,13 @@ class DecodeEngine:
         )
         culprits: list[tuple[DecodeJob, BaseException]] = []
         for job in list(self._active):
-            snapshot = self._batch.snapshot()
+            alone = self._batch.clone_rows(job.rows)  # copies: the batch itself stays as it is
+            adapters = [job.adapter or BASE] * len(job.rows)
             try:
-                self._batch.select(job.rows)
-                hidden = job.stepper.needs_hidden
-                self._forward_step([job], list(job.inputs), hidden)
-            except Exception as alone:  # noqa: BLE001
+                self._forward_step(alone, list(job.inputs), adapters, job.stepper.needs_hidden)
+            except Exception as alone_error:  # noqa: BLE001
                 reset_routing(self.model)
-                culprits.append((job, alone))
-            finally:
-                self._batch.restore(snapshot)
+                culprits.append((job, alone_error))
         if not culprits:
             log.error("decode step failed for the whole batch", exc_info=error)
             self._reset(_as_runner_error(error))
@@ -501,15 +503,6 @@ class DecodeEngine:
             if adapter not in in_use and self.adapters.detach(self.model, adapter)
         ]
 
-    @staticmethod
-    def _adapter_names(jobs: list[DecodeJob]) -> list[str]:
-        """Each row's adapter, for a peft model's mixed-adapter batch."""
-        names = []
-        for job in jobs:
-            rows = len(job.rows) or job.stepper.prefill_rows
-            names.extend([job.adapter or BASE] * rows)
-        return names
-
     def _background_due(self) -> bool:
         """Background work runs when no one waits for tokens, or once decoding had its share."""
         busy = self._active or self._waiting
@@ -540,20 +533,35 @@ class DecodeEngine:
                 self._background.append(work)
 
     def _reorder(self, decisions: dict[int, Decision]) -> None:
-        """Lay the rows out again: each job's rows follow its parents, contiguously."""
-        index: list[int] = []
+        """Lay the rows out again after the jobs' decisions, moving as few as possible: the
+        first row continuing a parent stays in the parent's place, and the other ones (beam
+        and contrastive children, rows past the end after jobs left) fill the free places."""
+        wanted: list[tuple[DecodeJob, list[int]]] = []  # each job's new rows, as parent rows
         for job in self._active:
             decision = decisions.get(id(job))
-            parents = (
-                decision.parents
-                if decision is not None and decision.parents is not None
-                else list(range(len(job.rows)))
-            )
             if decision is not None:
                 job.inputs = decision.inputs
-            rows = [job.rows[p] for p in parents]
-            job.rows = list(range(len(index), len(index) + len(rows)))
-            index.extend(rows)
+            if decision is not None and decision.parents is not None:
+                wanted.append((job, [job.rows[parent] for parent in decision.parents]))
+            else:
+                wanted.append((job, list(job.rows)))
+        total = sum(len(parents) for _, parents in wanted)
+        stays: set[int] = set()
+        for _, parents in wanted:
+            stays.update(row for row in parents if row < total)
+        free = iter([row for row in range(total) if row not in stays])
+        index = list(range(total))  # row i of the new layout continues current row index[i]
+        for job, parents in wanted:
+            rows = []
+            for parent in parents:
+                if parent in stays:
+                    stays.discard(parent)  # its first child keeps the place, the others copy
+                    rows.append(parent)
+                else:
+                    row = next(free)
+                    index[row] = parent
+                    rows.append(row)
+            job.rows = rows
         self._batch.select(index)
 
     def _drop(self, job: DecodeJob, error: BaseException) -> None:
