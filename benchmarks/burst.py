@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import threading
 import time
 
@@ -155,8 +157,9 @@ def run_batched_baseline(model, burst) -> tuple[float, list[float]]:
     return time.perf_counter() - start, latencies
 
 
-def run_engine(model, device, burst) -> tuple[float, list[float], DecodeEngine]:
-    engine = DecodeEngine(model, device, queue_size=len(burst) + 1, max_rows=512)
+def run_engine(model, device, burst, threads: int = 0) -> tuple[float, list[float], DecodeEngine]:
+    """The burst through one engine (`threads` 0: the engine's own thread tuner)."""
+    engine = DecodeEngine(model, device, queue_size=len(burst) + 1, max_rows=512, threads=threads)
     thread = threading.Thread(target=engine.run, daemon=True)
     thread.start()
     start = time.perf_counter()
@@ -171,6 +174,28 @@ def run_engine(model, device, burst) -> tuple[float, list[float], DecodeEngine]:
     engine.stop()
     thread.join()
     return total, [done_at[i] - start for i in range(len(jobs))], engine
+
+
+# A second process that keeps `threads` cores busy with matrix products (another program on
+# the machine: a second bot, a notebook, the test suite).
+COMPETITOR = """
+import sys, torch
+torch.set_num_threads(int(sys.argv[1]))
+a = torch.randn(1024, 1024)
+while True:
+    a @ a
+"""
+
+
+def under_competition(threads: int, run):
+    """`run()` while a competing process keeps `threads` cores busy."""
+    process = subprocess.Popen([sys.executable, "-c", COMPETITOR, str(threads)])
+    try:
+        time.sleep(1.0)  # let it start
+        return run()
+    finally:
+        process.kill()
+        process.wait()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -198,6 +223,13 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeat", type=int, default=3, help="runs per configuration")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: as set)")
+    parser.add_argument(
+        "--compete",
+        type=int,
+        default=0,
+        metavar="THREADS",
+        help="also run the engine while another process keeps THREADS cores busy",
+    )
     parser.add_argument(
         "--skip",
         nargs="*",
@@ -255,6 +287,31 @@ def main() -> None:
         f"{ideal:.1f} s at the ceiling, {tokens / ideal:.0f} new tok/s"
     )
     print(f"engine's share of the ceiling: {ideal / engine_s:.0%}")
+    print(
+        f"engine's thread tuner: {engine.threads.choices} threads to choose from, "
+        f"ended at {torch.get_num_threads()}, {engine.threads.switches} switches"
+    )
+    if args.compete:
+        compete(args, model, device, burst, engine_s)
+
+
+def compete(args, model, device, burst, quiet_s: float) -> None:
+    """The engine with a second process on the cores: tuned threads, then all cores fixed."""
+    tokens = args.n * args.new_tokens
+    most = torch.get_num_threads()
+    for label, threads in (("tuned threads", 0), (f"fixed {most} threads", most)):
+        (total, _, engine), _ = measure(
+            lambda threads=threads: under_competition(
+                args.compete, lambda: run_engine(model, device, burst, threads)
+            ),
+            args.repeat,
+        )
+        torch.set_num_threads(most)
+        print(
+            f"with a competing process on {args.compete} core(s), {label}: {total:.2f} s, "
+            f"{tokens / total:.1f} tok/s, {quiet_s / total:.0%} of the quiet engine's "
+            f"throughput ({engine.threads.switches} switches)"
+        )
 
 
 if __name__ == "__main__":

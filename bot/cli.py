@@ -135,6 +135,7 @@ def _runner_config(settings: Settings) -> dict:
         "queue_size": settings.runner.queue_size,
         "finetunes_together": settings.runner.finetunes_together,
         "finetune_precision": settings.runner.finetune_precision,
+        "threads": settings.runner.threads,
     }
 
 

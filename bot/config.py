@@ -81,6 +81,7 @@ class RunnerSettings:
     queue_size: int = 256  # requests waiting beyond this get "busy, try again in N s"
     finetunes_together: int = 8  # groups' fine-tunes trained in one pass; more wait in turn
     finetune_precision: str = "auto"  # auto (bfloat16 where the hardware has it), fp32, bf16
+    threads: int = 0  # torch intra-op threads for decoding; 0: measured (all cores or half)
 
 
 @dataclass(frozen=True)
@@ -309,6 +310,13 @@ SPECS: tuple[SettingSpec, ...] = (
         "finetune_precision",
         _precision,
         "Fine-tune passes in bfloat16 where the hardware has it (auto), always (bf16) or never (fp32).",
+    ),
+    SettingSpec(
+        "LABBOT_THREADS",
+        "runner",
+        "threads",
+        _int_range(0, 1024),
+        "CPU threads per matrix product; 0 measures whether all cores or half decode faster.",
     ),
     SettingSpec(
         "LABBOT_DATA_DIR",

@@ -36,6 +36,7 @@ def runner_client(settings: Settings) -> RunnerClient:
         queue_size=runner.queue_size,
         finetunes_together=runner.finetunes_together,
         finetune_precision=runner.finetune_precision,
+        threads=runner.threads,
     )
 
 

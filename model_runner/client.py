@@ -124,6 +124,7 @@ def connect(
     queue_size: int = 256,
     finetunes_together: int = 8,
     finetune_precision: str = "auto",
+    threads: int = 0,
 ) -> RunnerClient:
     """The client for the configured runner: embedded when `url` is empty."""
     if url:
@@ -138,4 +139,5 @@ def connect(
         queue_size=queue_size,
         finetunes_together=finetunes_together,
         finetune_precision=finetune_precision,
+        threads=threads,
     )

@@ -134,6 +134,7 @@ class RunnerConfig:
     finetunes_together: int = 8  # fine-tunes trained in one cohort; more wait for a place
     finetune_precision: str = "auto"  # auto (bfloat16 where native), fp32 or bf16
     finetune_slice_tokens: int = 0  # padded tokens per training slice; 0: 512 (CPU), 8192 (GPU)
+    threads: int = 0  # intra-op threads on a CPU; 0: measured (engine/threads.py)
 
 
 class _UsageFields(TypedDict):
@@ -244,6 +245,7 @@ class ModelRunner:
                 queue_size=self.config.queue_size,
                 max_rows=self.config.max_rows,
                 adapters=self.adapters,
+                threads=self.config.threads,
             )
             self._worker.shutdown(wait=True)  # the engine thread owns the model from now on
             self._supervisor = threading.Thread(

@@ -28,8 +28,10 @@ def test_environment_values_are_parsed(clean_env):
             "LABBOT_RUNNER_URL": "http://gpu-box:8765/",
             "LABBOT_FINETUNES_TOGETHER": "4",
             "LABBOT_FINETUNE_PRECISION": "FP32",
+            "LABBOT_THREADS": "1",
         }
     )
+    assert settings.runner.threads == 1
     assert settings.runner.finetunes_together == 4
     assert settings.runner.finetune_precision == "fp32"
     assert settings.discord.token == Secret("abc.def")
