@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import torch
 
-from model_runner.decoding.processing import ban_repeated_ngrams, greedy_tokens
+from model_runner.decoding.choice import TokenRule
 from model_runner.decoding.stepping import TokenStepper, run_solo
 
 
@@ -22,12 +22,8 @@ def greedy_stepper(
     min_new_tokens: int = 0,
 ) -> TokenStepper:
     """Greedy search as a stepper (one row)."""
-
-    def choose(logits: torch.Tensor, tokens: list[int]) -> int:
-        scores = ban_repeated_ngrams(logits, [tokens], no_repeat_ngram_size)  # [1, vocab]
-        return int(greedy_tokens(scores)[0])
-
-    return TokenStepper(choose, max_new_tokens, eos_token_id, min_new_tokens)
+    rule = TokenRule(no_repeat_ngram_size=no_repeat_ngram_size)
+    return TokenStepper(rule, max_new_tokens, eos_token_id, min_new_tokens)
 
 
 def greedy_search(

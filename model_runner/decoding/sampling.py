@@ -11,12 +11,8 @@ from collections.abc import Sequence
 
 import torch
 
-from model_runner.decoding.processing import (
-    ban_repeated_ngrams,
-    draw_tokens,
-    make_generator,
-    sampling_probs,
-)
+from model_runner.decoding.choice import TokenRule
+from model_runner.decoding.processing import make_generator
 from model_runner.decoding.stepping import TokenStepper, run_solo
 
 
@@ -33,14 +29,14 @@ def sampling_stepper(
     min_new_tokens: int = 0,
 ) -> TokenStepper:
     """Random sampling as a stepper (one row, its own random stream)."""
-    generator = make_generator(seed, device)
-
-    def choose(logits: torch.Tensor, tokens: list[int]) -> int:
-        scores = ban_repeated_ngrams(logits, [tokens], no_repeat_ngram_size)  # [1, vocab]
-        probs = sampling_probs(scores, temperature, top_k, top_p)  # [1, vocab]
-        return int(draw_tokens(probs, generator)[0])
-
-    return TokenStepper(choose, max_new_tokens, eos_token_id, min_new_tokens)
+    rule = TokenRule(
+        no_repeat_ngram_size=no_repeat_ngram_size,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        generator=make_generator(seed, device),
+    )
+    return TokenStepper(rule, max_new_tokens, eos_token_id, min_new_tokens)
 
 
 def sample(

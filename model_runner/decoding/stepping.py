@@ -9,14 +9,14 @@ every candidate token is tried in its own row).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import torch
 
+from model_runner.decoding.choice import RowState, TokenRule, choose_tokens
 from model_runner.decoding.forward import forward, prompt_tensor
-from model_runner.decoding.processing import ban_end_of_text
 
 
 @dataclass
@@ -44,24 +44,20 @@ class Stepper(Protocol):
         """After a step: logits [rows, vocab], hidden [rows, 1, H] for this request's rows."""
 
 
-# Given float32 logits [1, vocab] and the tokens so far (prompt included), the next token.
-Chooser = Callable[[torch.Tensor, list[int]], int]
-
-
 class TokenStepper:
-    """One row, one chosen token per step: greedy search and sampling."""
+    """One row, one chosen token per step: greedy search and sampling (by its `rule`)."""
 
     prefill_rows = 1
     needs_hidden = False
 
     def __init__(
         self,
-        choose: Chooser,
+        rule: TokenRule,
         max_new_tokens: int,
         eos_token_id: int | None,
         min_new_tokens: int = 0,
     ) -> None:
-        self.choose = choose
+        self.rule = rule
         self.max_new_tokens = max_new_tokens
         self.eos_token_id = eos_token_id
         self.min_new_tokens = min_new_tokens
@@ -75,13 +71,35 @@ class TokenStepper:
         return self.advance(logits, hidden)
 
     def advance(self, logits: torch.Tensor, hidden: torch.Tensor | None = None) -> Decision:
-        logits = ban_end_of_text(logits, self.eos_token_id, len(self.new), self.min_new_tokens)
-        token = self.choose(logits, self.tokens)
+        outcome = advance_together([self], logits)[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def state(self) -> RowState:
+        """What its next choice depends on besides the logits."""
+        early = len(self.new) < self.min_new_tokens
+        return RowState(self.rule, self.tokens, self.eos_token_id if early else None)
+
+    def took(self, token: int) -> Decision:
+        """Record the chosen token; what the row does next."""
         self.new.append(token)
         self.tokens.append(token)
         if token == self.eos_token_id or len(self.new) >= self.max_new_tokens:
             return Decision(done=True, tokens=self.new)
         return Decision(inputs=[token])
+
+
+def advance_together(
+    steppers: Sequence[TokenStepper], logits: torch.Tensor
+) -> list[Decision | Exception]:
+    """One step of many one-row requests from their rows' logits [steppers, vocab], chosen
+    in batched calls (choice.py); a request whose choice failed gets its error."""
+    chosen = choose_tokens(logits, [stepper.state() for stepper in steppers])
+    return [
+        token if isinstance(token, Exception) else stepper.took(token)
+        for stepper, token in zip(steppers, chosen, strict=True)
+    ]
 
 
 @torch.inference_mode()

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from model_runner.adapters import BASE, AdapterRegistry, reset_routing
-from model_runner.decoding.stepping import Decision, Stepper
+from model_runner.decoding.stepping import Decision, Stepper, TokenStepper, advance_together
 from model_runner.engine.batch import RowBatch
 from model_runner.engine.threads import ThreadTuner
 from model_runner.kv_cache import cache_argument, returned_cache
@@ -419,26 +419,49 @@ class DecodeEngine:
         self.steps += 1
         self.step_rows += len(tokens)
         self.logit_rows += len(tokens)
-        decisions: dict[int, Decision] = {}
-        for job in list(self._active):
+        for job in self._active:
             job.compute_s += elapsed * len(job.rows) / len(tokens)
+        decisions: dict[int, Decision] = {}
+        for job, outcome in self._decide(logits, states):
+            if isinstance(outcome, Exception):
+                log.error("decoding step failed", exc_info=outcome)
+                self._active.remove(job)  # its rows leave in _reorder below
+                self._fail(job, outcome)
+            elif outcome.done:
+                self._active.remove(job)
+                self._finish(job, outcome.tokens)
+            else:
+                decisions[id(job)] = outcome
+        self._reorder(decisions)
+
+    def _decide(
+        self, logits: torch.Tensor, states: torch.Tensor | None
+    ) -> list[tuple[DecodeJob, Decision | Exception]]:
+        """Every active job's decision from the step's logits [rows, vocab]: the one-row
+        methods' tokens chosen together (choice.py), the others by their own steppers."""
+        together = [job for job in self._active if isinstance(job.stepper, TokenStepper)]
+        outcomes: list[tuple[DecodeJob, Decision | Exception]] = []
+        if together:
+            index = torch.tensor([job.rows[0] for job in together], device=self.device)
+            steppers = [job.stepper for job in together]
+            try:
+                chosen = advance_together(steppers, logits.index_select(0, index))  # type: ignore[arg-type]
+            except Exception as error:  # noqa: BLE001 - a fault in the shared choice
+                chosen = [error] * len(together)
+            outcomes.extend(zip(together, chosen, strict=True))
+        for job in self._active:
+            if isinstance(job.stepper, TokenStepper):
+                continue
             index = torch.tensor(job.rows, device=self.device)
             try:
-                decision = job.stepper.advance(
+                decision: Decision | Exception = job.stepper.advance(
                     logits.index_select(0, index),
                     states.index_select(0, index) if states is not None else None,
                 )
             except Exception as error:  # noqa: BLE001
-                log.exception("decoding step failed")
-                self._active.remove(job)  # its rows leave in _reorder below
-                self._fail(job, error)
-                continue
-            if decision.done:
-                self._active.remove(job)
-                self._finish(job, decision.tokens)
-            else:
-                decisions[id(job)] = decision
-        self._reorder(decisions)
+                decision = error
+            outcomes.append((job, decision))
+        return outcomes
 
     def _forward_step(
         self, batch: RowBatch, tokens: list[int], adapters: list[str], hidden: bool

@@ -6,9 +6,10 @@ of the decode step: on 2 cores with a second busy process, 2 threads decoded the
 about 12% slower than 1 thread did, while on a quiet machine 2 threads are about 1.7x faster.
 The right count depends on what else the machine runs, so it is measured, not configured:
 the tuner times decode steps (seconds per row) at the current count and now and then tries
-the other one for a few steps, keeping whichever was faster. A probe that loses waits twice
-as long before the next (so a quiet machine pays well under 1% for probing); a step that
-suddenly runs much slower than usual (a process just started) probes at once.
+the other one for two steps, keeping whichever was faster. The first probe comes after 8
+steps, the next after 64, and each probe that loses doubles the wait up to 512 steps, so a
+quiet machine pays about 1% for probing; a step that suddenly runs much slower than usual
+(a process just started) probes at once.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ import torch
 
 log = logging.getLogger(__name__)
 
-FIRST_PROBE = 8  # steps before the first probe
+FIRST_PROBE = 8  # steps before the first probe (the machine may be busy from the start)
+NEXT_PROBE = 64  # steps from a probe to the next; doubled after each probe that loses
 LONGEST_WAIT = 512  # steps between probes at most
-PROBE_STEPS = 3  # measured steps per probe (after one that lets the threads settle)
+PROBE_STEPS = 2  # steps measured per probe
 MARGIN = 0.03  # the other count must be this much faster to be taken
 SLOWDOWN = 1.3  # a recent step this much slower than usual probes at once
 
@@ -44,7 +46,6 @@ class ThreadTuner:
         self.usual: float | None = None  # a slow-moving average of the same
         self.probing: int | None = None
         self.probe: list[float] = []
-        self.settling = False
         self.switches = 0
 
     @property
@@ -59,7 +60,7 @@ class ThreadTuner:
         if self.wait > 0:
             return
         self.probing = next(choice for choice in self.choices if choice != self.current)
-        self.probe, self.settling = [], True
+        self.probe = []
         self.set_threads(self.probing)
 
     def after_step(self, seconds: float, rows: int) -> None:
@@ -69,9 +70,6 @@ class ThreadTuner:
         rate = seconds / rows
         if self.probing is None:
             self._observe(rate)
-            return
-        if self.settling:  # the first step at a new count wakes its threads: not counted
-            self.settling = False
             return
         self.probe.append(rate)
         if len(self.probe) >= PROBE_STEPS:
@@ -101,9 +99,9 @@ class ThreadTuner:
             self.recent.clear()
             self.recent.extend(self.probe)
             self.usual = probe
-            self.interval = FIRST_PROBE
+            self.interval = NEXT_PROBE // 2  # soon: is it still the faster one?
         else:
             self.set_threads(self.current)
-            self.interval = min(2 * self.interval, LONGEST_WAIT)
+            self.interval = min(max(2 * self.interval, NEXT_PROBE), LONGEST_WAIT)
         self.wait = self.interval
         self.probing = None
