@@ -89,7 +89,10 @@ class ContrastiveStepper:
         )
         scores = ban_end_of_text(scores, self.eos_token_id, len(self.new), self.min_new_tokens)
         self.top_probs, self.top_ids = torch.topk(scores.softmax(dim=-1), k=self.top_k, dim=-1)
-        return Decision(inputs=self.top_ids.view(-1).tolist(), parents=[row] * self.top_k)
+        # The candidates' rows differ only in the candidate token of the step before.
+        return Decision(
+            inputs=self.top_ids.view(-1).tolist(), parents=[row] * self.top_k, differ_last=1
+        )
 
     def advance(self, logits: torch.Tensor, hidden: torch.Tensor | None) -> Decision:
         # logits: [k, vocab] and hidden: [k, 1, H], one row per candidate tried.

@@ -206,9 +206,10 @@ class RowBatch:
         """Each row's next position: how many real tokens it already holds."""
         return self.mask.sum(dim=1).tolist()
 
-    def select(self, index: list[int]) -> None:
+    def select(self, index: list[int], tails: dict[int, int] | None = None) -> None:
         """Row i becomes current row index[i] (rows may repeat; absent rows leave). Only the
-        rows that change are copied."""
+        rows that change are copied, and of a row in `tails` only its last `tails[row]`
+        columns (the caller knows the rest is equal already)."""
         if not index:
             self._release()
             return
@@ -218,9 +219,14 @@ class RowBatch:
         views = [buffer[:, :, span] for buffer in (*self.keys, *self.values)]
         views.append(self._mask[:, span])
         if moved and {row for row, _ in moved}.isdisjoint(source for _, source in moved):
+            tails = tails or {}
             for view in views:
+                columns = 1 if view.dim() == 4 else 0  # a row: [heads, length, dim] or [length]
                 for row, source in moved:  # row by row: faster than an indexed write on CPU
-                    view[row].copy_(view[source])
+                    last = min(tails.get(row, self.length), self.length)
+                    first = self.length - last
+                    target = view[row].narrow(columns, first, last)
+                    target.copy_(view[source].narrow(columns, first, last))
         elif moved:  # a row both read and overwritten: gather every source first
             targets = torch.tensor([row for row, _ in moved], device=self.device)
             sources = torch.tensor([source for _, source in moved], device=self.device)

@@ -567,34 +567,43 @@ class DecodeEngine:
     def _reorder(self, decisions: dict[int, Decision]) -> None:
         """Lay the rows out again after the jobs' decisions, moving as few as possible: the
         first row continuing a parent stays in the parent's place, and the other ones (beam
-        and contrastive children, rows past the end after jobs left) fill the free places."""
-        wanted: list[tuple[DecodeJob, list[int]]] = []  # each job's new rows, as parent rows
+        and contrastive children, rows past the end after jobs left) fill the free places.
+        A contrastive child goes back to one of its own request's places, where only the last
+        token differs (`Decision.differ_last`), so only that column is copied."""
+        wanted: list[tuple[DecodeJob, list[int], int | None]] = []  # new rows as parent rows
         for job in self._active:
             decision = decisions.get(id(job))
             if decision is not None:
                 job.inputs = decision.inputs
             if decision is not None and decision.parents is not None:
-                wanted.append((job, [job.rows[parent] for parent in decision.parents]))
+                parents = [job.rows[parent] for parent in decision.parents]
+                wanted.append((job, parents, decision.differ_last))
             else:
-                wanted.append((job, list(job.rows)))
-        total = sum(len(parents) for _, parents in wanted)
-        stays: set[int] = set()
-        for _, parents in wanted:
-            stays.update(row for row in parents if row < total)
-        free = iter([row for row in range(total) if row not in stays])
+                wanted.append((job, list(job.rows), None))
+        total = sum(len(parents) for _, parents, _ in wanted)
+        stays = {row for _, parents, _ in wanted for row in parents if row < total}
+        free = [row for row in range(total) if row not in stays]  # places to fill, in order
+        unused = set(free)
         index = list(range(total))  # row i of the new layout continues current row index[i]
-        for job, parents in wanted:
+        tails: dict[int, int] = {}  # rows to copy only their last columns of
+        for job, parents, differ_last in wanted:
+            own = [row for row in dict.fromkeys(job.rows) if row in unused]
             rows = []
             for parent in parents:
                 if parent in stays:
                     stays.discard(parent)  # its first child keeps the place, the others copy
                     rows.append(parent)
+                    continue
+                if differ_last is not None and own:
+                    row = own.pop(0)
+                    tails[row] = differ_last
                 else:
-                    row = next(free)
-                    index[row] = parent
-                    rows.append(row)
+                    row = next(row for row in free if row in unused)
+                unused.discard(row)
+                index[row] = parent
+                rows.append(row)
             job.rows = rows
-        self._batch.select(index)
+        self._batch.select(index, tails)
 
     def _drop(self, job: DecodeJob, error: BaseException) -> None:
         """Between steps: take a job's rows out of the batch and fail its future."""
