@@ -7,10 +7,13 @@ introspection operations), and drops finished, cancelled and timed-out jobs; the
 one forward pass over all rows, each job's stepper reading its own rows' logits. This is
 "continuous batching" (Yu et al., 2022, Orca): requests join and leave at step boundaries.
 
-Nothing one request does may stop the engine for the others. A forward pass that raises is
-undone (the cache and mask put back, peft's routing hooks removed), the job that made it
-fail is found by running each job's rows alone, only that job fails, and the step is
-retried for the rest. A row about to pass the model's last position is stopped first.
+Nothing one request does may stop the engine for the others. A forward pass that raises
+leaves the batch as it was (it moves on only after a pass that worked; peft's routing hooks
+are removed), the job that made it fail is found by running copies of each job's rows
+alone, only that job fails, and the step is retried for the rest. A row about to pass the
+model's last position is stopped first. The rows' cache is preallocated (batch.py), the
+one-row methods choose their tokens together (decoding/choice.py), and the CPU thread count
+is measured as it runs (threads.py).
 """
 
 from __future__ import annotations

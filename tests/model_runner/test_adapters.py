@@ -47,12 +47,14 @@ async def runner(tmp_path):
 async def test_mixed_adapters_share_a_batch_and_match_solo_runs(runner, tmp_path):
     greedy = DecodingParams(method="greedy", max_new_tokens=12)
     beam = DecodingParams(method="beam", max_new_tokens=10, num_beams=3)
+    contrastive = DecodingParams(method="contrastive", max_new_tokens=9, top_k=3)
     cases = [
         (None, greedy),
         ("group-a-v1", greedy),
         ("group-b-v1", greedy),
         ("group-a-v1", beam),
         (None, beam),
+        ("group-b-v1", contrastive),  # its rows move back to their own places each step
     ]
     results = await asyncio.gather(*(runner.call(Generate(PROMPT, p, a)) for a, p in cases))
     for (adapter, params), result in zip(cases, results, strict=True):
