@@ -15,7 +15,12 @@ from dataclasses import dataclass
 
 import torch
 
-from model_runner.decoding.processing import banned_ngram_tokens, sampling_probs
+from model_runner.decoding.processing import (
+    banned_ngram_tokens,
+    draw_tokens,
+    greedy_tokens,
+    sampling_probs,
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,7 @@ def choose_tokens(logits: torch.Tensor, rows: Sequence[RowState]) -> list[int | 
     chosen: list[int | Exception] = [0] * len(rows)
     greedy = [i for i, row in enumerate(rows) if row.rule.generator is None]
     if greedy:
-        picks = torch.argmax(_take(scores, greedy), dim=-1).tolist()  # first index on ties
+        picks = greedy_tokens(_take(scores, greedy)).tolist()
         for index, token in zip(greedy, picks, strict=True):
             chosen[index] = token
     sampled = [i for i, row in enumerate(rows) if row.rule.generator is not None]
@@ -65,10 +70,8 @@ def choose_tokens(logits: torch.Tensor, rows: Sequence[RowState]) -> list[int | 
         )  # [sampled, vocab]
         for position, (index, rule) in enumerate(zip(sampled, rules, strict=True)):
             try:
-                draw = torch.multinomial(
-                    probs[position : position + 1], 1, generator=rule.generator
-                )
-                chosen[index] = int(draw)
+                draw = draw_tokens(probs[position : position + 1], rule.generator)
+                chosen[index] = int(draw[0])
             except RuntimeError as error:  # NaN or inf in this row's distribution
                 chosen[index] = error
     return chosen

@@ -127,7 +127,7 @@ class RowBatch:
         self.keys = [_zeros_like(layer.keys, rows, columns) for layer in layers]
         self.values = [_zeros_like(layer.values, rows, columns) for layer in layers]
         self._mask = torch.zeros(rows, columns, dtype=torch.long, device=self.device)
-        self.cache = Cache(layers=[_BufferedLayer(self, i, w) for i, w in enumerate(self.windows)])
+        self.cache = self._views()
         self.start = self.end = end  # no columns in use yet; the first rows end at `end`
 
     def _relayout(self, rows: int, columns: int, offset: int) -> None:
@@ -143,6 +143,10 @@ class RowBatch:
         mask[:used, offset : offset + length] = self._mask[:used, span]
         self._mask = mask
         self.start, self.end = offset, offset + length
+
+    def _views(self) -> Cache:
+        """The cache the model is handed: one layer per buffer, reading this batch's rows."""
+        return Cache(layers=[_BufferedLayer(self, i, w) for i, w in enumerate(self.windows)])
 
     def _release(self) -> None:
         """No rows left: give the memory back (a fine-tune may need it)."""
@@ -215,11 +219,17 @@ class RowBatch:
             return
         self._reserve_rows(len(index))
         moved = [(row, source) for row, source in enumerate(index) if source != row]
+        if moved:
+            self._copy_rows(moved, tails or {})
+        self.rows = len(index)
+        self._trim()
+
+    def _copy_rows(self, moved: list[tuple[int, int]], tails: dict[int, int]) -> None:
+        """Each (row, source): row becomes a copy of source (of its last tails[row] columns)."""
         span = slice(self.start, self.end)
         views = [buffer[:, :, span] for buffer in (*self.keys, *self.values)]
         views.append(self._mask[:, span])
-        if moved and {row for row, _ in moved}.isdisjoint(source for _, source in moved):
-            tails = tails or {}
+        if {row for row, _ in moved}.isdisjoint(source for _, source in moved):
             for view in views:
                 columns = 1 if view.dim() == 4 else 0  # a row: [heads, length, dim] or [length]
                 for row, source in moved:  # row by row: faster than an indexed write on CPU
@@ -227,13 +237,11 @@ class RowBatch:
                     first = self.length - last
                     target = view[row].narrow(columns, first, last)
                     target.copy_(view[source].narrow(columns, first, last))
-        elif moved:  # a row both read and overwritten: gather every source first
+        else:  # a row both read and overwritten: gather every source first
             targets = torch.tensor([row for row, _ in moved], device=self.device)
             sources = torch.tensor([source for _, source in moved], device=self.device)
             for view in views:
                 view.index_copy_(0, targets, view.index_select(0, sources))
-        self.rows = len(index)
-        self._trim()
 
     def _trim(self) -> None:
         """Drop leading columns that are padding for every row (after long rows leave)."""
@@ -247,13 +255,11 @@ class RowBatch:
             return alone
         chosen = torch.tensor(rows, dtype=torch.long, device=self.device)
         span = slice(self.start, self.end)
-        alone.keys = [buffer[chosen, :, span].clone() for buffer in self.keys]
-        alone.values = [buffer[chosen, :, span].clone() for buffer in self.values]
+        alone.keys = [buffer[chosen, :, span] for buffer in self.keys]  # (indexing copies)
+        alone.values = [buffer[chosen, :, span] for buffer in self.values]
         alone.windows = list(self.windows)
-        alone._mask = self._mask[chosen, span].clone()
-        alone.cache = Cache(
-            layers=[_BufferedLayer(alone, i, w) for i, w in enumerate(alone.windows)]
-        )
+        alone._mask = self._mask[chosen, span]
+        alone.cache = alone._views()
         alone.rows, alone.start, alone.end = len(rows), 0, self.length
         return alone
 

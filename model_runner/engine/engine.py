@@ -585,8 +585,8 @@ class DecodeEngine:
                 wanted.append((job, list(job.rows), None))
         total = sum(len(parents) for _, parents, _ in wanted)
         stays = {row for _, parents, _ in wanted for row in parents if row < total}
-        free = [row for row in range(total) if row not in stays]  # places to fill, in order
-        unused = set(free)
+        unused = {row for row in range(total) if row not in stays}  # places to fill
+        free = iter(sorted(unused))  # taken in order, each looked at once
         index = list(range(total))  # row i of the new layout continues current row index[i]
         tails: dict[int, int] = {}  # rows to copy only their last columns of
         for job, parents, differ_last in wanted:
