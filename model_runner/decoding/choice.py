@@ -62,15 +62,16 @@ def choose_tokens(logits: torch.Tensor, rows: Sequence[RowState]) -> list[int | 
     sampled = [i for i, row in enumerate(rows) if row.rule.generator is not None]
     if sampled:
         rules = [rows[i].rule for i in sampled]
+        generators = [rule.generator for rule in rules if rule.generator is not None]
         probs = sampling_probs(
             _take(scores, sampled),
             [rule.temperature for rule in rules],
             [rule.top_k for rule in rules],
             [rule.top_p for rule in rules],
         )  # [sampled, vocab]
-        for position, (index, rule) in enumerate(zip(sampled, rules, strict=True)):
+        for position, (index, generator) in enumerate(zip(sampled, generators, strict=True)):
             try:
-                draw = draw_tokens(probs[position : position + 1], rule.generator)
+                draw = draw_tokens(probs[position : position + 1], generator)
                 chosen[index] = int(draw[0])
             except RuntimeError as error:  # NaN or inf in this row's distribution
                 chosen[index] = error
