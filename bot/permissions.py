@@ -7,10 +7,14 @@ from collections.abc import Iterable
 import discord
 
 from bot.context import lab_bot
+from bot.errors import NotInstructor
 
 # Default permissions for instructor-only commands: Discord hides them from members without
 # Manage Server until a server admin grants them in Server Settings > Integrations.
 INSTRUCTOR_DEFAULT_PERMISSIONS = discord.Permissions(manage_guild=True)
+# A subcommand's extras when it is for instructors: /help marks it, and
+# `check_instructor_subcommand` refuses it to everyone else.
+INSTRUCTOR = {"instructor": True}
 
 
 def has_instructor_role(member: discord.Member, instructor_roles: Iterable[str]) -> bool:
@@ -28,6 +32,15 @@ def is_instructor(interaction: discord.Interaction) -> bool:
         return True
     roles = lab_bot(interaction).settings.discord.instructor_roles
     return has_instructor_role(member, roles)
+
+
+def check_instructor_subcommand(interaction: discord.Interaction) -> bool:
+    """A cog's interaction_check: a subcommand marked `INSTRUCTOR` is checked on the server
+    (Discord cannot hide subcommands), raising `NotInstructor` for anyone else."""
+    command = interaction.command
+    if command is not None and command.extras.get("instructor") and not is_instructor(interaction):
+        raise NotInstructor()
+    return True
 
 
 async def only_opener(interaction: discord.Interaction, opener_id: int) -> bool:

@@ -19,7 +19,7 @@ from peft import LoraConfig, get_peft_model
 from transformers.pytorch_utils import Conv1D
 
 from model_runner.anatomy import check_token_count
-from model_runner.finetune.trainer import clean_copy
+from model_runner.finetune.trainer import INFINITE_LOSS, clean_copy
 from model_runner.introspect import context_ids, decode_one, display_token
 from model_runner.loading import LoadedModel
 from model_runner.protocol import InvalidRequest, TrainStepResult, TrainStepToken
@@ -99,9 +99,7 @@ def train_step_slices(
             loss = -token_log_probs.mean()
         losses.append(float(loss.detach()))
         if not math.isfinite(losses[-1]):
-            raise InvalidRequest(
-                "the loss became infinite: try a smaller learning_rate", field="learning_rate"
-            )
+            raise InvalidRequest(INFINITE_LOSS, field="learning_rate")
         probabilities.append(token_log_probs.detach().exp().cpu().tolist())
         if step < steps:
             loss.backward()  # backpropagation: d loss / d (LoRA weights)

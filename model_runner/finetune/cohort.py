@@ -43,7 +43,13 @@ from peft.tuners.lora import LoraLayer
 
 from model_runner.finetune.evaluation import Evaluation, split_held_out, weight_counts
 from model_runner.finetune.precision import autocast
-from model_runner.finetune.trainer import TrainingProgress, clean_copy, lora_config, mini_batches
+from model_runner.finetune.trainer import (
+    INFINITE_LOSS,
+    TrainingProgress,
+    clean_copy,
+    lora_config,
+    mini_batches,
+)
 from model_runner.protocol import FineTuneParams
 
 log = logging.getLogger(__name__)
@@ -308,16 +314,10 @@ class Cohort:
             if member.future.cancelled():
                 self._leave(member)
             elif not math.isfinite(loss):
-                _settle(
-                    member.future,
-                    error=FloatingPointError(
-                        "the loss became infinite: try a smaller learning_rate"
-                    ),
-                )
+                _settle(member.future, error=FloatingPointError(INFINITE_LOSS))
                 self._leave(member)
             else:
-                member.progress.step += 1
-                member.progress.losses.append(loss)
+                member.progress.record(loss)
                 if member.progress.evaluation.epoch_ended(member.progress.step):
                     self._evaluate(member, "epoch")
                 member.on_step()

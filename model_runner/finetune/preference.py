@@ -22,7 +22,6 @@ the base model in float32, without dropout (the policy must be measured as the r
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -177,10 +176,7 @@ def preference_steps(
             loss.backward()
             optimiser.step()
             optimiser.zero_grad(set_to_none=True)
-        progress.step += 1
-        progress.losses.append(float(loss.detach()))
-        if not math.isfinite(progress.losses[-1]):
-            raise FloatingPointError("the loss became infinite: try a smaller learning_rate")
+        progress.record(float(loss.detach()))
         yield model
     after: list[tuple[float, float]] = []
     for measured in measure(with_adapter=True):

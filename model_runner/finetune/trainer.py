@@ -31,6 +31,8 @@ from model_runner.finetune.evaluation import (
 from model_runner.finetune.precision import autocast
 from model_runner.protocol import FineTuneParams, FineTuneStatus
 
+INFINITE_LOSS = "the loss became infinite: try a smaller learning_rate"
+
 
 @dataclass
 class TrainingProgress:
@@ -41,6 +43,14 @@ class TrainingProgress:
     losses: list[float] = field(default_factory=list)  # mean loss of each step
     started: float | None = None
     evaluation: Evaluation = field(default_factory=Evaluation)
+
+    def record(self, loss: float) -> None:
+        """Count an optimiser step and its loss; a loss that is not finite (infinite or NaN)
+        ends the run with a FloatingPointError."""
+        self.step += 1
+        self.losses.append(loss)
+        if not math.isfinite(loss):
+            raise FloatingPointError(INFINITE_LOSS)
 
     def eta_s(self) -> float | None:
         """Seconds left, from the pace so far."""
@@ -147,10 +157,7 @@ def train_steps(
             loss.backward()
             optimiser.step()
             optimiser.zero_grad(set_to_none=True)
-        progress.step += 1
-        progress.losses.append(float(loss.detach()))
-        if not math.isfinite(progress.losses[-1]):
-            raise FloatingPointError("the loss became infinite: try a smaller learning_rate")
+        progress.record(float(loss.detach()))
         if evaluation.epoch_ended(progress.step):
             evaluation.after_epoch(model, tokenizer, lambda rows: None, params.max_length)
         yield model

@@ -27,7 +27,6 @@ from model_runner.protocol import (
 )
 from model_runner.runner import ModelRunner, RunnerConfig
 from model_runner.tiny import build_tiny
-from tests.model_runner.test_adapters import save_adapter
 
 EMOJI = "😀" * 250  # 1,000 tokens of the tiny byte-level tokenizer: past 1,024 with 100 new
 GREEDY = DecodingParams(max_new_tokens=6)
@@ -186,17 +185,8 @@ async def test_one_off_calls_time_out(tmp_path):
 # --- peft's routing hooks after a failed pass ----------------------------------------------
 
 
-@pytest.fixture
-async def adapter_runner(tmp_path):
-    save_adapter(tmp_path / "adapters" / "group-a-v1", seed=1)
-    runner = ModelRunner(RunnerConfig(model="tiny", device="cpu", data_dir=tmp_path))
-    await runner.wait_ready()
-    yield runner
-    await runner.close()
-
-
-async def test_a_failure_inside_peft_leaves_no_routing_hooks_behind(adapter_runner):
-    runner = adapter_runner
+async def test_a_failure_inside_peft_leaves_no_routing_hooks_behind(tuned):
+    runner = tuned
     before = await answered(runner.call(Generate("Mix the flour", GREEDY, "group-a-v1")))
     engine = runner._engine
     vocab = engine.model.config.vocab_size

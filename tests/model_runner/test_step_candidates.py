@@ -16,10 +16,8 @@ from model_runner.protocol import (
     StepCandidates,
 )
 from model_runner.protocol.limits import STEP_TOKENS_MAX
-from model_runner.runner import ModelRunner, RunnerConfig
 from model_runner.stepthrough import StepProbe
 from model_runner.tiny import build_tiny
-from tests.model_runner.test_adapters import save_adapter
 from tests.model_runner.test_operations import embedded, http_server, over_http  # noqa: F401
 
 PROMPT = "The best thing about AI is its ability to"
@@ -123,16 +121,6 @@ def test_min_new_tokens_holds_the_end_of_text_back_as_generate_does():
         picks.append(probe.pick.token.id)
     assert picks == [7, eos]  # held back for the third token, allowed for the fourth
     assert probe.candidates[0].id == eos  # the candidates still show what the model wants
-
-
-@pytest.fixture
-async def tuned(tmp_path):
-    """A runner with one saved adapter, `group-a-v1`."""
-    save_adapter(tmp_path / "adapters" / "group-a-v1", seed=1)
-    runner = ModelRunner(RunnerConfig(model="tiny", device="cpu", data_dir=tmp_path))
-    await runner.wait_ready()
-    yield runner
-    await runner.close()
 
 
 async def test_a_fine_tuned_model_steps_like_its_generate(tuned):

@@ -9,13 +9,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.context import member, server_id
-from bot.errors import LabError, NotInstructor
+from bot.errors import LabError
 from bot.exts.cases._catalogue import available, find
 from bot.exts.cases._render import answers_embeds, case_embed, export_files
 from bot.exts.cases._views import CreateCaseModal, answer_view
 from bot.formatting import clip, quoted, safe
 from bot.groups import require_group
-from bot.permissions import is_instructor
+from bot.permissions import INSTRUCTOR, check_instructor_subcommand, is_instructor
 from bot.storage import answers
 from bot.storage import cases as case_store
 from bot.storage import groups as group_store
@@ -23,10 +23,6 @@ from bot.storage.groups import LabGroup
 
 if TYPE_CHECKING:
     from bot.lab_bot import LabBot
-
-INSTRUCTOR = {
-    "instructor": True
-}  # marks the subcommands /help lists as instructors'; checked below
 
 
 class CaseStudies(commands.Cog):
@@ -39,14 +35,7 @@ class CaseStudies(commands.Cog):
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Instructor subcommands are checked on the server (Discord cannot hide subcommands)."""
-        command = interaction.command
-        if (
-            command is not None
-            and command.extras.get("instructor")
-            and not is_instructor(interaction)
-        ):
-            raise NotInstructor()
-        return True
+        return check_instructor_subcommand(interaction)
 
     @case.command(name="list")
     async def list_cases(self, interaction: discord.Interaction) -> None:

@@ -15,7 +15,7 @@ from discord.ext import commands
 
 from bot.charts import vote_tally_chart
 from bot.context import server_id
-from bot.errors import LabError, NotInstructor
+from bot.errors import LabError
 from bot.exts.vote._aligning import AlignmentRuns, title
 from bot.exts.vote._board import VoteBoard
 from bot.exts.vote._buttons import ballot_view
@@ -31,7 +31,7 @@ from bot.exts.vote._render import (
 )
 from bot.exts.vote._sources import check_prompt, from_prompt, from_table_row
 from bot.exts.vote._tally import class_results
-from bot.permissions import is_instructor
+from bot.permissions import INSTRUCTOR, check_instructor_subcommand
 from bot.storage import alignments, votes
 from bot.storage.votes import ClassVote, VoteClosed
 from model_runner.protocol import (
@@ -48,7 +48,6 @@ from model_runner.protocol.together import all_or_none
 if TYPE_CHECKING:
     from bot.lab_bot import LabBot
 
-INSTRUCTOR = {"instructor": True}  # /help marks these; checked in interaction_check
 CHART = "class-votes.png"
 WHAT_TO_VOTE_ON = (
     "Give a prompt (the four decoding methods run on it now), or a group and a row of that "
@@ -78,14 +77,7 @@ class ClassVotes(commands.Cog):
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Instructor subcommands are checked on the server (Discord cannot hide subcommands)."""
-        command = interaction.command
-        if (
-            command is not None
-            and command.extras.get("instructor")
-            and not is_instructor(interaction)
-        ):
-            raise NotInstructor()
-        return True
+        return check_instructor_subcommand(interaction)
 
     # --- opening ----------------------------------------------------------------------------
 
