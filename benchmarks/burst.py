@@ -36,6 +36,7 @@ from benchmarks.ceiling import PeakMemory, burst_gflop, ceiling_gflops, model_sh
 from model_runner.decoding.contrastive import contrastive_search
 from model_runner.decoding.run import stepper_for
 from model_runner.engine.engine import DecodeEngine, DecodeJob
+from model_runner.loading import pick_dtype
 from model_runner.protocol import DecodingParams
 
 MIX = [
@@ -46,8 +47,9 @@ MIX = [
 ]
 
 
-def build_model(size: str, device: torch.device) -> GPT2LMHeadModel:
-    """Random weights, GPT-2 small's shape (or a tiny one for a quick smoke run)."""
+def build_model(size: str, device: torch.device, precision: str = "auto") -> GPT2LMHeadModel:
+    """Random weights, GPT-2 small's shape (or a tiny one for a quick smoke run), in the
+    number format the runner would serve it in (`LABBOT_PRECISION`)."""
     if size == "gpt2":
         config = GPT2Config()
     else:
@@ -56,9 +58,7 @@ def build_model(size: str, device: torch.device) -> GPT2LMHeadModel:
         )
     torch.manual_seed(0)
     model = GPT2LMHeadModel(config).to(device).eval()
-    if device.type == "cuda":
-        model = model.half()
-    return model
+    return model.to(pick_dtype(device, precision))
 
 
 def requests(n: int, vocab: int, new_tokens: int) -> list[tuple[list[int], DecodingParams]]:
@@ -222,6 +222,9 @@ def main() -> None:
     parser.add_argument("--model", choices=["gpt2", "tiny"], default="gpt2")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeat", type=int, default=3, help="runs per configuration")
+    parser.add_argument(
+        "--precision", choices=["auto", "fp32", "bf16"], default="auto", help="as LABBOT_PRECISION"
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: as set)")
     parser.add_argument(
         "--compete",
@@ -241,11 +244,12 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    model = build_model(args.model, device)
+    model = build_model(args.model, device, args.precision)
     burst = requests(args.n, model.config.vocab_size, args.new_tokens)
     hf_generate(model, burst[0][0], burst[0][1])  # warm-up
     print(
-        f"model {args.model} on {device}: {torch.get_num_threads()} intra-op threads, "
+        f"model {args.model} on {device} in {next(model.parameters()).dtype}: "
+        f"{torch.get_num_threads()} intra-op threads, "
         f"{torch.get_num_interop_threads()} inter-op; {args.n} requests x {args.new_tokens} "
         f"new tokens, mix {[m['method'] for m in MIX]}; median of {args.repeat}"
     )

@@ -136,6 +136,7 @@ def _runner_config(settings: Settings) -> dict:
         "finetunes_together": settings.runner.finetunes_together,
         "finetune_precision": settings.runner.finetune_precision,
         "threads": settings.runner.threads,
+        "precision": settings.runner.precision,
     }
 
 

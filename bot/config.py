@@ -82,6 +82,9 @@ class RunnerSettings:
     finetunes_together: int = 8  # groups' fine-tunes trained in one pass; more wait in turn
     finetune_precision: str = "auto"  # auto (bfloat16 where the hardware has it), fp32, bf16
     threads: int = 0  # torch intra-op threads for decoding; 0: measured (all cores or half)
+    precision: str = (
+        "auto"  # the served model: auto (fp32 on a CPU, bf16/fp16 on a GPU), fp32, bf16
+    )
 
 
 @dataclass(frozen=True)
@@ -317,6 +320,13 @@ SPECS: tuple[SettingSpec, ...] = (
         "threads",
         _int_range(0, 1024),
         "CPU threads per matrix product; 0 measures whether all cores or half decode faster.",
+    ),
+    SettingSpec(
+        "LABBOT_PRECISION",
+        "runner",
+        "precision",
+        _precision,
+        "The served model's numbers: auto (float32 on a CPU), fp32 or bf16 (faster, approximate).",
     ),
     SettingSpec(
         "LABBOT_DATA_DIR",

@@ -37,6 +37,7 @@ def runner_client(settings: Settings) -> RunnerClient:
         finetunes_together=runner.finetunes_together,
         finetune_precision=runner.finetune_precision,
         threads=runner.threads,
+        precision=runner.precision,
     )
 
 

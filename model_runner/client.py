@@ -125,6 +125,7 @@ def connect(
     finetunes_together: int = 8,
     finetune_precision: str = "auto",
     threads: int = 0,
+    precision: str = "auto",
 ) -> RunnerClient:
     """The client for the configured runner: embedded when `url` is empty."""
     if url:
@@ -140,4 +141,5 @@ def connect(
         finetunes_together=finetunes_together,
         finetune_precision=finetune_precision,
         threads=threads,
+        precision=precision,
     )

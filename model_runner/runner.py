@@ -135,6 +135,7 @@ class RunnerConfig:
     finetune_precision: str = "auto"  # auto (bfloat16 where native), fp32 or bf16
     finetune_slice_tokens: int = 0  # padded tokens per training slice; 0: 512 (CPU), 8192 (GPU)
     threads: int = 0  # intra-op threads on a CPU; 0: measured (engine/threads.py)
+    precision: str = "auto"  # the served model's numbers: auto (fp32 on a CPU), fp32, bf16
 
 
 class _UsageFields(TypedDict):
@@ -230,6 +231,7 @@ class ModelRunner:
                     device=self.config.device,
                     data_dir=self.config.data_dir,
                     cache_dir=self.config.model_cache,
+                    precision=self.config.precision,
                 ),
             )
             try:

@@ -29,9 +29,11 @@ def test_environment_values_are_parsed(clean_env):
             "LABBOT_FINETUNES_TOGETHER": "4",
             "LABBOT_FINETUNE_PRECISION": "FP32",
             "LABBOT_THREADS": "1",
+            "LABBOT_PRECISION": "BF16",
         }
     )
     assert settings.runner.threads == 1
+    assert settings.runner.precision == "bf16"
     assert settings.runner.finetunes_together == 4
     assert settings.runner.finetune_precision == "fp32"
     assert settings.discord.token == Secret("abc.def")
