@@ -246,7 +246,9 @@ def main() -> None:
     device = torch.device(args.device)
     model = build_model(args.model, device, args.precision)
     burst = requests(args.n, model.config.vocab_size, args.new_tokens)
-    hf_generate(model, burst[0][0], burst[0][1])  # warm-up
+    # Warm-ups: transformers' generate(), and the engine (a class's engine is long-lived).
+    hf_generate(model, burst[0][0], burst[0][1])
+    run_engine(model, device, requests(len(MIX), model.config.vocab_size, 4))
     print(
         f"model {args.model} on {device} in {next(model.parameters()).dtype}: "
         f"{torch.get_num_threads()} intra-op threads, "
