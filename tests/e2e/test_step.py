@@ -10,10 +10,19 @@ import re
 
 import pytest
 
-from model_runner.protocol import LAB_SETTINGS, DecodingParams, Generate
+from bot import seeds
+from model_runner.protocol import LAB_SETTINGS, DecodingParams, Generate, StepCandidates
 
 PROMPT = "The best thing about AI is its ability to"
+SEED = 20261204
 METHOD_BUTTONS = ["Greedy", "Random Sampling", "Contrastive Search", "End", "Export path"]
+
+
+@pytest.fixture(autouse=True)
+def fixed_seed(monkeypatch):
+    """Random Sampling's presses draw with one seed, the same every run: a fresh seed could
+    draw the end of text and end a step-through that a test goes on with."""
+    monkeypatch.setattr(seeds, "fresh_seed", lambda: SEED)
 
 
 def labels(message) -> list[str]:
@@ -91,7 +100,7 @@ async def test_a_group_picks_tokens_and_lets_the_methods_pick(lab):
 
     await ada.click("Random Sampling", message=message)
     seed = int(re.search(r"drew `.+` at random with seed (\d+)", field(message, "Token 5"))[1])
-    assert 0 <= seed < 2**31
+    assert seed == SEED
     path = await tokens_of(lab)
     assert [(method, who) for _, method, who in path] == [
         ("member", "Ada"),
@@ -271,3 +280,35 @@ async def test_the_groups_fine_tuned_model_steps_as_its_generate_writes(lab):
     assert [t for t, _, _ in await tokens_of(lab)] == generated.token_ids
     pretrained = await lab.bot.runner.call(Generate(RECIPE, params))
     assert generated.token_ids != pretrained.token_ids  # the adapter was used
+
+
+async def seed_drawing_the_end_of_text(lab, prompt: str) -> int:
+    """A seed at which Random Sampling's first pick after `prompt` is the end of text."""
+    for first in range(0, 4000, 100):
+        results = await asyncio.gather(
+            *(
+                lab.bot.runner.call(
+                    StepCandidates(prompt, [], params=DecodingParams(method="sampling", seed=s))
+                )
+                for s in range(first, first + 100)
+            )
+        )
+        for result in results:
+            if result.pick.token.id == result.end_of_text:
+                return result.pick.seed
+    raise AssertionError("no seed below 4000 draws the end of text here")
+
+
+async def test_random_sampling_that_draws_the_end_of_text_ends_the_step_through(lab, monkeypatch):
+    prompt = "I like"  # the tiny model ranks the end of text 27th here, inside top-k 50
+    seed = await seed_drawing_the_end_of_text(lab, prompt)
+    monkeypatch.setattr(seeds, "fresh_seed", lambda: seed)
+    ada = lab.actor("Ada", roles=["Group 1"])
+    message = (await ada.slash("step", prompt=prompt)).message
+    await ada.click("Random Sampling", message=message)
+    assert labels(message) == ["Export path"]
+    assert "The text ended" in field(message, "Finished")
+    assert "**Random Sampling** chose `⏎ end of text`" in field(message, "Token 1")
+    (row,) = await tokens_of(lab)
+    assert row[1:] == ("sampling", "Ada")
+    assert (await lab.bot.db.fetchone("SELECT ended FROM step_throughs"))["ended"] == "eos"

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import io
-import random
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import fine_tuned
+from bot import fine_tuned, seeds
 from bot.charts import sampler_stages_chart
 from bot.context import member, server_id
 from bot.errors import LabError
@@ -146,7 +145,7 @@ class Sampling(commands.Cog):
                 "from /compare and /generate."
             )
         if seed is None:  # chosen here so that it fits /generate's seed option
-            seed = random.randrange(2_147_483_648)
+            seed = seeds.fresh_seed()
         op = SamplerStages(prompt, temperature, top_k, top_p, top=10, seed=seed)
         await self.bot.policy.admit(interaction)
         await interaction.response.defer(thinking=True)
@@ -203,7 +202,7 @@ class Sampling(commands.Cog):
         check_prompt(prompt)
         decoding_params(self._ceiling(), max_new_tokens=max_tokens)
         if seed is None:  # chosen here so that the table can say which seed made the row
-            seed = random.randrange(2**31)
+            seed = seeds.fresh_seed()
         group = await group_of(self.bot.db, member(interaction))
         await self.bot.policy.admit(interaction, max_tokens)
         await interaction.response.defer(thinking=True)
@@ -257,7 +256,7 @@ class Sampling(commands.Cog):
         column writes at least `min_tokens` tokens (the same settings for every model)."""
         check_prompt(prompt)
         if method == "sampling" and seed is None:
-            seed = random.randrange(2**31)  # one seed for every column: only the model differs
+            seed = seeds.fresh_seed()  # one seed for every column: only the model differs
         params = decoding_params(
             self._ceiling(),
             method=method,

@@ -9,9 +9,9 @@ that wants to end the text shows it as a candidate.
 
 from __future__ import annotations
 
-import random
 from typing import TYPE_CHECKING
 
+from bot import seeds
 from bot.errors import LabError
 from bot.exts.stepthrough._render import shown
 from bot.formatting import model_name, usage_footer
@@ -44,7 +44,7 @@ def method_params(method: str) -> DecodingParams:
     """The lab's settings for a method's pick (a fresh seed for Random Sampling, one that
     /generate's seed option takes)."""
     if method == "sampling":
-        return DecodingParams(method=DecodingMethod.SAMPLING, seed=random.randrange(2**31))
+        return DecodingParams(method=DecodingMethod.SAMPLING, seed=seeds.fresh_seed())
     return DecodingParams(method=DecodingMethod(method), **LAB_SETTINGS[method])
 
 

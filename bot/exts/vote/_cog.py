@@ -13,6 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import seeds
 from bot.charts import vote_tally_chart
 from bot.context import server_id
 from bot.errors import LabError
@@ -113,7 +114,7 @@ class ClassVotes(commands.Cog):
         else:
             check_prompt(prompt, max_tokens, self.bot.settings.runner.max_new_tokens)
             if seed is None:  # chosen here, so that the vote records which seed made it
-                seed = random.randrange(2**31)
+                seed = seeds.fresh_seed()
             await self.bot.policy.admit(interaction, max_tokens)
             await interaction.response.defer(ephemeral=True, thinking=True)
             found = await from_prompt(self.bot.runner, prompt, max_tokens, seed)
@@ -374,7 +375,7 @@ class ClassVotes(commands.Cog):
                 method=DecodingMethod(method),  # one of the choices (checked before it runs)
                 max_new_tokens=max_tokens,
                 **LAB_SETTINGS.get(method, {}),
-                **({"seed": random.randrange(2**31)} if method == "sampling" else {}),
+                **({"seed": seeds.fresh_seed()} if method == "sampling" else {}),
             )
         except InvalidRequest as error:
             raise LabError(str(error)) from None
