@@ -12,8 +12,8 @@ leaves the batch as it was (it moves on only after a pass that worked; peft's ro
 are removed), the job that made it fail is found by running copies of each job's rows
 alone, only that job fails, and the step is retried for the rest. A row about to pass the
 model's last position is stopped first. The rows' cache is preallocated (batch.py), the
-one-row methods choose their tokens together (decoding/choice.py), and the CPU thread count
-is measured as it runs (threads.py).
+one-row methods choose their tokens together (decoding/choice.py), the vocabulary projection
+and the CPU thread count are measured as it runs (head.py, threads.py).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import torch
 from model_runner.adapters import BASE, AdapterRegistry, reset_routing
 from model_runner.decoding.stepping import Decision, Stepper, TokenStepper, advance_together
 from model_runner.engine.batch import RowBatch
+from model_runner.engine.head import Held, VocabularyHead
 from model_runner.engine.threads import ThreadTuner
 from model_runner.kv_cache import cache_argument, returned_cache
 from model_runner.protocol import (
@@ -131,6 +132,7 @@ class DecodeEngine:
         self._waiting: collections.deque[DecodeJob] = collections.deque()
         self._active: list[DecodeJob] = []
         self._batch = RowBatch(device)
+        self.head = VocabularyHead()  # the logits, the faster of two ways (head.py)
         self._stop = threading.Event()
         self._background: collections.deque[BackgroundWork] = collections.deque()
         # Seconds of decoding owed after each background second while requests are waiting.
@@ -344,17 +346,18 @@ class DecodeEngine:
         extra: dict[str, Any] = {}
         if self.adapters is not None and self.adapters.loaded:
             extra["adapter_names"] = [job.adapter or BASE for job in jobs]
-        out = self.model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=(mask.cumsum(dim=1) - 1).clamp(min=0),
-            use_cache=True,
-            output_hidden_states=hidden,
-            logits_to_keep=1,
-            return_dict=True,
-            **extra,
-        )
-        logits = out.logits[:, -1, :].float()  # [jobs, vocab]
+        with self.head.deferred(self.model) as held:
+            out = self.model(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=(mask.cumsum(dim=1) - 1).clamp(min=0),
+                use_cache=True,
+                output_hidden_states=hidden,
+                logits_to_keep=1,
+                return_dict=True,
+                **extra,
+            )
+        logits = self.head.logits(self.model, out, held)  # [jobs, vocab]
         states = out.hidden_states[-1] if hidden else None  # [jobs, longest, H]
         self.prefill_positions += ids.numel()
         self.logit_rows += len(jobs)
@@ -409,13 +412,13 @@ class DecodeEngine:
         self.threads.before_step()
         start = time.perf_counter()
         try:
-            out = self._forward_step(self._batch, tokens, adapters, hidden)
+            out, held = self._forward_step(self._batch, tokens, adapters, hidden)
+            logits = self.head.logits(self.model, out, held)  # [rows, vocab]
         except Exception as error:  # noqa: BLE001 - find the job that caused it
             reset_routing(self.model)  # (the batch moves on only after a pass that worked)
             self._isolate(error)
             return
         self._batch.stepped()
-        logits = out.logits[:, -1, :].float()  # [rows, vocab]
         states = out.hidden_states[-1] if hidden else None  # [rows, 1, H]
         elapsed = time.perf_counter() - start
         self.threads.after_step(elapsed, len(tokens))
@@ -468,19 +471,22 @@ class DecodeEngine:
 
     def _forward_step(
         self, batch: RowBatch, tokens: list[int], adapters: list[str], hidden: bool
-    ) -> Any:
-        """One forward pass of `batch`'s rows: row i reads `tokens[i]` with `adapters[i]`."""
+    ) -> tuple[Any, Held]:
+        """One forward pass of `batch`'s rows: row i reads `tokens[i]` with `adapters[i]`
+        (the model's output, and the hidden states its logits are projected from)."""
         extra = {}
         if self.adapters is not None and self.adapters.loaded:
             extra["adapter_names"] = adapters
-        return self.model(
-            **batch.step_inputs(tokens),
-            **extra,
-            **cache_argument(batch.cache),
-            use_cache=True,
-            output_hidden_states=hidden,
-            return_dict=True,
-        )
+        with self.head.deferred(self.model) as held:
+            out = self.model(
+                **batch.step_inputs(tokens),
+                **extra,
+                **cache_argument(batch.cache),
+                use_cache=True,
+                output_hidden_states=hidden,
+                return_dict=True,
+            )
+        return out, held
 
     def _isolate(self, error: BaseException) -> None:
         """A step failed: run each job's rows alone, fail the jobs that fail alone, keep the

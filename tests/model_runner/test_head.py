@@ -1,0 +1,160 @@
+"""The engine's vocabulary projection: the transposed, blocked product gives the model's own
+logits, every method still gets its own tokens with it, the faster way is the one kept, and
+models whose output layer does more than a plain product compute their own logits."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+import torch
+from transformers import Gemma3ForCausalLM, Gemma3TextConfig, GPT2LMHeadModel
+
+from model_runner.decoding.run import generate, stepper_for
+from model_runner.engine import head as head_module
+from model_runner.engine.engine import DecodeEngine, DecodeJob
+from model_runner.engine.head import VocabularyHead, blocked_product, output_layer
+from model_runner.protocol import DecodingParams, Generate
+from model_runner.tiny import build_tiny
+from tests.model_runner.test_adapters import PROMPT
+from tests.model_runner.test_adapters import solo as solo_with_adapter
+
+METHODS = [
+    {"method": "greedy"},
+    {"method": "beam", "num_beams": 4},
+    {"method": "contrastive", "penalty_alpha": 0.6, "top_k": 3},
+    {"method": "sampling", "seed": 5, "top_k": 10},
+]
+
+
+@pytest.fixture(scope="module")
+def gpt2():
+    model, _ = build_tiny(seed=4)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.mul_(6)
+    return model
+
+
+def decode(model, cases, head: VocabularyHead):
+    """Each (prompt, settings, n) through one engine that projects with `head`."""
+    engine = DecodeEngine(model, torch.device("cpu"), queue_size=64, max_rows=64)
+    engine.head = head
+    thread = threading.Thread(target=engine.run, daemon=True)
+    thread.start()
+    try:
+        jobs = []
+        for prompt, settings, n in cases:
+            params = DecodingParams(max_new_tokens=n, **settings)
+            jobs.append(DecodeJob(prompt, stepper_for(params, None, None, "cpu")))
+            engine.submit(jobs[-1])
+        return [job.future.result(timeout=120).tokens for job in jobs]
+    finally:
+        engine.stop()
+        thread.join(timeout=10)
+
+
+def alone(model, prompt, settings, n):
+    return generate(model, prompt, DecodingParams(max_new_tokens=n, **settings), None, None)
+
+
+def counting(monkeypatch) -> list[int]:
+    """Count the blocked products the engine computes."""
+    calls: list[int] = []
+    real = head_module.blocked_product
+
+    def counted(weight, hidden, block=head_module.BLOCK):
+        calls.append(hidden.shape[0])
+        return real(weight, hidden, block)
+
+    monkeypatch.setattr(head_module, "blocked_product", counted)
+    return calls
+
+
+def test_the_blocked_product_is_the_plain_one():
+    torch.manual_seed(0)
+    weight, hidden = torch.randn(1000, 64), torch.randn(13, 64)
+    plain = torch.nn.functional.linear(hidden, weight)
+    for block in (128, 333, 1000, 4096):  # a short last block, one block, more than enough
+        assert torch.allclose(blocked_product(weight, hidden, block), plain, rtol=1e-5, atol=1e-5)
+
+
+def test_every_method_gets_its_own_tokens_from_the_blocked_product(gpt2, monkeypatch):
+    calls = counting(monkeypatch)
+    prompts = [[5, 6, 7], [9, 10, 11, 12, 13]]
+    cases = [(prompts[i % 2], METHODS[i % 4], 12) for i in range(8)]
+    got = decode(gpt2, cases, VocabularyHead(block=100, way="blocks"))  # 512 tokens: 6 blocks
+    assert got == [alone(gpt2, *case) for case in cases]
+    assert calls and max(calls) > 8  # the prefill and the steps went through it, batched
+
+
+def test_a_model_the_engine_does_not_know_computes_its_own_logits(monkeypatch):
+    class OtherLM(GPT2LMHeadModel):  # might do anything after its output layer
+        pass
+
+    tiny, _ = build_tiny(seed=4)
+    model = OtherLM(tiny.config).eval()
+    model.load_state_dict(tiny.state_dict())
+    assert output_layer(model) is None
+    calls = counting(monkeypatch)
+    cases = [([5, 6, 7], settings, 6) for settings in METHODS]
+    assert decode(model, cases, VocabularyHead(way="blocks")) == [
+        alone(model, *case) for case in cases
+    ]
+    assert calls == []
+
+
+def test_soft_capped_logits_are_capped_as_the_model_caps_them():
+    config = Gemma3TextConfig(
+        vocab_size=96,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        final_logit_softcapping=2.0,
+    )
+    torch.manual_seed(0)
+    model = Gemma3ForCausalLM(config).eval()
+    ids = torch.tensor([[3, 4, 5, 6]])
+    head = VocabularyHead(block=40, way="blocks")
+    with torch.inference_mode():
+        own = model(input_ids=ids).logits[:, -1]
+        with head.deferred(model) as held:
+            out = model(input_ids=ids)
+        assert out.logits.shape[0] == 0  # the model's own output layer saw no rows
+        mine = head.logits(model, out, held)
+    assert own.abs().max() < 2.0  # capped at all, so the test means something
+    assert torch.allclose(mine, own, atol=1e-5)
+
+
+def test_the_faster_way_is_kept(monkeypatch):
+    weight = torch.randn(4096, 1024)  # as large as a real model's output layer, for measuring
+    hidden = torch.randn(8, 1024)
+
+    def slow(weight, hidden, block=head_module.BLOCK):
+        torch.nn.functional.linear(torch.cat([hidden] * 8), weight)  # 8x the work
+        return torch.nn.functional.linear(hidden, weight)
+
+    monkeypatch.setattr(head_module, "blocked_product", slow)
+    assert VocabularyHead()._measure(weight, hidden) == "linear"
+    monkeypatch.setattr(head_module, "blocked_product", lambda w, h, b: h.new_zeros(8, 4096))
+    assert VocabularyHead()._measure(weight, hidden) == "blocks"
+    assert VocabularyHead()._measure(weight[:64], hidden) == "linear"  # small: not measured
+
+
+async def test_rows_with_adapters_get_their_own_tokens_from_the_blocked_product(
+    tuned, monkeypatch, tmp_path
+):
+    calls = counting(monkeypatch)
+    tuned._engine.head = VocabularyHead(block=100, way="blocks")
+    greedy = DecodingParams(method="greedy", max_new_tokens=8)
+    contrastive = DecodingParams(method="contrastive", max_new_tokens=6, top_k=3)
+    cases = [(None, greedy), ("group-a-v1", greedy), ("group-a-v1", contrastive)]
+    results = await asyncio.gather(*(tuned.call(Generate(PROMPT, p, a)) for a, p in cases))
+    for (adapter, params), result in zip(cases, results, strict=True):
+        path = None if adapter is None else tmp_path / "adapters" / adapter
+        assert result.token_ids == solo_with_adapter(path, params)
+    assert calls
