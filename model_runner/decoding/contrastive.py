@@ -73,6 +73,7 @@ class ContrastiveStepper:
         self.top_k = top_k
         self.no_repeat_ngram_size = no_repeat_ngram_size
         self.new: list[int] = []
+        self._ranked: tuple[torch.Tensor, int] | None = None  # (hidden states, best candidate)
 
     def begin(
         self, prompt: list[int], logits: torch.Tensor, hidden: torch.Tensor | None
@@ -80,31 +81,45 @@ class ContrastiveStepper:
         self.tokens = list(prompt)
         # [1, positions, hidden], grows by one position per new token
         self.context = _needs_hidden(hidden)
-        return self._candidates(logits, row=0)
+        return self._candidates(logits[:1], parent=0)
 
-    def _candidates(self, logits: torch.Tensor, row: int) -> Decision:
-        """Try every top-k candidate in its own row, each continuing row `row`'s cache."""
-        scores = ban_repeated_ngrams(
-            logits[row : row + 1], [self.tokens], self.no_repeat_ngram_size
-        )
+    def _candidates(self, logits: torch.Tensor, parent: int) -> Decision:
+        """Try every top-k candidate in its own row, each continuing row `parent`'s cache
+        (`logits`: [1, vocab], the parent row's)."""
+        scores = ban_repeated_ngrams(logits, [self.tokens], self.no_repeat_ngram_size)
         scores = ban_end_of_text(scores, self.eos_token_id, len(self.new), self.min_new_tokens)
         self.top_probs, self.top_ids = torch.topk(scores.softmax(dim=-1), k=self.top_k, dim=-1)
         # The candidates' rows differ only in the candidate token of the step before.
         return Decision(
-            inputs=self.top_ids.view(-1).tolist(), parents=[row] * self.top_k, differ_last=1
+            inputs=self.top_ids.view(-1).tolist(), parents=[parent] * self.top_k, differ_last=1
         )
 
+    def _chosen(self, hidden: torch.Tensor) -> int:
+        """The best candidate of this step's rows (ranked once per step's hidden states)."""
+        if self._ranked is None or self._ranked[0] is not hidden:
+            probs = self.top_probs.view(-1)
+            self._ranked = (hidden, rank_candidates(self.context, hidden, probs, self.alpha))
+        return self._ranked[1]
+
+    def logit_rows(self, hidden: torch.Tensor | None) -> list[int]:
+        """Of this step's rows, the ones whose logits `advance` reads: the chosen candidate's
+        only (the others' would be thrown away; a batching engine need not compute them)."""
+        return [self._chosen(_needs_hidden(hidden))]
+
     def advance(self, logits: torch.Tensor, hidden: torch.Tensor | None) -> Decision:
-        # logits: [k, vocab] and hidden: [k, 1, H], one row per candidate tried.
+        # hidden: [k, 1, H], one row per candidate tried; logits: [k, vocab] the same rows,
+        # or [1, vocab] the chosen candidate's alone (the rows `logit_rows` names).
         hidden = _needs_hidden(hidden)
-        chosen = rank_candidates(self.context, hidden, self.top_probs.view(-1), self.alpha)
+        chosen = self._chosen(hidden)
+        self._ranked = None
         token = int(self.top_ids[0, chosen])
         self.context = torch.cat([self.context, hidden[chosen : chosen + 1]], dim=1)
         self.new.append(token)
         self.tokens.append(token)
         if token == self.eos_token_id or len(self.new) >= self.max_new_tokens:
             return Decision(done=True, tokens=self.new)
-        return self._candidates(logits, row=chosen)
+        own = logits[chosen : chosen + 1] if logits.shape[0] > 1 else logits
+        return self._candidates(own, parent=chosen)
 
 
 def contrastive_search(

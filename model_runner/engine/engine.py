@@ -34,7 +34,7 @@ import torch
 from model_runner.adapters import BASE, AdapterRegistry, reset_routing
 from model_runner.decoding.stepping import Decision, Stepper, TokenStepper, advance_together
 from model_runner.engine.batch import RowBatch
-from model_runner.engine.head import Held, VocabularyHead
+from model_runner.engine.head import Held, StepLogits, VocabularyHead
 from model_runner.engine.threads import ThreadTuner
 from model_runner.kv_cache import cache_argument, returned_cache
 from model_runner.protocol import (
@@ -357,7 +357,7 @@ class DecodeEngine:
                 return_dict=True,
                 **extra,
             )
-        logits = self.head.logits(self.model, out, held)  # [jobs, vocab]
+        logits = self.head.logits(self.model, out, held).tensor  # [jobs, vocab]
         states = out.hidden_states[-1] if hidden else None  # [jobs, longest, H]
         self.prefill_positions += ids.numel()
         self.logit_rows += len(jobs)
@@ -413,22 +413,29 @@ class DecodeEngine:
         start = time.perf_counter()
         try:
             out, held = self._forward_step(self._batch, tokens, adapters, hidden)
-            logits = self.head.logits(self.model, out, held)  # [rows, vocab]
+            states = out.hidden_states[-1] if hidden else None  # [rows, 1, H]
+            job_states = {
+                id(job): states.index_select(0, torch.tensor(job.rows, device=self.device))
+                for job in self._active
+                if states is not None and job.stepper.needs_hidden
+            }
+            reads = {id(job): self._rows_read(job, job_states.get(id(job))) for job in self._active}
+            wanted = sorted({row for rows in reads.values() for row in rows})
+            logits = self.head.logits(self.model, out, held, wanted)
         except Exception as error:  # noqa: BLE001 - find the job that caused it
             reset_routing(self.model)  # (the batch moves on only after a pass that worked)
             self._isolate(error)
             return
         self._batch.stepped()
-        states = out.hidden_states[-1] if hidden else None  # [rows, 1, H]
         elapsed = time.perf_counter() - start
         self.threads.after_step(elapsed, len(tokens))
         self.steps += 1
         self.step_rows += len(tokens)
-        self.logit_rows += len(tokens)
+        self.logit_rows += logits.computed
         for job in self._active:
             job.compute_s += elapsed * len(job.rows) / len(tokens)
         decisions: dict[int, Decision] = {}
-        for job, outcome in self._decide(logits, states):
+        for job, outcome in self._decide(logits, job_states, reads):
             if isinstance(outcome, Exception):
                 log.error("decoding step failed", exc_info=outcome)
                 self._active.remove(job)  # its rows leave in _reorder below
@@ -440,29 +447,43 @@ class DecodeEngine:
                 decisions[id(job)] = outcome
         self._reorder(decisions)
 
+    @staticmethod
+    def _rows_read(job: DecodeJob, states: torch.Tensor | None) -> list[int]:
+        """The batch rows whose logits `job`'s stepper reads this step: all of its rows, or
+        fewer where it says so (contrastive search: only the chosen candidate's)."""
+        choose = getattr(job.stepper, "logit_rows", None)
+        if choose is None:
+            return job.rows
+        try:
+            return [job.rows[i] for i in choose(states)]
+        except Exception:  # noqa: BLE001 - `advance` raises it again, for this job alone
+            return job.rows
+
     def _decide(
-        self, logits: torch.Tensor, states: torch.Tensor | None
+        self,
+        logits: StepLogits,
+        states: dict[int, torch.Tensor],
+        reads: dict[int, list[int]],
     ) -> list[tuple[DecodeJob, Decision | Exception]]:
-        """Every active job's decision from the step's logits [rows, vocab]: the one-row
-        methods' tokens chosen together (choice.py), the others by their own steppers."""
+        """Every active job's decision from the step's logits: the one-row methods' tokens
+        chosen together (choice.py), the others by their own steppers, each given the rows
+        it reads (`reads`) and its rows' hidden states (`states`, by job)."""
         together = [job for job in self._active if isinstance(job.stepper, TokenStepper)]
         outcomes: list[tuple[DecodeJob, Decision | Exception]] = []
         if together:
-            index = torch.tensor([job.rows[0] for job in together], device=self.device)
             steppers = [job.stepper for job in together]
             try:
-                chosen = advance_together(steppers, logits.index_select(0, index))  # type: ignore[arg-type]
+                rows = logits.of([job.rows[0] for job in together])
+                chosen = advance_together(steppers, rows)  # type: ignore[arg-type]
             except Exception as error:  # noqa: BLE001 - a fault in the shared choice
                 chosen = [error] * len(together)
             outcomes.extend(zip(together, chosen, strict=True))
         for job in self._active:
             if isinstance(job.stepper, TokenStepper):
                 continue
-            index = torch.tensor(job.rows, device=self.device)
             try:
                 decision: Decision | Exception = job.stepper.advance(
-                    logits.index_select(0, index),
-                    states.index_select(0, index) if states is not None else None,
+                    logits.of(reads[id(job)]), states.get(id(job))
                 )
             except Exception as error:  # noqa: BLE001
                 decision = error

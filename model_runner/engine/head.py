@@ -77,6 +77,24 @@ def blocked_product(weight: torch.Tensor, hidden: torch.Tensor, block: int = BLO
     return out
 
 
+class StepLogits:
+    """One pass's logits [rows computed, vocabulary], looked up by the batch's row numbers."""
+
+    def __init__(self, logits: torch.Tensor, where: dict[int, int] | None = None) -> None:
+        self.tensor = logits
+        self.where = where  # batch row -> row of `tensor`; None: the same numbers
+
+    @property
+    def computed(self) -> int:
+        return self.tensor.shape[0]
+
+    def of(self, rows: list[int]) -> torch.Tensor:
+        """[len(rows), vocabulary] (raises KeyError for a row that was not computed)."""
+        if self.where is not None:
+            rows = [self.where[row] for row in rows]
+        return self.tensor.index_select(0, torch.tensor(rows, device=self.tensor.device))
+
+
 class VocabularyHead:
     """Computes a model's logits from its last hidden states, the faster way once measured."""
 
@@ -106,11 +124,17 @@ class VocabularyHead:
         finally:
             handle.remove()
 
-    def logits(self, model: Any, out: Any, held: Held) -> torch.Tensor:
-        """[rows, vocabulary] float logits of the last position of a pass run `deferred`."""
+    def logits(self, model: Any, out: Any, held: Held, rows: list[int] | None = None) -> StepLogits:
+        """The float logits of the last position of a pass run `deferred`: of `rows` only
+        when the hidden states were kept (rows no stepper reads are not projected), else the
+        model's own, of every row."""
         if held.hidden is None:
-            return out.logits[:, -1, :].float()
-        return self.project(model, held.hidden).float()
+            return StepLogits(out.logits[:, -1, :].float())
+        if rows is None or len(rows) == held.hidden.shape[0]:
+            return StepLogits(self.project(model, held.hidden).float())
+        index = torch.tensor(rows, device=held.hidden.device)
+        projected = self.project(model, held.hidden.index_select(0, index)).float()
+        return StepLogits(projected, {row: i for i, row in enumerate(rows)})
 
     def project(self, model: Any, hidden: torch.Tensor) -> torch.Tensor:
         """[rows, vocabulary] logits of `hidden` [rows, hidden] (soft-capped as the model does)."""

@@ -38,7 +38,8 @@ def gpt2():
 
 
 def decode(model, cases, head: VocabularyHead):
-    """Each (prompt, settings, n) through one engine that projects with `head`."""
+    """Each (prompt, settings, n) through one engine that projects with `head`: the tokens,
+    and the engine."""
     engine = DecodeEngine(model, torch.device("cpu"), queue_size=64, max_rows=64)
     engine.head = head
     thread = threading.Thread(target=engine.run, daemon=True)
@@ -49,7 +50,7 @@ def decode(model, cases, head: VocabularyHead):
             params = DecodingParams(max_new_tokens=n, **settings)
             jobs.append(DecodeJob(prompt, stepper_for(params, None, None, "cpu")))
             engine.submit(jobs[-1])
-        return [job.future.result(timeout=120).tokens for job in jobs]
+        return [job.future.result(timeout=120).tokens for job in jobs], engine
     finally:
         engine.stop()
         thread.join(timeout=10)
@@ -84,9 +85,20 @@ def test_every_method_gets_its_own_tokens_from_the_blocked_product(gpt2, monkeyp
     calls = counting(monkeypatch)
     prompts = [[5, 6, 7], [9, 10, 11, 12, 13]]
     cases = [(prompts[i % 2], METHODS[i % 4], 12) for i in range(8)]
-    got = decode(gpt2, cases, VocabularyHead(block=100, way="blocks"))  # 512 tokens: 6 blocks
+    got, _ = decode(gpt2, cases, VocabularyHead(block=100, way="blocks"))  # 512: 6 blocks
     assert got == [alone(gpt2, *case) for case in cases]
     assert calls and max(calls) > 8  # the prefill and the steps went through it, batched
+
+
+def test_contrastive_search_projects_only_the_candidate_it_chose(gpt2, monkeypatch):
+    calls = counting(monkeypatch)
+    contrastive = {"method": "contrastive", "penalty_alpha": 0.6, "top_k": 3}
+    cases = [([5, 6, 7], contrastive, 10), ([9, 10, 11, 12], contrastive, 10)]
+    cases.append(([5, 6, 7], {"method": "greedy"}, 10))
+    got, engine = decode(gpt2, cases, VocabularyHead(block=100, way="blocks"))
+    assert got == [alone(gpt2, *case) for case in cases]
+    assert max(calls) <= 3  # one row per request, not one per candidate (3 + 3 + 1)
+    assert engine.logit_rows < engine.step_rows
 
 
 def test_a_model_the_engine_does_not_know_computes_its_own_logits(monkeypatch):
@@ -99,9 +111,8 @@ def test_a_model_the_engine_does_not_know_computes_its_own_logits(monkeypatch):
     assert output_layer(model) is None
     calls = counting(monkeypatch)
     cases = [([5, 6, 7], settings, 6) for settings in METHODS]
-    assert decode(model, cases, VocabularyHead(way="blocks")) == [
-        alone(model, *case) for case in cases
-    ]
+    got, _ = decode(model, cases, VocabularyHead(way="blocks"))
+    assert got == [alone(model, *case) for case in cases]
     assert calls == []
 
 
@@ -125,7 +136,7 @@ def test_soft_capped_logits_are_capped_as_the_model_caps_them():
         with head.deferred(model) as held:
             out = model(input_ids=ids)
         assert out.logits.shape[0] == 0  # the model's own output layer saw no rows
-        mine = head.logits(model, out, held)
+        mine = head.logits(model, out, held).tensor
     assert own.abs().max() < 2.0  # capped at all, so the test means something
     assert torch.allclose(mine, own, atol=1e-5)
 
