@@ -87,6 +87,8 @@ class StepProbe:
                 one_token(params, chosen), eos, tokenizer.pad_token_id, device
             )
         self.needs_hidden = bool(self.method is not None and self.method.needs_hidden)
+        self.rows = self.method.rows if self.method is not None else 1
+        self.max_new_tokens = 1
         self.candidates: list[TokenProbability] = []
         self.pick: StepPick | None = None
 

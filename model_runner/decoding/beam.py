@@ -70,6 +70,7 @@ class BeamStepper:
     ) -> None:
         self.min_new_tokens = min_new_tokens
         self.prefill_rows = num_beams  # every beam holds the prompt, as in transformers
+        self.rows = num_beams
         self.num_beams = num_beams
         self.max_new_tokens = max_new_tokens
         self.eos_token_id = eos_token_id
@@ -166,7 +167,12 @@ class BeamStepper:
             start = self.prompt_len
             tokens = self.finished[0, start : start + int(self.finished_len[0])].tolist()
             return Decision(done=True, tokens=tokens)
-        return Decision(inputs=self.running[:, cur_len - 1].tolist(), parents=parents.tolist())
+        # Every beam holds the same prompt: only the tokens generated so far can differ.
+        return Decision(
+            inputs=self.running[:, cur_len - 1].tolist(),
+            parents=parents.tolist(),
+            differ_last=cur_len - 1 - self.prompt_len,
+        )
 
 
 def beam_search(

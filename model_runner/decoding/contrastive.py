@@ -71,6 +71,7 @@ class ContrastiveStepper:
         self.eos_token_id = eos_token_id
         self.alpha = penalty_alpha
         self.top_k = top_k
+        self.rows = top_k  # one per candidate
         self.no_repeat_ngram_size = no_repeat_ngram_size
         self.new: list[int] = []
         self._ranked: tuple[torch.Tensor, int] | None = None  # (hidden states, best candidate)

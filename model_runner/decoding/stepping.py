@@ -28,7 +28,8 @@ class Decision:
     done: bool = False
     tokens: list[int] = field(default_factory=list)  # the new token ids, once done
     # The request's rows hold the same text except in their last `differ_last` tokens
-    # (contrastive candidates), so a row continuing another needs only those copied.
+    # (contrastive candidates: 1; beams: the tokens generated so far), so a row continuing
+    # another of the request's rows needs only those copied.
     differ_last: int | None = None
 
 
@@ -36,6 +37,8 @@ class Stepper(Protocol):
     """One request's decoding state machine."""
 
     prefill_rows: int  # copies of the prompt to prefill (transformers' beam search uses n)
+    rows: int  # rows it decodes on once started (beams, candidates)
+    max_new_tokens: int  # the most tokens it adds
     needs_hidden: bool  # whether it reads the last layer's hidden states
 
     def begin(
@@ -50,7 +53,7 @@ class Stepper(Protocol):
 class TokenStepper:
     """One row, one chosen token per step: greedy search and sampling (by its `rule`)."""
 
-    prefill_rows = 1
+    prefill_rows = rows = 1
     needs_hidden = False
 
     def __init__(

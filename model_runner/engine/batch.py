@@ -1,14 +1,18 @@
 """The rows decoded together: one preallocated KV cache that every row writes into.
 
-Each layer's keys and values live in one buffer `[row capacity, heads, column capacity, head
-dim]`. The rows in use are the first `rows`, the columns in use `start:end`, and every row's
+Each layer's keys and values are a `[row capacity, heads, column capacity, head dim]` view of
+one stacked buffer (`[layers x 2, rows, heads, columns, dim]`, one per shape: GPT-2 and Gemma
+have one), so moving a row is one copy, not one per layer. The rows in use are the first
+`rows`, the columns in use `start:end`, and every row's
 text ends at column `end` (shorter texts are padded on the left). A step writes one column of
 every row in place and the model attends over views of the buffers: no layer's cache is
 concatenated or copied per step. Rows join with their own prefilled cache, copied in once;
 when beam and contrastive search pick parents only the rows whose parent is another row are
 copied (`select`); rows leave when their request finishes and the rows after the last one in
-use are filled in from the end. The buffers grow geometrically and are released when the
-batch empties. The attention mask hides the padding and each row's position ids count only
+use are filled in from the end. Joining prompts say how many rows and columns they will need
+(`add`), so the buffers are laid out for them once; they are not zeroed, only the part in use
+is written (untouched memory costs nothing on a CPU), and they are released when the batch
+empties. The attention mask hides the padding and each row's position ids count only
 its real tokens, so a row computes what it would alone (up to floating-point summation order).
 
 Sliding-window layers (Gemma 3) keep every column too and show the model the last ones, in
@@ -95,8 +99,10 @@ class RowBatch:
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
+        self.stacks: list[torch.Tensor] = []  # [tensors, row cap, heads, columns, dim] each
+        self._slots: list[tuple[int, int]] = []  # keys 0..L-1, then values: (stack, index)
         self.keys: list[torch.Tensor] = []  # per layer [row capacity, heads, columns, dim]
-        self.values: list[torch.Tensor] = []
+        self.values: list[torch.Tensor] = []  # (views of the stacks)
         self.windows: list[int | None] = []  # per layer: sliding window, None for full
         self._mask = torch.zeros(0, 0, dtype=torch.long, device=device)  # [row cap, columns]
         self.cache: Any = None  # what the model is handed: views of the buffers
@@ -124,21 +130,46 @@ class RowBatch:
         """First buffers, shaped like the layers of a prefilled cache."""
         layers = list(prefilled.layers)
         self.windows = [_window(layer) for layer in layers]
-        self.keys = [_zeros_like(layer.keys, rows, columns) for layer in layers]
-        self.values = [_zeros_like(layer.values, rows, columns) for layer in layers]
+        shapes: dict[tuple[Any, ...], int] = {}  # (heads, dim, dtype) -> stack
+        counts: list[int] = []
+        self._slots = []
+        for tensor in [layer.keys for layer in layers] + [layer.values for layer in layers]:
+            shape = (tensor.shape[1], tensor.shape[3], tensor.dtype)
+            if shape not in shapes:
+                shapes[shape] = len(counts)
+                counts.append(0)
+            self._slots.append((shapes[shape], counts[shapes[shape]]))
+            counts[shapes[shape]] += 1
+        self._shapes = list(shapes)
+        self.stacks = self._new_stacks(counts, rows, columns)
+        self._bind()
         self._mask = torch.zeros(rows, columns, dtype=torch.long, device=self.device)
         self.cache = self._views()
         self.start = self.end = end  # no columns in use yet; the first rows end at `end`
+
+    def _new_stacks(self, counts: list[int], rows: int, columns: int) -> list[torch.Tensor]:
+        """Unwritten buffers (every part is written before the model sees it)."""
+        return [
+            torch.empty(n, rows, heads, columns, dim, dtype=dtype, device=self.device)
+            for n, (heads, dim, dtype) in zip(counts, self._shapes, strict=True)
+        ]
+
+    def _bind(self) -> None:
+        """Each layer's keys and values as views of the stacks."""
+        views = [self.stacks[stack][index] for stack, index in self._slots]
+        half = len(views) // 2
+        self.keys, self.values = views[:half], views[half:]
 
     def _relayout(self, rows: int, columns: int, offset: int) -> None:
         """New buffers of `rows` x `columns`; the columns in use move to begin at `offset`."""
         used, length = self.rows, self.length
         span = slice(self.start, self.end)
-        for buffers in (self.keys, self.values):
-            for i, old in enumerate(buffers):
-                new = _zeros_like(old, rows, columns)
-                new[:used, :, offset : offset + length] = old[:used, :, span]
-                buffers[i] = new  # one layer at a time: the old one is freed at once
+        for i, old in enumerate(self.stacks):
+            n, _, heads, _, dim = old.shape
+            new = old.new_empty(n, rows, heads, columns, dim)
+            new[:, :used, :, offset : offset + length] = old[:, :used, :, span]
+            self.stacks[i] = new  # one stack at a time: the old one is freed at once
+        self._bind()
         mask = torch.zeros(rows, columns, dtype=torch.long, device=self.device)
         mask[:used, offset : offset + length] = self._mask[:used, span]
         self._mask = mask
@@ -150,52 +181,62 @@ class RowBatch:
 
     def _release(self) -> None:
         """No rows left: give the memory back (a fine-tune may need it)."""
-        self.keys, self.values, self.windows, self.cache = [], [], [], None
+        self.stacks, self.keys, self.values, self.windows, self.cache = [], [], [], [], None
         self._mask = self._mask[:0, :0]
         self.rows = self.start = self.end = 0
 
-    def _reserve_rows(self, rows: int) -> None:
-        if rows > self._row_capacity():
-            grown = max(rows, 2 * self._row_capacity(), MIN_ROWS)
-            self._relayout(grown, self._column_capacity(), self.start)
+    def _reserve(self, rows: int, room: int, before: int = 0) -> None:
+        """Room for `rows` rows, `before` more columns before the first in use and `room`
+        after the last; a new layout has rows for twice as many and 32 spare columns."""
+        rows_short = rows > self._row_capacity()
+        columns_short = self.start < before or self.end + room > self._column_capacity()
+        if not (rows_short or columns_short):
+            return
+        capacity = self._row_capacity()
+        new_rows = max(rows, 2 * capacity, MIN_ROWS) if rows_short else capacity
+        if columns_short:  # the columns in use move to begin at `before`
+            columns = before + self.length + max(room, SPARE_COLUMNS)
+            self._relayout(new_rows, columns, before)
+        else:
+            self._relayout(new_rows, self._column_capacity(), self.start)
 
     # --- rows join, step, move and leave ------------------------------------------------
 
-    def add(self, cache: Any, new_mask: torch.Tensor) -> range:
-        """Append the rows of a prefilled `cache` ([rows, length] mask, 0 = padding)."""
+    def add(self, cache: Any, new_mask: torch.Tensor, *, rows: int = 0, room: int = 0) -> range:
+        """Append the rows of a prefilled `cache` ([rows, length] mask, 0 = padding). `rows`:
+        how many rows they will take once decoding (beams, candidates); `room`: how many
+        more tokens they may add. The buffers are laid out for both at once."""
         count, length = new_mask.shape
         first = self.rows
-        if not self.keys:
-            self._allocate(cache, max(count, MIN_ROWS), length + SPARE_COLUMNS, length)
+        rows = first + max(count, rows)
+        room = max(room, 1)
+        if not self.stacks:
+            self._allocate(cache, max(rows, MIN_ROWS), length + max(room, SPARE_COLUMNS), length)
+        self._reserve(rows, room, before=max(length - self.length, 0))
         common = max(self.length, length)
-        if self.end < common:  # not enough columns on the left: lay them out again
-            columns = max(self._column_capacity(), common + SPARE_COLUMNS)
-            self._relayout(self._row_capacity(), columns, common - self.length)
-        self._reserve_rows(first + count)
-        start, end, rows = self.end - common, self.end, slice(first, first + count)
+        start, end, new = self.end - common, self.end, slice(first, first + count)
         if start < self.start:  # newly shown columns are padding for the rows already here
             self._clear(slice(0, first), slice(start, self.start))
-        self._clear(rows, slice(start, end))
+        self._clear(new, slice(start, end))
         self.start = start
         for layer, keys, values in zip(cache.layers, self.keys, self.values, strict=True):
             held = layer.keys.shape[2]  # a sliding-window layer holds only its last columns
-            keys[rows, :, end - held : end] = layer.keys
-            values[rows, :, end - held : end] = layer.values
-        self._mask[rows, end - length : end] = new_mask
+            keys[new, :, end - held : end] = layer.keys
+            values[new, :, end - held : end] = layer.values
+        self._mask[new, end - length : end] = new_mask
         self.rows = first + count
         return range(first, first + count)
 
     def _clear(self, rows: slice, columns: slice) -> None:
         """Zero a block of every buffer (old rows' values must never reach a new row)."""
-        for buffer in (*self.keys, *self.values):
-            buffer[rows, :, columns] = 0
+        for stack in self.stacks:
+            stack[:, rows, :, columns] = 0
         self._mask[rows, columns] = 0
 
     def step_inputs(self, tokens: list[int]) -> dict[str, torch.Tensor]:
         """Model arguments for one new token per row (row order: the buffer's). The batch
         moves on only through `stepped()`, so a forward pass that raises leaves it as it was."""
-        if self.end + 1 > self._column_capacity():
-            self._relayout(self._row_capacity(), self.length + SPARE_COLUMNS, 0)
+        self._reserve(self.rows, 1)
         ids = torch.tensor(tokens, dtype=torch.long, device=self.device).view(-1, 1)  # [rows, 1]
         mask = self._mask[: self.rows, self.start : self.end + 1]  # [rows, length + 1]
         mask[:, -1] = 1
@@ -217,7 +258,7 @@ class RowBatch:
         if not index:
             self._release()
             return
-        self._reserve_rows(len(index))
+        self._reserve(len(index), 1)
         moved = [(row, source) for row, source in enumerate(index) if source != row]
         if moved:
             self._copy_rows(moved, tails or {})
@@ -227,21 +268,21 @@ class RowBatch:
     def _copy_rows(self, moved: list[tuple[int, int]], tails: dict[int, int]) -> None:
         """Each (row, source): row becomes a copy of source (of its last tails[row] columns)."""
         span = slice(self.start, self.end)
-        views = [buffer[:, :, span] for buffer in (*self.keys, *self.values)]
-        views.append(self._mask[:, span])
+        stacks = [stack[:, :, :, span] for stack in self.stacks]  # [n, rows, heads, length, dim]
+        mask = self._mask[:, span]
         if {row for row, _ in moved}.isdisjoint(source for _, source in moved):
-            for view in views:
-                columns = 1 if view.dim() == 4 else 0  # a row: [heads, length, dim] or [length]
-                for row, source in moved:  # row by row: faster than an indexed write on CPU
-                    last = min(tails.get(row, self.length), self.length)
-                    first = self.length - last
-                    target = view[row].narrow(columns, first, last)
-                    target.copy_(view[source].narrow(columns, first, last))
+            for row, source in moved:  # row by row: faster than an indexed write on CPU
+                last = min(tails.get(row, self.length), self.length)
+                first = self.length - last
+                for stack in stacks:  # one copy moves the row's every layer
+                    stack[:, row, :, first:].copy_(stack[:, source, :, first:])
+                mask[row, first:].copy_(mask[source, first:])
         else:  # a row both read and overwritten: gather every source first
             targets = torch.tensor([row for row, _ in moved], device=self.device)
             sources = torch.tensor([source for _, source in moved], device=self.device)
-            for view in views:
-                view.index_copy_(0, targets, view.index_select(0, sources))
+            for stack in stacks:
+                stack.index_copy_(1, targets, stack.index_select(1, sources))
+            mask.index_copy_(0, targets, mask.index_select(0, sources))
 
     def _trim(self) -> None:
         """Drop leading columns that are padding for every row (after long rows leave)."""
@@ -255,15 +296,11 @@ class RowBatch:
             return alone
         chosen = torch.tensor(rows, dtype=torch.long, device=self.device)
         span = slice(self.start, self.end)
-        alone.keys = [buffer[chosen, :, span] for buffer in self.keys]  # (indexing copies)
-        alone.values = [buffer[chosen, :, span] for buffer in self.values]
+        alone.stacks = [stack[:, chosen, :, span] for stack in self.stacks]  # (indexing copies)
+        alone._slots = list(self._slots)
+        alone._bind()
         alone.windows = list(self.windows)
         alone._mask = self._mask[chosen, span]
         alone.cache = alone._views()
         alone.rows, alone.start, alone.end = len(rows), 0, self.length
         return alone
-
-
-def _zeros_like(tensor: torch.Tensor, rows: int, columns: int) -> torch.Tensor:
-    """Zeros shaped [rows, heads, columns, head dim] like a layer's [_, heads, _, dim] keys."""
-    return tensor.new_zeros(rows, tensor.shape[1], columns, tensor.shape[3])

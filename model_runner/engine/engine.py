@@ -362,7 +362,13 @@ class DecodeEngine:
         self.prefill_positions += ids.numel()
         self.logit_rows += len(jobs)
         elapsed = time.perf_counter() - start
-        first = self._batch.add(returned_cache(out), mask).start
+        room = max(job.stepper.max_new_tokens for job in jobs)  # laid out once for all of it
+        first = self._batch.add(
+            returned_cache(out),
+            mask,
+            rows=sum(max(job.stepper.rows, job.stepper.prefill_rows) for job in jobs),
+            room=min(room, self.max_positions or room),
+        ).start
         decisions: dict[int, Decision] = {}
         for i, job in enumerate(jobs):
             job.compute_s += elapsed / len(jobs)
@@ -598,8 +604,8 @@ class DecodeEngine:
         """Lay the rows out again after the jobs' decisions, moving as few as possible: the
         first row continuing a parent stays in the parent's place, and the other ones (beam
         and contrastive children, rows past the end after jobs left) fill the free places.
-        A contrastive child goes back to one of its own request's places, where only the last
-        token differs (`Decision.differ_last`), so only that column is copied."""
+        A beam or contrastive child goes back to one of its own request's places, where only
+        the last tokens differ (`Decision.differ_last`), so only those columns are copied."""
         wanted: list[tuple[DecodeJob, list[int], int | None]] = []  # new rows as parent rows
         for job in self._active:
             decision = decisions.get(id(job))

@@ -99,7 +99,8 @@ class Poisoned:
     """A stepper whose second input token lies outside the vocabulary: the batch's forward
     pass raises at the embedding, for every row in it."""
 
-    prefill_rows = 1
+    prefill_rows = rows = 1
+    max_new_tokens = 8
     needs_hidden = False
 
     def __init__(self, vocab: int) -> None:

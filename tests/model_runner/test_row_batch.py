@@ -76,7 +76,7 @@ def test_rows_keep_their_tokens_through_growth_and_a_late_long_prompt(gpt2):
     cases += [(long_late[i % 2], METHODS[(i + 1) % 4], 20) for i in range(4)]
     got, engine = decode_all(gpt2, cases, stagger_steps=5)
     assert got == [alone(gpt2, *case) for case in cases]
-    assert engine._batch.keys == [] and engine._batch.rows == 0  # memory released when empty
+    assert engine._batch.stacks == [] and engine._batch.rows == 0  # memory released when empty
 
 
 def test_sliding_window_layers_decode_as_alone():
@@ -124,11 +124,11 @@ def test_select_copies_only_the_rows_that_change(gpt2):
         batch.select([0, 1, 3, 3])  # row 2 becomes a copy of row 3; rows 0, 1, 3 stay
     finally:
         torch.Tensor.copy_ = original  # type: ignore[method-assign]
-    buffers = 2 * len(batch.keys) + 1  # keys and values of every layer, and the mask
-    assert len(copies) == buffers  # one row moved, once per buffer
+    assert len(batch.stacks) == 1  # every layer's keys and values in one buffer
+    assert len(copies) == 2  # one row moved: one copy of every layer, one of its mask
     assert bool((batch.keys[0][2, :, batch.start : batch.end] == 7.0).all())
     batch.select([])
-    assert batch.keys == [] and batch.cache is None
+    assert batch.stacks == [] and batch.cache is None
 
 
 def test_a_cache_the_engine_cannot_hold_is_refused_by_name():
@@ -166,3 +166,25 @@ def test_columns_shown_again_are_padding_for_the_rows_already_there(gpt2):
         padding = batch.mask[row] == 0
         for keys in batch.keys:
             assert bool((keys[row, :, batch.start : batch.end][:, padding] == 0).all())
+
+
+def test_rows_and_room_said_when_joining_are_laid_out_once(gpt2, monkeypatch):
+    with torch.inference_mode():
+        out = gpt2(input_ids=torch.tensor([[1, 2, 3, 4]] * 3), use_cache=True)
+    layouts = []
+    relayout = RowBatch._relayout
+
+    def counted(self, *args):
+        layouts.append(args)
+        return relayout(self, *args)
+
+    monkeypatch.setattr(RowBatch, "_relayout", counted)
+    batch = RowBatch(torch.device("cpu"))
+    batch.add(out.past_key_values, torch.ones(3, 4, dtype=torch.long), rows=12, room=40)
+    batch.select([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])  # three 4-beam requests
+    for _ in range(40):
+        batch.step_inputs([0] * 12)
+        batch.stepped()
+    assert layouts == []  # 12 rows and 40 more columns were there from the start
+    batch.step_inputs([0] * 12)  # one more than was asked for
+    assert len(layouts) == 1
