@@ -14,7 +14,6 @@ cache, as a lone benchmark runs them, so the ceiling is if anything high.
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 from collections import Counter
@@ -62,7 +61,8 @@ def model_shapes(model: torch.nn.Module) -> Shapes:
 
 
 def _timed(product, device, repeat: int) -> float:
-    """The median seconds of `product()` (after 3 warm-up calls)."""
+    """The fastest of `repeat` timings of `product()` (after 3 warm-up calls): a ceiling is
+    what the machine can do, and on a shared machine the median drifts with the neighbours."""
     for _ in range(3):
         product()
     times = []
@@ -74,7 +74,7 @@ def _timed(product, device, repeat: int) -> float:
         if device.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return min(times)
 
 
 def _time_matmul(rows: int, shape: tuple[int, int], dtype, device, repeat: int) -> float:
@@ -97,7 +97,7 @@ def _time_head(rows: int, shape: tuple[int, int], dtype, device, repeat: int) ->
 
 @torch.inference_mode()
 def ceiling_gflops(
-    shapes: Shapes, rows: int, dtype=torch.float32, device: torch.device = CPU, repeat: int = 9
+    shapes: Shapes, rows: int, dtype=torch.float32, device: torch.device = CPU, repeat: int = 15
 ) -> tuple[float, float]:
     """(body, vocabulary projection) GFLOP/s of matrix products at `rows` rows, each shape
     the faster of the plain and the transposed product."""
