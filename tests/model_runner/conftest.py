@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from model_runner.runner import ModelRunner, RunnerConfig
+from model_runner.tiny import build_tiny
 from tests.model_runner.test_adapters import save_adapter
+
+
+@pytest.fixture(scope="module")
+def gpt2():
+    """A tiny GPT-2 with sharper distributions than raw random weights (fewer loops)."""
+    model, _ = build_tiny(seed=3)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.mul_(6)
+    return model
 
 
 @pytest.fixture

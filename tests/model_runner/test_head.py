@@ -7,11 +7,10 @@ from __future__ import annotations
 import asyncio
 import threading
 
-import pytest
 import torch
-from transformers import Gemma3ForCausalLM, Gemma3TextConfig, GPT2LMHeadModel
+from transformers import GPT2LMHeadModel
 
-from model_runner.decoding.run import generate, stepper_for
+from model_runner.decoding.run import stepper_for
 from model_runner.engine import head as head_module
 from model_runner.engine.engine import DecodeEngine, DecodeJob
 from model_runner.engine.head import VocabularyHead, blocked_product, output_layer
@@ -19,22 +18,7 @@ from model_runner.protocol import DecodingParams, Generate
 from model_runner.tiny import build_tiny
 from tests.model_runner.test_adapters import PROMPT
 from tests.model_runner.test_adapters import solo as solo_with_adapter
-
-METHODS = [
-    {"method": "greedy"},
-    {"method": "beam", "num_beams": 4},
-    {"method": "contrastive", "penalty_alpha": 0.6, "top_k": 3},
-    {"method": "sampling", "seed": 5, "top_k": 10},
-]
-
-
-@pytest.fixture(scope="module")
-def gpt2():
-    model, _ = build_tiny(seed=4)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.mul_(6)
-    return model
+from tests.model_runner.test_row_batch import METHODS, alone, tiny_gemma
 
 
 def decode(model, cases, head: VocabularyHead):
@@ -54,10 +38,6 @@ def decode(model, cases, head: VocabularyHead):
     finally:
         engine.stop()
         thread.join(timeout=10)
-
-
-def alone(model, prompt, settings, n):
-    return generate(model, prompt, DecodingParams(max_new_tokens=n, **settings), None, None)
 
 
 def counting(monkeypatch) -> list[int]:
@@ -117,18 +97,7 @@ def test_a_model_the_engine_does_not_know_computes_its_own_logits(monkeypatch):
 
 
 def test_soft_capped_logits_are_capped_as_the_model_caps_them():
-    config = Gemma3TextConfig(
-        vocab_size=96,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        head_dim=16,
-        final_logit_softcapping=2.0,
-    )
-    torch.manual_seed(0)
-    model = Gemma3ForCausalLM(config).eval()
+    model = tiny_gemma(num_hidden_layers=1, final_logit_softcapping=2.0)
     ids = torch.tensor([[3, 4, 5, 6]])
     head = VocabularyHead(block=40, way="blocks")
     with torch.inference_mode():

@@ -16,7 +16,6 @@ from model_runner.engine import batch as batch_module
 from model_runner.engine.batch import RowBatch
 from model_runner.engine.engine import DecodeEngine, DecodeJob
 from model_runner.protocol import DecodingParams
-from model_runner.tiny import build_tiny
 
 METHODS = [
     {"method": "greedy"},
@@ -24,15 +23,6 @@ METHODS = [
     {"method": "contrastive", "penalty_alpha": 0.6, "top_k": 3},
     {"method": "sampling", "seed": 5, "top_k": 10},
 ]
-
-
-@pytest.fixture(scope="module")
-def gpt2():
-    model, _ = build_tiny(seed=3)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.mul_(6)
-    return model
 
 
 def running(model):
@@ -79,21 +69,27 @@ def test_rows_keep_their_tokens_through_growth_and_a_late_long_prompt(gpt2):
     assert engine._batch.stacks == [] and engine._batch.rows == 0  # memory released when empty
 
 
+def tiny_gemma(**settings) -> Gemma3ForCausalLM:
+    """A random Gemma 3 text model, 32 wide (`settings` override its config)."""
+    shape = {
+        "vocab_size": 96,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "head_dim": 16,
+    }
+    torch.manual_seed(0)
+    return Gemma3ForCausalLM(Gemma3TextConfig(**{**shape, **settings})).eval()
+
+
 def test_sliding_window_layers_decode_as_alone():
-    config = Gemma3TextConfig(
-        vocab_size=96,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        head_dim=16,
+    model = tiny_gemma(
         sliding_window=4,
         layer_types=["sliding_attention", "full_attention"],
         max_position_embeddings=256,
     )
-    torch.manual_seed(0)
-    model = Gemma3ForCausalLM(config).eval()
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.mul_(4)
