@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -105,15 +106,21 @@ class VocabularyHead:
     @contextlib.contextmanager
     def deferred(self, model: Any) -> Iterator[Held]:
         """Within this block the model's output layer sees zero rows; the hidden states it
-        would have multiplied are kept in the yielded `Held`. A model whose output layer is
-        not taken over runs unchanged (and `Held.hidden` stays None)."""
+        would have multiplied are kept in the yielded `Held`. Only this thread's passes are
+        changed (a pass another thread makes over the same model meanwhile computes its own
+        logits). A model whose output layer is not taken over runs unchanged (and
+        `Held.hidden` stays None)."""
         held = Held()
         layer = output_layer(model)
         if layer is None:
             yield held
             return
 
-        def keep(_module: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        owner = threading.get_ident()
+
+        def keep(_module: Any, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+            if threading.get_ident() != owner:
+                return None  # another thread's pass over the same model: left alone
             hidden = args[0]  # [rows, positions kept, hidden]
             held.hidden = hidden[:, -1]
             return (hidden[:0], *args[1:])

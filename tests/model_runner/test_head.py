@@ -138,3 +138,20 @@ async def test_rows_with_adapters_get_their_own_tokens_from_the_blocked_product(
         path = None if adapter is None else tmp_path / "adapters" / adapter
         assert result.token_ids == solo_with_adapter(path, params)
     assert calls
+
+
+def test_another_threads_pass_meanwhile_computes_its_own_logits(gpt2):
+    ids = torch.tensor([[5, 6, 7]])
+    with torch.no_grad():
+        own = gpt2(input_ids=ids).logits
+        other: dict[str, torch.Tensor] = {}
+
+        def elsewhere() -> None:
+            with torch.no_grad():
+                other["logits"] = gpt2(input_ids=ids).logits
+
+        with VocabularyHead(way="blocks").deferred(gpt2):
+            thread = threading.Thread(target=elsewhere)
+            thread.start()
+            thread.join()
+    assert torch.equal(other["logits"], own)
