@@ -140,19 +140,15 @@ class RowBatch:
                 counts.append(0)
             self._slots.append((shapes[shape], counts[shapes[shape]]))
             counts[shapes[shape]] += 1
-        self._shapes = list(shapes)
-        self.stacks = self._new_stacks(counts, rows, columns)
+        # Unwritten buffers: every part is written before the model sees it.
+        self.stacks = [
+            torch.empty(n, rows, heads, columns, dim, dtype=dtype, device=self.device)
+            for n, (heads, dim, dtype) in zip(counts, shapes, strict=True)
+        ]
         self._bind()
         self._mask = torch.zeros(rows, columns, dtype=torch.long, device=self.device)
         self.cache = self._views()
         self.start = self.end = end  # no columns in use yet; the first rows end at `end`
-
-    def _new_stacks(self, counts: list[int], rows: int, columns: int) -> list[torch.Tensor]:
-        """Unwritten buffers (every part is written before the model sees it)."""
-        return [
-            torch.empty(n, rows, heads, columns, dim, dtype=dtype, device=self.device)
-            for n, (heads, dim, dtype) in zip(counts, self._shapes, strict=True)
-        ]
 
     def _bind(self) -> None:
         """Each layer's keys and values as views of the stacks."""

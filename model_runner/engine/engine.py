@@ -357,7 +357,7 @@ class DecodeEngine:
                 return_dict=True,
                 **extra,
             )
-        logits = self.head.logits(self.model, out, held).tensor  # [jobs, vocab]
+        logits = self.head.logits(out, held).tensor  # [jobs, vocab]
         states = out.hidden_states[-1] if hidden else None  # [jobs, longest, H]
         self.prefill_positions += ids.numel()
         self.logit_rows += len(jobs)
@@ -427,7 +427,7 @@ class DecodeEngine:
             }
             reads = {id(job): self._rows_read(job, job_states.get(id(job))) for job in self._active}
             wanted = sorted({row for rows in reads.values() for row in rows})
-            logits = self.head.logits(self.model, out, held, wanted)
+            logits = self.head.logits(out, held, wanted)
         except Exception as error:  # noqa: BLE001 - find the job that caused it
             reset_routing(self.model)  # (the batch moves on only after a pass that worked)
             self._isolate(error)

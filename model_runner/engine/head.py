@@ -50,6 +50,8 @@ class Held:
     """What the hook kept of one forward pass: the last position's hidden states."""
 
     hidden: torch.Tensor | None = None  # [rows, hidden]
+    layer: torch.nn.Linear | None = None  # the output layer that would have multiplied them
+    cap: float | None = None  # the model's logit soft-capping (Gemma), None for none
 
 
 def _base(model: Any) -> Any:
@@ -110,8 +112,9 @@ class VocabularyHead:
         changed (a pass another thread makes over the same model meanwhile computes its own
         logits). A model whose output layer is not taken over runs unchanged (and
         `Held.hidden` stays None)."""
-        held = Held()
         layer = output_layer(model)
+        cap = getattr(getattr(_base(model), "config", None), "final_logit_softcapping", None)
+        held = Held(layer=layer, cap=cap)
         if layer is None:
             yield held
             return
@@ -131,33 +134,31 @@ class VocabularyHead:
         finally:
             handle.remove()
 
-    def logits(self, model: Any, out: Any, held: Held, rows: list[int] | None = None) -> StepLogits:
+    def logits(self, out: Any, held: Held, rows: list[int] | None = None) -> StepLogits:
         """The float logits of the last position of a pass run `deferred`: of `rows` only
         when the hidden states were kept (rows no stepper reads are not projected), else the
         model's own, of every row."""
-        if held.hidden is None:
+        if held.hidden is None or held.layer is None:
             return StepLogits(out.logits[:, -1, :].float())
         if rows is None or len(rows) == held.hidden.shape[0]:
-            return StepLogits(self.project(model, held.hidden).float())
+            return StepLogits(self.project(held, held.hidden).float())
         index = torch.tensor(rows, device=held.hidden.device)
-        projected = self.project(model, held.hidden.index_select(0, index)).float()
+        projected = self.project(held, held.hidden.index_select(0, index)).float()
         return StepLogits(projected, {row: i for i, row in enumerate(rows)})
 
-    def project(self, model: Any, hidden: torch.Tensor) -> torch.Tensor:
-        """[rows, vocabulary] logits of `hidden` [rows, hidden] (soft-capped as the model does)."""
-        layer = output_layer(model)
-        if layer is None:
-            raise RuntimeError("this model's output layer is not taken over")
-        weight = layer.weight
+    def project(self, held: Held, hidden: torch.Tensor) -> torch.Tensor:
+        """[rows, vocabulary] logits of `hidden` [rows, hidden] through `held`'s output layer
+        (soft-capped as the model does)."""
+        assert held.layer is not None
+        weight = held.layer.weight
         if self.way is None and hidden.shape[0] >= MEASURE_MIN_ROWS:
             self.way = self._measure(weight, hidden)
         if self.way == "blocks":
             logits = blocked_product(weight, hidden, self.block)
         else:
             logits = torch.nn.functional.linear(hidden, weight)
-        cap = getattr(_base(model).config, "final_logit_softcapping", None)
-        if cap is not None:
-            logits = torch.tanh(logits / cap) * cap
+        if held.cap is not None:
+            logits = torch.tanh(logits / held.cap) * held.cap
         return logits
 
     def _measure(self, weight: torch.Tensor, hidden: torch.Tensor) -> str:
