@@ -11,8 +11,9 @@ when beam and contrastive search pick parents only the rows whose parent is anot
 copied (`select`); rows leave when their request finishes and the rows after the last one in
 use are filled in from the end. Joining prompts say how many rows and columns they will need
 (`add`), so the buffers are laid out for them once; they are not zeroed, only the part in use
-is written (untouched memory costs nothing on a CPU), and they are released when the batch
-empties. The attention mask hides the padding and each row's position ids count only
+is written (untouched memory costs nothing on a CPU), they sit on huge pages where Linux
+allows it (pages.py: filling them costs few page faults), and they are released when the
+batch empties. The attention mask hides the padding and each row's position ids count only
 its real tokens, so a row computes what it would alone (up to floating-point summation order).
 
 Sliding-window layers (Gemma 3) keep every column too and show the model the last ones, in
@@ -26,6 +27,7 @@ from typing import Any
 import torch
 from transformers.cache_utils import Cache, CacheLayerMixin, DynamicLayer
 
+from model_runner.engine.pages import huge_empty
 from model_runner.protocol import RunnerError
 
 try:  # transformers 5 names its sliding-window layer this way
@@ -142,7 +144,7 @@ class RowBatch:
             counts[shapes[shape]] += 1
         # Unwritten buffers: every part is written before the model sees it.
         self.stacks = [
-            torch.empty(n, rows, heads, columns, dim, dtype=dtype, device=self.device)
+            huge_empty(n, rows, heads, columns, dim, dtype=dtype, device=self.device)
             for n, (heads, dim, dtype) in zip(counts, shapes, strict=True)
         ]
         self._bind()
@@ -162,7 +164,7 @@ class RowBatch:
         span = slice(self.start, self.end)
         for i, old in enumerate(self.stacks):
             n, _, heads, _, dim = old.shape
-            new = old.new_empty(n, rows, heads, columns, dim)
+            new = huge_empty(n, rows, heads, columns, dim, dtype=old.dtype, device=old.device)
             new[:, :used, :, offset : offset + length] = old[:, :used, :, span]
             self.stacks[i] = new  # one stack at a time: the old one is freed at once
         self._bind()
