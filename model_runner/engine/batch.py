@@ -10,10 +10,10 @@ concatenated or copied per step. Rows join with their own prefilled cache, copie
 when beam and contrastive search pick parents only the rows whose parent is another row are
 copied (`select`); rows leave when their request finishes and the rows after the last one in
 use are filled in from the end. Joining prompts say how many rows and columns they will need
-(`add`), so the buffers are laid out for them once; they are not zeroed, only the part in use
-is written (untouched memory costs nothing on a CPU), they sit on huge pages where Linux
-allows it (pages.py: filling them costs few page faults), and they are released when the
-batch empties. The attention mask hides the padding and each row's position ids count only
+(`add`), so the buffers are laid out for them once; only the rows in use are written (zeroed
+in full when taken into use, so that attention.py may read whole buffers; untouched memory
+costs nothing on a CPU), they sit on huge pages where Linux allows it (pages.py: filling them
+costs few page faults), and they are released when the batch empties. The attention mask hides the padding and each row's position ids count only
 its real tokens, so a row computes what it would alone (up to floating-point summation order).
 
 Sliding-window layers (Gemma 3) keep every column too and show the model the last ones, in
@@ -126,6 +126,15 @@ class RowBatch:
     def _column_capacity(self) -> int:
         return self._mask.shape[1]
 
+    def column_capacity(self) -> int:
+        """How many columns the buffers hold (in use or not)."""
+        return self._column_capacity()
+
+    def column_mask(self) -> torch.Tensor:
+        """[row capacity, column capacity] 1 for a real token: of the rows in use, 0 outside
+        the columns in use too (attention.py reads the whole buffers through it)."""
+        return self._mask
+
     # --- layout -------------------------------------------------------------------------
 
     def _allocate(self, prefilled: Any, rows: int, columns: int, end: int) -> None:
@@ -165,6 +174,7 @@ class RowBatch:
         for i, old in enumerate(self.stacks):
             n, _, heads, _, dim = old.shape
             new = huge_empty(n, rows, heads, columns, dim, dtype=old.dtype, device=old.device)
+            new[:, :used].zero_()  # the columns not in use too: whole buffers may be read
             new[:, :used, :, offset : offset + length] = old[:, :used, :, span]
             self.stacks[i] = new  # one stack at a time: the old one is freed at once
         self._bind()
@@ -215,7 +225,7 @@ class RowBatch:
         start, end, new = self.end - common, self.end, slice(first, first + count)
         if start < self.start:  # newly shown columns are padding for the rows already here
             self._clear(slice(0, first), slice(start, self.start))
-        self._clear(new, slice(start, end))
+        self._clear(new, slice(None))  # every column: whole buffers may be read
         self.start = start
         for layer, keys, values in zip(cache.layers, self.keys, self.values, strict=True):
             held = layer.keys.shape[2]  # a sliding-window layer holds only its last columns
@@ -257,6 +267,8 @@ class RowBatch:
             self._release()
             return
         self._reserve(len(index), 1)
+        if len(index) > self.rows:  # rows taken into use: nothing of an earlier row stays
+            self._clear(slice(self.rows, len(index)), slice(None))
         moved = [(row, source) for row, source in enumerate(index) if source != row]
         if moved:
             self._copy_rows(moved, tails or {})

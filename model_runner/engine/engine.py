@@ -33,6 +33,7 @@ import torch
 
 from model_runner.adapters import BASE, AdapterRegistry, reset_routing
 from model_runner.decoding.stepping import Decision, Stepper, TokenStepper, advance_together
+from model_runner.engine.attention import reading_buffers
 from model_runner.engine.batch import RowBatch
 from model_runner.engine.head import Held, StepLogits, VocabularyHead
 from model_runner.engine.threads import ThreadTuner
@@ -504,9 +505,10 @@ class DecodeEngine:
         extra = {}
         if self.adapters is not None and self.adapters.loaded:
             extra["adapter_names"] = adapters
-        with self.head.deferred(self.model) as held:
+        inputs = batch.step_inputs(tokens)
+        with self.head.deferred(self.model) as held, reading_buffers(batch):
             out = self.model(
-                **batch.step_inputs(tokens),
+                **inputs,
                 **extra,
                 **cache_argument(batch.cache),
                 use_cache=True,

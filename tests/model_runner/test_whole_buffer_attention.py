@@ -1,0 +1,143 @@
+"""The decode step's attention over whole buffers (engine/attention.py): it equals the fused
+kernel on the columns in use, rows still get exactly their tokens alone when the buffers
+start out as NaN and rows leave and join, and every pass it does not own goes to the kernel."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from model_runner.engine import attention
+from model_runner.engine import batch as batch_module
+from tests.model_runner.test_row_batch import METHODS, alone, decode_all, tiny_gemma
+
+
+class Layer:
+    layer_idx = 0
+
+
+class FakeRead:
+    """A BufferRead over given buffers: `hidden` [rows, columns] True where not visible."""
+
+    def __init__(self, keys, values, hidden):
+        self.rows, self.hidden, self.pair = keys.shape[0], hidden, (keys, values)
+
+    def buffers(self, layer, key):
+        return self.pair
+
+
+@pytest.fixture
+def installed():
+    attention.install()
+    yield
+    attention._local.read = None
+
+
+@pytest.mark.parametrize("heads,kv_heads", [(4, 4), (4, 2), (6, 1)])
+def test_it_equals_the_kernel_on_the_columns_in_use(installed, heads, kv_heads):
+    torch.manual_seed(0)
+    rows, columns, dim, first, last = 3, 20, 8, 5, 14  # columns 5..13 in use
+    keys = torch.randn(rows, kv_heads, columns, dim)
+    values = torch.randn(rows, kv_heads, columns, dim)
+    values[:, :, :first] = 0  # outside the columns in use: zeros, as the batch keeps them
+    values[:, :, last:] = 0
+    keys[:, :, last:] = float("nan")  # keys there never count, whatever they hold
+    visible = torch.zeros(rows, columns, dtype=torch.bool)
+    visible[:, first:last] = True
+    visible[1, first : first + 3] = False  # row 1 is padded on the left
+    query = torch.randn(rows, heads, 1, dim)
+    attention._local.read = FakeRead(keys, values, ~visible)
+    got, weights = attention.whole_buffer_attention(Layer(), query, keys, values, None)
+    groups = heads // kv_heads
+    k = keys[:, :, first:last].repeat_interleave(groups, dim=1)
+    v = values[:, :, first:last].repeat_interleave(groups, dim=1)
+    mask = visible[:, None, None, first:last]
+    want = F.scaled_dot_product_attention(query, k, v, attn_mask=mask).transpose(1, 2)
+    assert weights is None and got.shape == (rows, 1, heads, dim)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_other_threads_and_passes_go_to_the_kernel(installed, monkeypatch):
+    calls = []
+    monkeypatch.setattr(attention, "_original", lambda *a, **k: calls.append(k) or ("sdpa", None))
+    keys = values = torch.zeros(2, 2, 6, 4)
+    attention._local.read = FakeRead(keys, values, torch.zeros(2, 6, dtype=torch.bool))
+    query = torch.randn(2, 2, 1, 4)
+    seen = []
+    other = threading.Thread(
+        target=lambda: seen.append(
+            attention.whole_buffer_attention(Layer(), query, keys, values, None)
+        )
+    )
+    other.start()
+    other.join()
+    assert seen == [("sdpa", None)]  # another thread: the kernel
+    two_positions = torch.randn(2, 2, 2, 4)  # a prefill, not a decode step
+    assert attention.whole_buffer_attention(Layer(), two_positions, keys, values, None)[0] == "sdpa"
+    capped = attention.whole_buffer_attention(Layer(), query, keys, values, None, softcap=30.0)
+    assert capped[0] == "sdpa" and calls[-1]["softcap"] == 30.0
+    assert len(calls) == 3
+    own = attention.whole_buffer_attention(Layer(), query, keys, values, None)
+    assert isinstance(own[0], torch.Tensor) and len(calls) == 3
+
+
+def nan_buffers(monkeypatch):
+    """Every new buffer starts as NaN (as reused memory may hold anything)."""
+    original = batch_module.huge_empty
+
+    def poisoned(*shape, dtype, device):
+        return original(*shape, dtype=dtype, device=device).fill_(float("nan"))
+
+    monkeypatch.setattr(batch_module, "huge_empty", poisoned)
+
+
+def counting_reads(monkeypatch) -> list[int]:
+    """How many layers each decode pass read whole."""
+    reads: list[int] = []
+    original = attention.BufferRead.buffers
+
+    def buffers(self, layer, key):
+        pair = original(self, layer, key)
+        if pair is not None:
+            reads.append(layer)
+        return pair
+
+    monkeypatch.setattr(attention.BufferRead, "buffers", buffers)
+    return reads
+
+
+def test_rows_get_their_tokens_alone_from_nan_buffers_as_rows_leave_and_join(gpt2, monkeypatch):
+    nan_buffers(monkeypatch)
+    reads = counting_reads(monkeypatch)
+    prompts = [[5, 6, 7], [9, 10, 11, 12], list(range(20, 44)), [3] * 7]
+    lengths = [6, 40, 12, 25]  # rows leave at different steps; the late ones join their places
+    cases = [(prompts[i % 4], METHODS[i % 4], lengths[(i + i // 4) % 4]) for i in range(8)]
+    got, _ = decode_all(gpt2, cases, stagger_steps=4)
+    assert got == [alone(gpt2, *case) for case in cases]
+    assert len(reads) > 20  # the whole buffers were read, not only the kernel's columns
+
+
+def test_grouped_query_attention_reads_whole_buffers_too(monkeypatch):
+    model = tiny_gemma(layer_types=["full_attention"] * 2, max_position_embeddings=256)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.mul_(4)
+    nan_buffers(monkeypatch)
+    reads = counting_reads(monkeypatch)
+    prompts = [list(range(10, 18)), list(range(30, 34))]
+    cases = [(prompts[i % 2], METHODS[i], 24) for i in range(4)]
+    got, _ = decode_all(model, cases)
+    assert got == [alone(model, *case) for case in cases]
+    assert reads
+
+
+def test_a_barely_filled_buffer_is_left_to_the_kernel():
+    batch = batch_module.RowBatch(torch.device("cpu"))
+    batch._mask = torch.zeros(4, 100, dtype=torch.long)
+    batch.start, batch.end = 50, 60  # 11 of 100 columns seen by the next step
+    assert not attention.worth_reading_whole(batch)
+    batch.start = 10  # 51 of 100
+    assert attention.worth_reading_whole(batch)
