@@ -13,8 +13,9 @@ took 17 ms at 30% full, 26 ms at 60% and 35 ms at 90% (about 0.4 s of a class's 
 
 The engine turns this on for its own thread's decode passes only (`reading_buffers`); any other
 call, thread, model layout or attention feature it does not handle (sliding windows, logit
-soft-capping, attention sinks, dropout, a GPU) goes to transformers' own SDPA function. The
-result equals the kernel's up to floating-point summation order.
+soft-capping, attention sinks, dropout, a GPU, a number format other than fp32) goes to
+transformers' own SDPA function. The result equals the kernel's up to floating-point
+summation order.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def whole_buffer_attention(
         and layer is not None
         and query.shape[2] == 1
         and query.shape[0] == read.rows
+        and query.dtype == torch.float32  # measured in fp32; bf16 keeps the kernel's fp32 sums
         and not dropout
         and not any(kwargs.get(name) is not None for name in UNHANDLED)
     ):
