@@ -1,0 +1,66 @@
+"""The decode step's attention two ways, in alternating bursts of one process: the fused SDPA
+kernel over the columns in use, and engine/attention.py's read of the whole buffers.
+
+    python -m benchmarks.decode_attention            # 7 pairs of N=32 bursts, GPT-2 small shape
+    python -m benchmarks.decode_attention --pairs 3 --n 64
+
+Alternating the two in one process, each pair back to back, keeps the machine's drift (its
+neighbours, its memory state) out of the comparison as far as one process can. Prints each
+burst's throughput and attention time (every attention call of the burst, prefill included),
+then the medians and how many pairs the whole-buffer read won.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from benchmarks.burst import build_model, requests, run_engine
+from model_runner.engine import attention
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pairs", type=int, default=7)
+    parser.add_argument("--n", type=int, default=32, help="concurrent requests")
+    parser.add_argument("--new-tokens", type=int, default=50)
+    args = parser.parse_args()
+    device = torch.device("cpu")
+    spent = [0.0]
+    original = attention.whole_buffer_attention
+
+    def timed(*call, **options):  # installed in transformers' place by the first engine
+        start = time.perf_counter()
+        try:
+            return original(*call, **options)
+        finally:
+            spent[0] += time.perf_counter() - start
+
+    attention.whole_buffer_attention = timed  # type: ignore[assignment]
+    model = build_model("gpt2", device)
+    burst = requests(args.n, model.config.vocab_size, args.new_tokens)
+    run_engine(model, device, burst)  # warm-up
+    tokens = args.n * args.new_tokens
+    rates: dict[str, list[float]] = {"SDPA kernel": [], "whole buffers": []}
+    share = attention.SLAB_SHARE
+    for _ in range(args.pairs):
+        for way, threshold in (("SDPA kernel", float("inf")), ("whole buffers", share)):
+            attention.SLAB_SHARE = threshold
+            spent[0] = 0.0
+            total, _, _ = run_engine(model, device, burst)
+            rates[way].append(tokens / total)
+            print(
+                f"{way:>14}: {total:6.2f} s, {tokens / total:6.1f} tok/s, attention {spent[0]:.2f} s"
+            )
+    attention.SLAB_SHARE = share
+    wins = sum(w > k for k, w in zip(rates["SDPA kernel"], rates["whole buffers"], strict=True))
+    for way, values in rates.items():
+        print(f"{way:>14}: median {statistics.median(values):.1f} tok/s")
+    print(f"whole buffers faster in {wins} of {args.pairs} pairs")
+
+
+if __name__ == "__main__":
+    main()
