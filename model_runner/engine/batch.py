@@ -13,8 +13,9 @@ use are filled in from the end. Joining prompts say how many rows and columns th
 (`add`), so the buffers are laid out for them once; only the rows in use are written (zeroed
 in full when taken into use, so that attention.py may read whole buffers; untouched memory
 costs nothing on a CPU), they sit on huge pages where Linux allows it (pages.py: filling them
-costs few page faults), and they are released when the batch empties. The attention mask hides the padding and each row's position ids count only
-its real tokens, so a row computes what it would alone (up to floating-point summation order).
+costs few page faults), and they are released when the batch empties. The attention mask
+hides the padding and each row's position ids count only its real tokens, so a row computes
+what it would alone (up to floating-point summation order).
 
 Sliding-window layers (Gemma 3) keep every column too and show the model the last ones, in
 the shapes transformers' own sliding-window layer reports.
@@ -151,7 +152,7 @@ class RowBatch:
                 counts.append(0)
             self._slots.append((shapes[shape], counts[shapes[shape]]))
             counts[shapes[shape]] += 1
-        # Unwritten buffers: every part is written before the model sees it.
+        # Unwritten buffers: rows are zeroed when taken into use, before the model sees them.
         self.stacks = [
             huge_empty(n, rows, heads, columns, dim, dtype=dtype, device=self.device)
             for n, (heads, dim, dtype) in zip(counts, shapes, strict=True)
