@@ -5,9 +5,10 @@ engine reaches (not only how it compares with a baseline).
 Decoding a token through a transformer is, to within a few percent, one matrix product per
 linear layer (attention scores and softmax are small at these lengths): 2 x in x out floating
 point operations per row for each layer, plus the vocabulary projection for rows that need
-logits. `ceiling_gflops` times those products at the batch's row count, each the faster of
-two layouts (plain, and transposed: the vocabulary projection a block at a time, as the engine
-may do it); `burst_gflop` counts the rows the engine actually ran (prompt positions in
+logits. `ceiling_gflops` times those products at the batch's row count, each the fastest of
+the ways PyTorch offers on the machine (plain; transposed, the vocabulary projection a block
+at a time; and on a CPU oneDNN through a reordered copy of the weight, engine/products.py),
+whichever of them the engine uses; `burst_gflop` counts the rows the engine actually ran (prompt positions in
 prefill, one position per row per step). The products are timed with their weights warm in
 cache, as a lone benchmark runs them, so the ceiling is if anything high.
 """
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
+from model_runner.engine import products
 from model_runner.engine.head import blocked_product
 
 CPU = torch.device("cpu")
@@ -77,22 +79,32 @@ def _timed(product, device, repeat: int) -> float:
     return min(times)
 
 
+def _time_onednn(x: torch.Tensor, w: torch.Tensor, device, repeat: int) -> float:
+    """x @ w.T through oneDNN with `w` [out, in] reordered ahead (inf where not usable)."""
+    if device.type != "cpu" or x.dtype != torch.float32 or not products.usable():
+        return float("inf")
+    packed = products.reorder(w)
+    return _timed(lambda: products.product(x, packed, None), device, repeat)
+
+
 def _time_matmul(rows: int, shape: tuple[int, int], dtype, device, repeat: int) -> float:
-    """A layer's product, the faster of plain and transposed (as the vocabulary's)."""
+    """A layer's product, the fastest of plain, transposed (as the vocabulary's) and oneDNN."""
     x = torch.randn(rows, shape[0], dtype=dtype, device=device)
     w = torch.randn(shape[0], shape[1], dtype=dtype, device=device)
     wt = w.t().contiguous()
     plain = _timed(lambda: x @ w, device, repeat)
-    return min(plain, _timed(lambda: torch.mm(wt, x.t()).t().contiguous(), device, repeat))
+    transposed = _timed(lambda: torch.mm(wt, x.t()).t().contiguous(), device, repeat)
+    return min(plain, transposed, _time_onednn(x, wt, device, repeat))
 
 
 def _time_head(rows: int, shape: tuple[int, int], dtype, device, repeat: int) -> float:
-    """The vocabulary projection the faster of the engine's two ways (engine/head.py): the
+    """The vocabulary projection the fastest of the engine's three ways (engine/head.py): the
     ceiling is the best the machine does, not only the plain product."""
     x = torch.randn(rows, shape[0], dtype=dtype, device=device)
     w = torch.randn(shape[1], shape[0], dtype=dtype, device=device)  # [vocabulary, hidden]
     plain = _timed(lambda: torch.nn.functional.linear(x, w), device, repeat)
-    return min(plain, _timed(lambda: blocked_product(w, x), device, repeat))
+    blocks = _timed(lambda: blocked_product(w, x), device, repeat)
+    return min(plain, blocks, _time_onednn(x, w, device, repeat))
 
 
 @torch.inference_mode()
@@ -100,7 +112,7 @@ def ceiling_gflops(
     shapes: Shapes, rows: int, dtype=torch.float32, device: torch.device = CPU, repeat: int = 15
 ) -> tuple[float, float]:
     """(body, vocabulary projection) GFLOP/s of matrix products at `rows` rows, each shape
-    the faster of the plain and the transposed product."""
+    the fastest way measured."""
     body_s = sum(
         n * _time_matmul(rows, shape, dtype, device, repeat) for shape, n in shapes.body.items()
     )

@@ -36,6 +36,7 @@ from model_runner.decoding.stepping import Decision, Stepper, TokenStepper, adva
 from model_runner.engine.attention import reading_buffers
 from model_runner.engine.batch import RowBatch
 from model_runner.engine.head import Held, StepLogits, VocabularyHead
+from model_runner.engine.products import packed_products, prepare
 from model_runner.engine.threads import ThreadTuner
 from model_runner.kv_cache import cache_argument, returned_cache
 from model_runner.protocol import (
@@ -133,7 +134,7 @@ class DecodeEngine:
         self._waiting: collections.deque[DecodeJob] = collections.deque()
         self._active: list[DecodeJob] = []
         self._batch = RowBatch(device)
-        self.head = VocabularyHead()  # the logits, the faster of two ways (head.py)
+        self.head = VocabularyHead()  # the logits, the fastest way measured (head.py)
         self._stop = threading.Event()
         self._background: collections.deque[BackgroundWork] = collections.deque()
         # Seconds of decoding owed after each background second while requests are waiting.
@@ -206,7 +207,9 @@ class DecodeEngine:
 
     def run(self) -> None:
         """The engine loop; returns after `stop()`."""
-        with torch.inference_mode():
+        if self.device.type == "cpu":
+            prepare(self.model)  # the layers' products through oneDNN (products.py)
+        with torch.inference_mode(), packed_products():
             while not self._stop.is_set():
                 self.beat = time.monotonic()
                 try:

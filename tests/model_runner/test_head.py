@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
 import torch
 from transformers import GPT2LMHeadModel
 
 from model_runner.decoding.run import stepper_for
 from model_runner.engine import head as head_module
+from model_runner.engine import products
 from model_runner.engine.engine import DecodeEngine, DecodeJob
 from model_runner.engine.head import VocabularyHead, blocked_product, output_layer
 from model_runner.protocol import DecodingParams, Generate
@@ -110,19 +112,51 @@ def test_soft_capped_logits_are_capped_as_the_model_caps_them():
     assert torch.allclose(mine, own, atol=1e-5)
 
 
-def test_the_faster_way_is_kept(monkeypatch):
-    weight = torch.randn(4096, 1024)  # as large as a real model's output layer, for measuring
+def test_the_fastest_way_is_kept(monkeypatch):
+    layer = torch.nn.Linear(1024, 4096, bias=False)  # as large as a real output layer
     hidden = torch.randn(8, 1024)
+    products.usable()  # probed before its product is replaced below
 
-    def slow(weight, hidden, block=head_module.BLOCK):
-        torch.nn.functional.linear(torch.cat([hidden] * 8), weight)  # 8x the work
-        return torch.nn.functional.linear(hidden, weight)
+    def slow(*args):
+        torch.nn.functional.linear(torch.cat([hidden] * 8), layer.weight)  # 8x the work
+        return torch.nn.functional.linear(hidden, layer.weight)
+
+    def quick(*args):
+        return hidden.new_zeros(8, 4096)
 
     monkeypatch.setattr(head_module, "blocked_product", slow)
-    assert VocabularyHead()._measure(weight, hidden) == "linear"
-    monkeypatch.setattr(head_module, "blocked_product", lambda w, h, b: h.new_zeros(8, 4096))
-    assert VocabularyHead()._measure(weight, hidden) == "blocks"
-    assert VocabularyHead()._measure(weight[:64], hidden) == "linear"  # small: not measured
+    monkeypatch.setattr(products, "product", slow)
+    assert VocabularyHead()._measure(layer, hidden) == "linear"
+    assert products.pack(layer) is not None and layer in products._prepared
+    products.forget(layer)
+    monkeypatch.setattr(head_module, "blocked_product", quick)
+    assert VocabularyHead()._measure(layer, hidden) == "blocks"
+    assert layer not in products._prepared  # its reordered copy, unused, is let go
+    if products.usable():
+        monkeypatch.setattr(head_module, "blocked_product", slow)
+        monkeypatch.setattr(products, "product", quick)
+        assert VocabularyHead()._measure(layer, hidden) == "packed"
+        assert layer in products._prepared
+    small = torch.nn.Linear(1024, 64, bias=False)
+    assert VocabularyHead()._measure(small, hidden) == "linear"  # small: not measured
+
+
+@pytest.mark.skipif(not products.usable(), reason="this PyTorch has no oneDNN")
+def test_every_method_gets_its_own_tokens_from_the_packed_way(gpt2, monkeypatch):
+    projected: list[int] = []
+    real = products.product
+
+    def product(x, packed, bias):
+        if x.dim() == 2:  # the vocabulary projection's [rows, hidden] (layers get 3 dims)
+            projected.append(x.shape[0])
+        return real(x, packed, bias)
+
+    monkeypatch.setattr(products, "product", product)
+    prompts = [[5, 6, 7], [9, 10, 11, 12, 13, 14]]
+    cases = [(prompt, settings, 8) for prompt in prompts for settings in METHODS]
+    got, _ = decode(gpt2, cases, VocabularyHead(way="packed"))
+    assert got == [alone(gpt2, *case) for case in cases]
+    assert projected and max(projected) > 4  # the prefill and the steps, batched
 
 
 async def test_rows_with_adapters_get_their_own_tokens_from_the_blocked_product(
