@@ -7,8 +7,9 @@ shapes. The same product computed transposed, a block of the vocabulary at a tim
 ([block, hidden] x [hidden, rows]), gives the same numbers 1.5-1.8x faster in float32 on the
 lab's 2-core machine, and slower in bfloat16 there; oneDNN, through a copy of the weight in its
 own layout (engine/products.py), was faster again: 15 ms for GPT-2's projection of 40 rows,
-against 27 ms by blocks and 38 ms plain. So the engine measures the ways once, on its first
-pass with enough rows, and keeps the fastest; small models keep the model's own.
+against 27 ms by blocks and 38 ms plain. So the engine measures the ways once per output
+layer, on its first pass with enough rows, and keeps the fastest; small models keep the
+model's own.
 
 The model still runs its own forward pass (masks, positions, the cache, peft's per-row
 adapter routing): a hook hands its output layer zero rows and keeps the hidden states, which
@@ -23,6 +24,7 @@ import contextlib
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +36,11 @@ from model_runner.engine import products
 log = logging.getLogger(__name__)
 
 BLOCK = 2048  # vocabulary rows per block of the transposed product
+# The way measured for an output layer, by number format: a later engine over the same model
+# (a reloaded runner, a benchmark's next run) keeps it instead of measuring again.
+_measured: weakref.WeakKeyDictionary[torch.nn.Module, dict[torch.dtype, str]] = (
+    weakref.WeakKeyDictionary()
+)
 MEASURE_MIN_ROWS = 8  # the first pass with this many rows measures both ways
 MEASURE_MIN_SIZE = 4_000_000  # vocabulary x hidden; below it the model's own way is kept
 
@@ -96,9 +103,13 @@ class StepLogits:
         return self.tensor.shape[0]
 
     def of(self, rows: list[int]) -> torch.Tensor:
-        """[len(rows), vocabulary] (raises KeyError for a row that was not computed)."""
+        """[len(rows), vocabulary] (raises KeyError for a row that was not computed): a view
+        when the rows are consecutive (a beam request's), else a copy."""
         if self.where is not None:
             rows = [self.where[row] for row in rows]
+        first = rows[0] if rows else 0
+        if rows == list(range(first, first + len(rows))) and first + len(rows) <= self.computed:
+            return self.tensor[first : first + len(rows)]
         return self.tensor.index_select(0, torch.tensor(rows, device=self.tensor.device))
 
 
@@ -155,8 +166,11 @@ class VocabularyHead:
         (soft-capped as the model does)."""
         assert held.layer is not None
         weight = held.layer.weight
+        if self.way is None:
+            self.way = _measured.get(held.layer, {}).get(weight.dtype)
         if self.way is None and hidden.shape[0] >= MEASURE_MIN_ROWS:
             self.way = self._measure(held.layer, hidden)
+            _measured.setdefault(held.layer, {})[weight.dtype] = self.way
         packed = products.pack(held.layer) if self.way == "packed" else None
         reordered = packed.weight(held.layer) if packed is not None else None
         if reordered is not None and hidden.dtype == torch.float32:

@@ -146,10 +146,10 @@ def test_every_method_gets_its_own_tokens_from_the_packed_way(gpt2, monkeypatch)
     projected: list[int] = []
     real = products.product
 
-    def product(x, packed, bias):
+    def product(x, packed, bias, then="none"):
         if x.dim() == 2:  # the vocabulary projection's [rows, hidden] (layers get 3 dims)
             projected.append(x.shape[0])
-        return real(x, packed, bias)
+        return real(x, packed, bias, then)
 
     monkeypatch.setattr(products, "product", product)
     prompts = [[5, 6, 7], [9, 10, 11, 12, 13, 14]]
@@ -189,3 +189,40 @@ def test_another_threads_pass_meanwhile_computes_its_own_logits(gpt2):
             thread.start()
             thread.join()
     assert torch.equal(other["logits"], own)
+
+
+def test_the_way_measured_is_kept_for_the_next_engine(monkeypatch):
+    layer = torch.nn.Linear(1024, 4096, bias=False)
+    hidden = torch.randn(head_module.MEASURE_MIN_ROWS, 1024)
+    held = head_module.Held(hidden=hidden, layer=layer)
+    timed: list[int] = []
+    real = VocabularyHead._measure
+
+    def measure(self, layer, hidden):
+        timed.append(hidden.shape[0])
+        return real(self, layer, hidden)
+
+    monkeypatch.setattr(VocabularyHead, "_measure", measure)
+    first = VocabularyHead()
+    assert torch.allclose(first.project(held, hidden), hidden @ layer.weight.T, atol=1e-4)
+    second = VocabularyHead()
+    second.project(held, hidden)
+    assert timed == [hidden.shape[0]] and second.way == first.way  # measured once
+    layer.to(torch.bfloat16)  # another number format: measured anew
+    low = hidden.bfloat16()
+    VocabularyHead().project(head_module.Held(hidden=low, layer=layer), low)
+    assert len(timed) == 2
+
+
+def test_a_steps_logits_are_looked_up_by_batch_row():
+    logits = torch.arange(24.0).view(6, 4)
+    step = head_module.StepLogits(logits)
+    beams = step.of([2, 3, 4])  # consecutive rows (a beam request's): a view, no copy
+    assert torch.equal(beams, logits[2:5]) and beams.data_ptr() == logits[2].data_ptr()
+    assert torch.equal(step.of([4, 1]), logits[[4, 1]])
+    with pytest.raises(IndexError):
+        step.of([5, 6])  # a row past the computed ones is an error, not fewer rows
+    some = head_module.StepLogits(logits[:2], {7: 0, 9: 1})  # only rows 7 and 9 computed
+    assert torch.equal(some.of([9]), logits[1:2])
+    with pytest.raises(KeyError):
+        some.of([8])

@@ -5,6 +5,7 @@ original's, within the memory budget, and used by the engine's passes."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 
@@ -37,9 +38,9 @@ def counted(monkeypatch) -> list[tuple[int, ...]]:
     calls: list[tuple[int, ...]] = []
     real = products.product
 
-    def product(x, packed, bias):
+    def product(x, packed, bias, then="none"):
         calls.append(tuple(x.shape))
-        return real(x, packed, bias)
+        return real(x, packed, bias, then)
 
     monkeypatch.setattr(products, "product", product)
     return calls
@@ -174,3 +175,56 @@ def test_the_engines_passes_multiply_through_onednn(monkeypatch):
             torch.tensor([[5, 6, 7, 8]]), max_new_tokens=5, do_sample=False, pad_token_id=0
         )[0, 4:].tolist()
     assert tokens == expected
+
+
+def _logits(model: torch.nn.Module, ids: torch.Tensor, *, packed: bool) -> torch.Tensor:
+    with torch.no_grad(), packed_products() if packed else contextlib.nullcontext():
+        return model(input_ids=ids).logits
+
+
+def test_a_gpt2_mlps_activation_is_fused_into_its_first_product(monkeypatch):
+    model, _ = build_tiny(n_layer=2, seed=4)
+    prepare(model)
+    fused: list[str] = []
+    real = products.product
+
+    def product(x, packed, bias, then="none"):
+        fused.append(then)
+        return real(x, packed, bias, then)
+
+    monkeypatch.setattr(products, "product", product)
+    ids = torch.tensor([[5, 6, 7, 8, 9, 10]])
+    packed = _logits(model, ids, packed=True)
+    assert fused.count("gelu_tanh") == 2  # each block's c_fc, with GPT-2's tanh GELU
+    own = _logits(model, ids, packed=False)
+    assert torch.allclose(packed, own, rtol=1e-4, atol=1e-5)
+
+
+def test_an_adapter_on_the_first_layer_comes_before_the_activation(monkeypatch):
+    from peft import LoraConfig, get_peft_model
+
+    model, _ = build_tiny(n_layer=2, seed=5)
+    config = LoraConfig(r=4, target_modules=["c_fc"], fan_in_fan_out=True, init_lora_weights=False)
+    adapted = get_peft_model(model, config).eval()
+    prepare(adapted)
+    ids = torch.tensor([[5, 6, 7, 8, 9, 10]])
+    calls = counted(monkeypatch)
+    packed = _logits(adapted, ids, packed=True)
+    assert calls  # the other layers still multiply through oneDNN
+    own = _logits(adapted, ids, packed=False)
+    assert torch.allclose(packed, own, rtol=1e-4, atol=1e-5)
+    with torch.no_grad(), adapted.disable_adapter():
+        base = adapted(input_ids=ids).logits
+    assert not torch.allclose(own, base, atol=1e-3)  # the adapter does change the logits
+
+
+def test_an_mlp_with_another_activation_keeps_it():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(6)
+    config = GPT2Config(n_layer=1, n_head=2, n_embd=32, vocab_size=64, activation_function="relu")
+    model = GPT2LMHeadModel(config).eval()
+    prepare(model)
+    ids = torch.tensor([[1, 2, 3, 4]])
+    packed = _logits(model, ids, packed=True)
+    assert torch.allclose(packed, _logits(model, ids, packed=False), rtol=1e-4, atol=1e-5)
