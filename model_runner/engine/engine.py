@@ -49,6 +49,7 @@ from model_runner.protocol import (
 )
 
 log = logging.getLogger(__name__)
+SPARE_IDLE_S = 60.0  # an emptied batch keeps its buffers for reuse this long without requests
 
 
 class RequestCancelled(RunnerError):
@@ -134,6 +135,7 @@ class DecodeEngine:
         self._waiting: collections.deque[DecodeJob] = collections.deque()
         self._active: list[DecodeJob] = []
         self._batch = RowBatch(device)
+        self._busy_at = time.monotonic()  # when requests were last active or waiting
         self.head = VocabularyHead()  # the logits, the fastest way measured (head.py)
         self._stop = threading.Event()
         self._background: collections.deque[BackgroundWork] = collections.deque()
@@ -222,10 +224,15 @@ class DecodeEngine:
     def _iteration(self) -> None:
         idle = not self._active and not self._waiting and not self._background
         self._take_inbox(block=idle)
+        if self._active or self._waiting:
+            self._busy_at = time.monotonic()
+        elif time.monotonic() - self._busy_at > SPARE_IDLE_S:
+            self._batch.drop_spares()  # no requests for a while: the memory goes back
         self._admit()
         if self._active:
             self._step()
         if self._background and self._background_due():
+            self._batch.drop_spares()  # a fine-tune may need the memory
             started = time.perf_counter()
             self._background_slice()
             # Fair share: decoding then gets at least as long as the slice took

@@ -66,7 +66,7 @@ def test_rows_keep_their_tokens_through_growth_and_a_late_long_prompt(gpt2):
     cases += [(long_late[i % 2], METHODS[(i + 1) % 4], 20) for i in range(4)]
     got, engine = decode_all(gpt2, cases, stagger_steps=5)
     assert got == [alone(gpt2, *case) for case in cases]
-    assert engine._batch.stacks == [] and engine._batch.rows == 0  # memory released when empty
+    assert engine._batch.stacks == [] and engine._batch.rows == 0  # buffers kept as spares
 
 
 def tiny_gemma(**settings) -> Gemma3ForCausalLM:
@@ -184,3 +184,50 @@ def test_rows_and_room_said_when_joining_are_laid_out_once(gpt2, monkeypatch):
     assert layouts == []  # 12 rows and 40 more columns were there from the start
     batch.step_inputs([0] * 12)  # one more than was asked for
     assert len(layouts) == 1
+
+
+def _burst(engine, cases):
+    jobs = []
+    for prompt, settings, n in cases:
+        params = DecodingParams(max_new_tokens=n, **settings)
+        jobs.append(DecodeJob(prompt, stepper_for(params, None, None, "cpu")))
+        engine.submit(jobs[-1])
+    tokens = [job.future.result(timeout=120).tokens for job in jobs]
+    deadline = time.monotonic() + 5
+    while engine._batch.rows and time.monotonic() < deadline:
+        time.sleep(0.002)
+    return tokens
+
+
+def test_an_emptied_batchs_buffers_are_reused_and_nothing_of_them_reaches_a_row(gpt2, monkeypatch):
+    from model_runner.engine import engine as engine_module
+    from model_runner.engine.engine import BackgroundWork
+
+    engine, thread = running(gpt2)
+    try:
+        first = [([5, 6, 7, 8], METHODS[i], 12) for i in range(4)]
+        assert _burst(engine, first) == [alone(gpt2, *case) for case in first]
+        spares = engine._batch.spares
+        assert spares and engine._batch.stacks == []
+        with torch.inference_mode():
+            for spare in spares:
+                spare.fill_(float("nan"))  # whatever a row would read of them would show
+        kept = {spare.data_ptr() for spare in spares}
+        prompts = [[9, 10, 11], list(range(12, 20))]  # padding, and whole buffers read
+        second = [(prompts[i % 2], METHODS[(i + 1) % 4], 24) for i in range(3)]  # fewer rows
+        assert _burst(engine, second) == [alone(gpt2, *case) for case in second]
+        assert {spare.data_ptr() for spare in engine._batch.spares} == kept  # reused
+        work = BackgroundWork(steps=iter([1]))
+        engine.run_in_background(work)
+        work.future.result(timeout=30)
+        assert engine._batch.spares == []  # a fine-tune may need the memory: given back
+        _burst(engine, first)
+        assert engine._batch.spares
+        monkeypatch.setattr(engine_module, "SPARE_IDLE_S", 0.0)
+        deadline = time.monotonic() + 10
+        while engine._batch.spares and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert engine._batch.spares == []  # no requests for a while: given back too
+    finally:
+        engine.stop()
+        thread.join(timeout=10)
