@@ -6,7 +6,11 @@ a warm one 8 ms to read). The decode batch's KV buffers are hundreds of megabyte
 column per step, so a class's burst took about 180,000 faults (0.8-1.7 s of system time on
 2 cores). Where transparent huge pages are on "madvise" (the usual default), asking for them
 on the buffer turns 512 of those faults into one. Elsewhere (another OS, THP off or
-"always", a GPU tensor) `huge_empty` is `torch.empty`.
+"always", a GPU tensor) `huge_empty` is `torch.empty`. Huge pages are not always cheaper: on
+another 2-core VM, where the kernel had to compact memory to find them, first filling a
+415 MB buffer took 235-280 ms with them against 45 ms without (and 10-20 ms when huge pages
+were free); the engine's batch keeps its buffers for the next burst (batch.py), so a class
+pays for first touch once.
 """
 
 from __future__ import annotations
