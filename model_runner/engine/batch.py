@@ -14,7 +14,8 @@ use are filled in from the end. Joining prompts say how many rows and columns th
 in full when taken into use, so that attention.py may read whole buffers; untouched memory
 costs nothing on a CPU), they sit on huge pages where Linux allows it (pages.py: filling them
 costs few page faults). When the batch empties its buffers are kept as spares, which the next
-layout reuses where they are large enough: a class's next burst writes into memory already
+layout reuses (the smallest that holds it, kept whole; the others are let go before new
+memory is asked for): a class's next burst writes into memory already
 faulted in (a fresh 480 MB layout cost 0.3-1.2 s of system time on the 2-core machine, on
 first touch), and the engine drops the spares (`drop_spares`) before background work such as
 a fine-tune and after a minute without requests, so the memory goes back. The attention mask
@@ -42,6 +43,13 @@ except ImportError:  # pragma: no cover - older releases
 
 MIN_ROWS = 8  # the smallest row capacity
 SPARE_COLUMNS = 32  # room for this many more steps whenever the columns are laid out anew
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    size = 1
+    for extent in shape:
+        size *= extent
+    return size
 
 
 def _window(layer: Any) -> int | None:
@@ -116,6 +124,7 @@ class RowBatch:
         self.rows = 0
         self.start = self.end = 0  # the columns in use
         self.spares: list[torch.Tensor] = []  # flat buffers of an emptied batch, for reuse
+        self._whole: list[torch.Tensor] = []  # the whole flat buffer under each stack
 
     @property
     def length(self) -> int:
@@ -158,11 +167,17 @@ class RowBatch:
             self._slots.append((shapes[shape], counts[shapes[shape]]))
             counts[shapes[shape]] += 1
         # Unwritten buffers: rows are zeroed when taken into use, before the model sees them.
-        self.stacks = [
-            self._buffer((n, rows, heads, columns, dim), dtype)
+        needs = [
+            ((n, rows, heads, columns, dim), dtype)
             for n, (heads, dim, dtype) in zip(counts, shapes, strict=True)
         ]
-        self.spares = []  # those not reused go back
+        reused = [self._spare(shape, dtype) for shape, dtype in needs]
+        self.spares = []  # those not reused go back before new memory is asked for
+        self.stacks, self._whole = [], []
+        for (layout, kind), spare in zip(needs, reused, strict=True):
+            stack, whole = self._buffer(layout, kind, spare)
+            self.stacks.append(stack)
+            self._whole.append(whole)
         self._bind()
         self._mask = torch.zeros(rows, columns, dtype=torch.long, device=self.device)
         self.cache = self._views()
@@ -180,7 +195,7 @@ class RowBatch:
         span = slice(self.start, self.end)
         for i, old in enumerate(self.stacks):
             n, _, heads, _, dim = old.shape
-            new = self._buffer((n, rows, heads, columns, dim), old.dtype)
+            new, self._whole[i] = self._buffer((n, rows, heads, columns, dim), old.dtype)
             new[:, :used].zero_()  # the columns not in use too: whole buffers may be read
             new[:, :used, :, offset : offset + length] = old[:, :used, :, span]
             self.stacks[i] = new  # one stack at a time: the old one is freed at once
@@ -190,17 +205,25 @@ class RowBatch:
         self._mask = mask
         self.start, self.end = offset, offset + length
 
-    def _buffer(self, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-        """An unwritten buffer of `shape`: part of a spare where one is large enough (its old
-        contents stay until rows are zeroed on being taken into use), else new memory."""
-        size = 1
-        for extent in shape:
-            size *= extent
-        for i, spare in enumerate(self.spares):
-            if spare.dtype == dtype and spare.numel() >= size:
-                del self.spares[i]
-                return spare[:size].view(shape)
-        return huge_empty(*shape, dtype=dtype, device=self.device)
+    def _spare(self, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor | None:
+        """The smallest spare that holds `shape` (taken out of the spares), or None."""
+        size = _size(shape)
+        fitting = [s for s in self.spares if s.dtype == dtype and s.numel() >= size]
+        if not fitting:
+            return None
+        chosen = min(fitting, key=lambda spare: spare.numel())
+        self.spares = [spare for spare in self.spares if spare is not chosen]
+        return chosen
+
+    def _buffer(
+        self, shape: tuple[int, ...], dtype: torch.dtype, flat: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """An unwritten buffer of `shape` and the whole flat buffer under it: the front of
+        `flat` where given (its old contents stay until rows are zeroed on being taken into
+        use), else new memory."""
+        if flat is None:
+            flat = huge_empty(_size(shape), dtype=dtype, device=self.device)
+        return flat[: _size(shape)].view(shape), flat
 
     def drop_spares(self) -> None:
         """Give the spare buffers' memory back."""
@@ -213,7 +236,7 @@ class RowBatch:
     def _release(self) -> None:
         """No rows left: the buffers become spares (the engine drops them when a fine-tune
         may need the memory, or after a while without requests)."""
-        self.spares = [stack.view(-1) for stack in self.stacks]
+        self.spares, self._whole = self._whole, []  # whole: a reused spare stays whole
         self.stacks, self.keys, self.values, self.windows, self.cache = [], [], [], [], None
         self._mask = self._mask[:0, :0]
         self.rows = self.start = self.end = 0
@@ -332,6 +355,7 @@ class RowBatch:
         chosen = torch.tensor(rows, dtype=torch.long, device=self.device)
         span = slice(self.start, self.end)
         alone.stacks = [stack[:, chosen, :, span] for stack in self.stacks]  # (indexing copies)
+        alone._whole = [stack.view(-1) for stack in alone.stacks]
         alone._slots = list(self._slots)
         alone._bind()
         alone.windows = list(self.windows)

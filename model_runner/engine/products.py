@@ -16,7 +16,8 @@ with autograd off, multiplies through the reordered copy of its weight. Every ot
 (another thread, training, a copy of the model, another number format or device) runs the
 module's own forward. A weight changed in place by a tensor operation (its version counter
 moves) or replaced is reordered again on the next pass; a write through `.data`, which moves
-no counter, is not seen (nothing in this project writes model weights that way). The copies
+no counter, is not seen: peft's `merge_adapter` and `merge_and_unload` write that way, and
+nothing in this project calls them on a served model. The copies
 cost the layers' weights once more in memory; the layers and the output layer (`pack`) get
 copies only while they stay within `MEMORY_SHARE` of the memory available, and layers beyond
 it keep their own forward. Results equal the module's own up to floating-point
@@ -25,15 +26,17 @@ GPT-2's own by at most a few units in the last place (4.8e-7).
 
 `prepare` also gives each GPT-2 MLP (`GPT2MLP`) a forward that, under the same conditions and
 while its first layer is the prepared layer itself (not a peft adapter wrapped around it: an
-adapter's change must come before the activation), runs that layer with the activation fused.
+adapter's change must come before the activation) and no forward hook watches the layer or
+its activation, runs that layer with the activation fused. Prepared modules still pickle
+and deep-copy (the forward is a `functools.partial` of this module's function).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
-import types
 import weakref
 from collections.abc import Iterator
 
@@ -56,17 +59,21 @@ class Packed:
         self.transposed = transposed  # Conv1D: the weight is [in, out]
         self.tensor: torch.Tensor | None = None
         self.source: tuple[int, int] | None = None  # (data pointer, version) packed from
+        self.of: weakref.ref[torch.Tensor] | None = None  # the weight tensor packed from
 
     def weight(self, module: torch.nn.Module) -> torch.Tensor | None:
-        """The reordered weight [out, in], reordered again if the weight changed."""
+        """The reordered weight [out, in], reordered again if the weight changed; None for a
+        weight oneDNN's products do not take (moved to a GPU, another number format)."""
         weight = _weight(module)
+        if weight.device.type != "cpu" or weight.dtype != torch.float32:
+            return None
         try:
             source = (weight.data_ptr(), weight._version)
         except RuntimeError:  # an inference-mode tensor keeps no version: not safe to keep
             return None
-        if source != self.source:
+        if source != self.source or self.of is None or self.of() is not weight:
             self.tensor = reorder(weight.t() if self.transposed else weight)
-            self.source = source
+            self.source, self.of = source, weakref.ref(weight)
         return self.tensor
 
 
@@ -154,14 +161,30 @@ def _layer_kind(module: torch.nn.Module) -> bool | None:
 
 
 def _available_bytes() -> int:
+    """The memory available: the machine's, or less where a container's limit says so."""
+    available = 0
     try:
         with open("/proc/meminfo") as meminfo:
             for line in meminfo:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    available = int(line.split()[1]) * 1024
     except OSError:
         pass
-    return 0
+    for limit, used in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),  # cgroup v2
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+        ),
+    ):
+        try:
+            with open(limit) as first, open(used) as second:
+                cap, spent = first.read().strip(), second.read().strip()
+        except OSError:
+            continue
+        if cap.isdigit() and spent.isdigit() and int(cap) < 2**60:  # "max": no limit
+            available = min(available, max(int(cap) - int(spent), 0))
+    return available
 
 
 def pack(module: torch.nn.Module) -> Packed | None:
@@ -197,12 +220,12 @@ def prepare(model: torch.nn.Module) -> int:
     count = 0
     for module in model.modules():
         if _is_gpt2_mlp(module):
-            module.forward = types.MethodType(_gpt2_mlp_forward, module)
+            module.forward = functools.partial(_gpt2_mlp_forward, module)
         if module is head or _layer_kind(module) is None:
             continue
         if pack(module) is None:
             break
-        module.forward = types.MethodType(_forward, module)
+        module.forward = functools.partial(_forward, module)
         count += 1
     return count
 
@@ -225,6 +248,17 @@ def _packed_weight(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor | N
     return packed.weight(module)
 
 
+def _hooked(module: torch.nn.Module) -> bool:
+    """Whether forward hooks (the module's own or global ones) would see its calls."""
+    hooks = torch.nn.modules.module
+    return bool(
+        module._forward_hooks
+        or module._forward_pre_hooks
+        or hooks._global_forward_hooks
+        or hooks._global_forward_pre_hooks
+    )
+
+
 def _bias(module: torch.nn.Module) -> torch.Tensor | None:
     bias = module.bias
     return bias if isinstance(bias, torch.Tensor) else None
@@ -242,9 +276,12 @@ def _forward(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 def _gpt2_mlp_forward(mlp: torch.nn.Module, hidden: torch.Tensor) -> torch.Tensor:
     """GPT2MLP's forward (first layer, activation, second layer, dropout) with the activation
     fused into the first layer's product where it may be; else the MLP's own."""
-    first, second, dropout = mlp.c_fc, mlp.c_proj, mlp.dropout
-    then = GELUS.get(type(mlp.act).__name__)
-    assert isinstance(first, torch.nn.Module) and callable(second) and callable(dropout)
+    first, act, second, dropout = mlp.c_fc, mlp.act, mlp.c_proj, mlp.dropout
+    then = GELUS.get(type(act).__name__)
+    assert isinstance(first, torch.nn.Module) and isinstance(act, torch.nn.Module)
+    assert callable(second) and callable(dropout)
+    if _hooked(first) or _hooked(act):  # someone watches them: each is called as it is
+        then = None
     weight = _packed_weight(first, hidden) if then is not None else None
     if weight is None or then is None:
         return type(mlp).forward(mlp, hidden)

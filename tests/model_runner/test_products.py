@@ -228,3 +228,28 @@ def test_an_mlp_with_another_activation_keeps_it():
     ids = torch.tensor([[1, 2, 3, 4]])
     packed = _logits(model, ids, packed=True)
     assert torch.allclose(packed, _logits(model, ids, packed=False), rtol=1e-4, atol=1e-5)
+
+
+def test_a_prepared_model_still_saves_loads_and_is_watched_by_its_hooks(tmp_path):
+    model, _ = build_tiny(n_layer=1, seed=7)
+    prepare(model)
+    ids = torch.tensor([[3, 4, 5, 6]])
+    path = tmp_path / "model.pt"
+    torch.save(model, path)
+    loaded = torch.load(path, weights_only=False)
+    assert torch.allclose(_logits(loaded, ids, packed=False), _logits(model, ids, packed=False))
+    seen: list[str] = []
+    mlp = model.transformer.h[0].mlp
+    for name in ("c_fc", "act"):
+        getattr(mlp, name).register_forward_hook(lambda *_, name=name: seen.append(name))
+    packed = _logits(model, ids, packed=True)
+    assert seen == ["c_fc", "act"]  # a hook sees each call, as without oneDNN
+    assert torch.allclose(packed, _logits(model, ids, packed=False), rtol=1e-4, atol=1e-5)
+
+
+def test_a_weight_moved_to_another_number_format_is_not_multiplied_by_onednn():
+    layer = torch.nn.Linear(16, 8)
+    packed = products.pack(layer)
+    assert packed is not None and packed.weight(layer) is not None
+    layer.to(torch.bfloat16)
+    assert packed.weight(layer) is None

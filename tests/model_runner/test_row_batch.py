@@ -231,3 +231,31 @@ def test_an_emptied_batchs_buffers_are_reused_and_nothing_of_them_reaches_a_row(
     finally:
         engine.stop()
         thread.join(timeout=10)
+
+
+def test_a_small_layout_between_two_large_ones_keeps_the_large_buffer_whole(gpt2, monkeypatch):
+    new_memory: list[int] = []
+    real = batch_module.huge_empty
+
+    def counted(*shape, dtype, device):
+        new_memory.append(shape[0])
+        return real(*shape, dtype=dtype, device=device)
+
+    monkeypatch.setattr(batch_module, "huge_empty", counted)
+    batch = RowBatch(torch.device("cpu"))
+
+    def lay_out(rows: int, room: int) -> None:
+        with torch.inference_mode():
+            out = gpt2(input_ids=torch.tensor([[1, 2, 3, 4]] * rows), use_cache=True)
+            batch.add(out.past_key_values, torch.ones(rows, 4, dtype=torch.long), room=room)
+            batch.select([])  # every row leaves: the buffers become spares
+
+    lay_out(16, 200)
+    large = sum(spare.numel() for spare in batch.spares)
+    lay_out(2, 10)  # a small request in between
+    assert sum(spare.numel() for spare in batch.spares) == large  # kept whole
+    lay_out(16, 200)
+    assert len(new_memory) == 1  # laid out in new memory once only
+    batch.spares.append(torch.zeros(8))  # a spare too small to hold it is let go
+    lay_out(16, 200)
+    assert len(new_memory) == 1 and batch.spares[0].numel() == large
