@@ -28,6 +28,7 @@ the shapes transformers' own sliding-window layer reports.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -43,13 +44,6 @@ except ImportError:  # pragma: no cover - older releases
 
 MIN_ROWS = 8  # the smallest row capacity
 SPARE_COLUMNS = 32  # room for this many more steps whenever the columns are laid out anew
-
-
-def _size(shape: tuple[int, ...]) -> int:
-    size = 1
-    for extent in shape:
-        size *= extent
-    return size
 
 
 def _window(layer: Any) -> int | None:
@@ -207,7 +201,7 @@ class RowBatch:
 
     def _spare(self, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor | None:
         """The smallest spare that holds `shape` (taken out of the spares), or None."""
-        size = _size(shape)
+        size = math.prod(shape)
         fitting = [s for s in self.spares if s.dtype == dtype and s.numel() >= size]
         if not fitting:
             return None
@@ -222,8 +216,8 @@ class RowBatch:
         `flat` where given (its old contents stay until rows are zeroed on being taken into
         use), else new memory."""
         if flat is None:
-            flat = huge_empty(_size(shape), dtype=dtype, device=self.device)
-        return flat[: _size(shape)].view(shape), flat
+            flat = huge_empty(math.prod(shape), dtype=dtype, device=self.device)
+        return flat[: math.prod(shape)].view(shape), flat
 
     def drop_spares(self) -> None:
         """Give the spare buffers' memory back."""
