@@ -1,0 +1,98 @@
+"""The quick one-token draw is torch.multinomial's draw exactly: the same token and the same
+random stream afterwards, for the distributions sampling makes (top-k, top-p, temperature)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from model_runner.decoding import processing
+from model_runner.decoding.processing import draw_one, exponential_variates, sampling_probs
+
+VOCAB = 5_000
+
+
+def reference(probs: torch.Tensor, seed: int) -> tuple[int, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    token = int(torch.multinomial(probs[None], 1, generator=generator))
+    return token, generator.get_state()
+
+
+def quick(probs: torch.Tensor, seed: int) -> tuple[int, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    token = int(draw_one(probs, generator))
+    return token, generator.get_state()
+
+
+def distributions():
+    logits = torch.randn(4, VOCAB, generator=torch.Generator().manual_seed(7)) * 3
+    settings = [(1.0, 50, 1.0), (0.7, 0, 0.9), (1.5, 200, 0.95), (1.0, 1, 1.0)]
+    for row, (temperature, top_k, top_p) in zip(logits, settings, strict=True):
+        yield sampling_probs(row[None], temperature, top_k, top_p)[0]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_variates_are_the_exponential_kernels_to_the_last_bit(dtype):
+    generator = torch.Generator().manual_seed(11)
+    expected = torch.empty(20_000, dtype=dtype).exponential_(generator=generator)
+    generator.manual_seed(11)
+    uniforms = torch.empty(20_000, dtype=torch.float64).uniform_(generator=generator)
+    assert torch.equal(exponential_variates(uniforms, dtype), expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_same_token_and_stream_as_multinomial(dtype):
+    for probs in distributions():
+        probs = probs.to(dtype)
+        for seed in range(40):
+            token, state = quick(probs, seed)
+            expected, expected_state = reference(probs, seed)
+            assert token == expected
+            assert torch.equal(state, expected_state)  # the next draw is the same too
+
+
+def test_the_quick_way_is_taken_when_few_tokens_are_in_play(monkeypatch):
+    calls = []
+    real = torch.multinomial
+    monkeypatch.setattr(torch, "multinomial", lambda *a, **k: calls.append(1) or real(*a, **k))
+    probs = next(distributions())  # top-k 50
+    draw_one(probs, torch.Generator().manual_seed(0))
+    assert calls == []
+    draw_one(torch.full((VOCAB,), 1 / VOCAB), torch.Generator().manual_seed(0))
+    assert calls == [1]  # every token in play: multinomial's own way
+
+
+def test_many_tokens_in_play_still_match():
+    probs = torch.rand(VOCAB, generator=torch.Generator().manual_seed(3))
+    probs[::7] = 0  # more than FEW_KEPT left: multinomial's way
+    assert (probs > 0).sum() > processing.FEW_KEPT
+    for seed in range(5):
+        (token, state), (expected, expected_state) = quick(probs, seed), reference(probs, seed)
+        assert token == expected and torch.equal(state, expected_state)
+
+
+def test_ratios_that_all_underflow_give_multinomials_token():
+    # One token with the smallest float32 probability: its ratio underflows to 0 whenever the
+    # variate exceeds 1, and multinomial then returns the first zero ratio's token, 0.
+    probs = torch.zeros(64)
+    probs[5] = torch.finfo(torch.float32).smallest_normal / 2**23  # the smallest subnormal
+    outcomes = set()
+    for seed in range(40):
+        token, state = quick(probs, seed)
+        expected, expected_state = reference(probs, seed)
+        assert token == expected and torch.equal(state, expected_state)
+        outcomes.add(token)
+    assert outcomes == {0, 5}  # both cases occurred
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[0.5, float("nan"), 0.5], [0.5, -0.1, 0.6], [0.0, 0.0, 0.0], [1.0, float("inf"), 0.0]],
+)
+def test_invalid_distributions_raise_multinomials_error(values):
+    probs = torch.tensor(values)
+    with pytest.raises(RuntimeError) as expected:
+        torch.multinomial(probs[None], 1, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(RuntimeError) as raised:
+        draw_one(probs, torch.Generator().manual_seed(0))
+    assert str(raised.value) == str(expected.value)
