@@ -185,12 +185,13 @@ class EngineRun:
 
     steps: int
     step_rows: int
-    prefill_positions: int
+    prefill_positions: int  # real prompt tokens
     logit_rows: int
+    prefill_padded: int  # prompt positions computed, padding included
     threads: Any  # the engine's thread tuner
 
 
-COUNTERS = ("steps", "step_rows", "prefill_positions", "logit_rows")
+COUNTERS = ("steps", "step_rows", "prefill_positions", "logit_rows", "prefill_padded")
 
 
 def run_engine(
@@ -350,7 +351,8 @@ def main() -> None:
     print(
         f"ceiling at {busy_rows} rows: matrix products {body:.0f} GFLOP/s (layers), "
         f"{head:.0f} GFLOP/s (vocabulary); the burst's arithmetic {work:.0f} GFLOP "
-        f"({engine.prefill_positions} prompt positions, {engine.step_rows} row steps) takes "
+        f"({engine.prefill_positions} prompt tokens, prefilled as {engine.prefill_padded} "
+        f"positions with padding; {engine.step_rows} row steps) takes "
         f"{ideal:.1f} s at the ceiling, {tokens / ideal:.0f} new tok/s"
     )
     print(

@@ -8,9 +8,11 @@ point operations per row for each layer, plus the vocabulary projection for rows
 logits. `ceiling_gflops` times those products at the batch's row count, each the fastest of
 the ways PyTorch offers on the machine (plain; transposed, the vocabulary projection a block
 at a time; and on a CPU oneDNN through a reordered copy of the weight, engine/products.py),
-whichever of them the engine uses; `burst_gflop` counts the rows the engine actually ran (prompt positions in
-prefill, one position per row per step). The products are timed with their weights warm in
-cache, as a lone benchmark runs them, so the ceiling is if anything high.
+whichever of them the engine uses; `burst_gflop` counts the rows the engine actually ran (the
+prompts' real tokens in prefill: padding is the engine's own waste, not work the burst needs;
+one position per row per step, beams and contrastive candidates included). The products are
+timed with their weights warm in cache, as a lone benchmark runs them, so the ceiling is if
+anything high.
 """
 
 from __future__ import annotations

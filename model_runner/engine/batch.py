@@ -252,17 +252,27 @@ class RowBatch:
 
     # --- rows join, step, move and leave ------------------------------------------------
 
-    def add(self, cache: Any, new_mask: torch.Tensor, *, rows: int = 0, room: int = 0) -> range:
+    def add(
+        self,
+        cache: Any,
+        new_mask: torch.Tensor,
+        *,
+        rows: int = 0,
+        room: int = 0,
+        longest: int = 0,
+    ) -> range:
         """Append the rows of a prefilled `cache` ([rows, length] mask, 0 = padding). `rows`:
         how many rows they will take once decoding (beams, candidates); `room`: how many
-        more tokens they may add. The buffers are laid out for both at once."""
+        more tokens they may add; `longest`: the longest prompt still to join with them
+        (prompts prefilled in several passes). The buffers are laid out for all at once."""
         count, length = new_mask.shape
         first = self.rows
         rows = first + max(count, rows)
         room = max(room, 1)
+        prefix = max(length, longest)
         if not self.stacks:
-            self._allocate(cache, max(rows, MIN_ROWS), length + max(room, SPARE_COLUMNS), length)
-        self._reserve(rows, room, before=max(length - self.length, 0))
+            self._allocate(cache, max(rows, MIN_ROWS), prefix + max(room, SPARE_COLUMNS), prefix)
+        self._reserve(rows, room, before=max(prefix - self.length, 0))
         common = max(self.length, length)
         start, end, new = self.end - common, self.end, slice(first, first + count)
         if start < self.start:  # newly shown columns are padding for the rows already here

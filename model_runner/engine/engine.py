@@ -37,6 +37,7 @@ from model_runner.engine.attention import reading_buffers
 from model_runner.engine.batch import RowBatch
 from model_runner.engine.head import Held, StepLogits, VocabularyHead
 from model_runner.engine.products import packed_products, prepare
+from model_runner.engine.prompt_groups import pass_cost, prompt_groups
 from model_runner.engine.threads import ThreadTuner
 from model_runner.kv_cache import cache_argument, returned_cache
 from model_runner.protocol import (
@@ -106,6 +107,16 @@ class JobOutcome:
     compute_s: float
 
 
+@dataclass(frozen=True)
+class Ahead:
+    """What all prompts joining in one round need: the batch's rows once all have joined
+    (beams and candidates counted), their new tokens, the longest prompt."""
+
+    rows: int
+    room: int
+    longest: int
+
+
 class DecodeEngine:
     """Continuous batching over one model; `run()` on the worker thread, `submit` anywhere."""
 
@@ -147,6 +158,7 @@ class DecodeEngine:
         # The arithmetic done, for benchmarks: prompt positions prefilled, rows stepped (one
         # position each) and rows whose logits were computed.
         self.prefill_positions = self.step_rows = self.logit_rows = 0
+        self.prefill_padded = 0  # prompt positions computed, padding included
         if threads > 0:
             torch.set_num_threads(threads)
         tuned = device.type == "cpu" and threads == 0
@@ -314,28 +326,45 @@ class DecodeEngine:
             rows += job.stepper.prefill_rows
         if not admitted:
             return
+        # The buffers are laid out once for everything joining (prompt_groups.py: prompts of
+        # like length share a pass, so short prompts are not padded to the longest).
+        joining = sum(max(job.stepper.rows, job.stepper.prefill_rows) for job in admitted)
+        ahead = Ahead(
+            rows=self._batch.rows + joining,
+            room=max(job.stepper.max_new_tokens for job in admitted),
+            longest=max(len(job.prompt_ids) for job in admitted),
+        )
+        lengths = [len(job.prompt_ids) for job in admitted]
         decisions: dict[int, Decision] = {}
-        try:
-            decisions = self._prefill(admitted)
-        except Exception as error:  # noqa: BLE001 - a bad request must not stop the engine
-            reset_routing(self.model)
-            if len(admitted) == 1:
-                log.exception("prefill failed")
-                self._fail(admitted[0], _as_runner_error(error))
-            else:
-                # Which prompt was it? Each alone: only the ones that fail alone fail.
-                log.warning("prefill of %d prompts failed; trying each alone", len(admitted))
-                for job in admitted:
-                    try:
-                        decisions.update(self._prefill([job]))
-                    except Exception as alone:  # noqa: BLE001
-                        reset_routing(self.model)
-                        log.exception("prefill failed")
-                        self._fail(job, _as_runner_error(alone))
+        for group in prompt_groups(lengths, pass_cost(self.device)):
+            decisions.update(self._prefill_or_each([admitted[i] for i in group], ahead))
         self._reorder(decisions)  # also drops the rows of jobs that ended at once
 
-    def _prefill(self, jobs: list[DecodeJob]) -> dict[int, Decision]:
-        """One forward pass over all new prompts (left-padded), one row per prompt.
+    def _prefill_or_each(self, jobs: list[DecodeJob], ahead: Ahead) -> dict[int, Decision]:
+        """`jobs` prefilled together, or when that fails each alone (only the prompts that
+        fail alone fail)."""
+        try:
+            return self._prefill(jobs, ahead)
+        except Exception as error:  # noqa: BLE001 - a bad request must not stop the engine
+            reset_routing(self.model)
+            if len(jobs) == 1:
+                log.exception("prefill failed")
+                self._fail(jobs[0], _as_runner_error(error))
+                return {}
+        log.warning("prefill of %d prompts failed; trying each alone", len(jobs))
+        decisions: dict[int, Decision] = {}
+        for job in jobs:
+            try:
+                decisions.update(self._prefill([job], ahead))
+            except Exception as alone:  # noqa: BLE001
+                reset_routing(self.model)
+                log.exception("prefill failed")
+                self._fail(job, _as_runner_error(alone))
+        return decisions
+
+    def _prefill(self, jobs: list[DecodeJob], ahead: Ahead | None = None) -> dict[int, Decision]:
+        """One forward pass over `jobs`' prompts (left-padded), one row per prompt; `ahead`:
+        what every prompt joining in this round needs, for the buffers' layout.
 
         A stepper that wants several copies of its prompt (beam search) gets the one row's
         logits repeated: the copies would compute exactly the same thing.
@@ -370,15 +399,21 @@ class DecodeEngine:
             )
         logits = self.head.logits(out, held).tensor  # [jobs, vocab]
         states = out.hidden_states[-1] if hidden else None  # [jobs, longest, H]
-        self.prefill_positions += ids.numel()
+        self.prefill_positions += int(mask.sum())  # real tokens: padding is not work to do
+        self.prefill_padded += ids.numel()
         self.logit_rows += len(jobs)
         elapsed = time.perf_counter() - start
+        rows = sum(max(job.stepper.rows, job.stepper.prefill_rows) for job in jobs)
         room = max(job.stepper.max_new_tokens for job in jobs)  # laid out once for all of it
+        if ahead is not None:
+            rows = max(rows, ahead.rows - self._batch.rows)  # (rows counts from the first new)
+            room = max(room, ahead.room)
         first = self._batch.add(
             returned_cache(out),
             mask,
-            rows=sum(max(job.stepper.rows, job.stepper.prefill_rows) for job in jobs),
+            rows=rows,
             room=min(room, self.max_positions or room),
+            longest=ahead.longest if ahead is not None else 0,
         ).start
         decisions: dict[int, Decision] = {}
         for i, job in enumerate(jobs):
