@@ -5,7 +5,7 @@ arithmetic as real tokens: one 200-token prompt among thirty 10-token ones would
 compute 6,400 positions for 500 real ones. Each pass also has a fixed cost (the weights read
 once more, the model's own Python), so prompts of like length go together: sorted by length,
 cut where a further pass costs less than the padding it saves. The cut is the cheapest one
-(dynamic programming over the sorted lengths, at most a few hundred prompts).
+(dynamic programming over the sorted lengths, cut only where the length changes).
 
 `PASS_COST` is that fixed cost in prompt positions. On the 2-core test machine one position of
 GPT-2 small costs about 1 ms of prefill and a pass's fixed part 15-30 ms; on a GPU padding is
@@ -31,11 +31,13 @@ def prompt_groups(lengths: list[int], cost: int) -> list[list[int]]:
         return []
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     ranked = [lengths[i] for i in order]
+    # A pass never ends between two prompts of one length: only these are cut points.
+    ends = [0] + [j for j in range(1, len(ranked)) if ranked[j] != ranked[j - 1]]
+    ends.append(len(ranked))
     # best[j]: the cheapest way to prefill the j shortest; cut[j]: where its last pass starts.
-    best = [0] + [0] * len(ranked)
-    cut = [0] * (len(ranked) + 1)
-    for j in range(1, len(ranked) + 1):
-        best[j], cut[j] = min((best[i] + (j - i) * ranked[j - 1] + cost, i) for i in range(j))
+    best, cut = {0: 0}, {0: 0}
+    for k, j in enumerate(ends[1:], start=1):
+        best[j], cut[j] = min((best[i] + (j - i) * ranked[j - 1] + cost, i) for i in ends[:k])
     groups: list[list[int]] = []
     end = len(ranked)
     while end > 0:
