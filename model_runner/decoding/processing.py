@@ -131,12 +131,16 @@ def draw_tokens(
     return torch.cat(draws)  # [batch]
 
 
-FEW_KEPT = 4096  # above this many tokens still in play, torch.multinomial's own way is quicker
+# draw_one's way pays when at most one token in KEPT_SHARE is in play in a vocabulary of at
+# least MIN_VOCAB (measured with benchmarks/draw.py; otherwise multinomial's own is quicker).
+KEPT_SHARE = 50
+MIN_VOCAB = 8192
+MAX_CATEGORIES = 2**24  # torch.multinomial refuses more (its error is kept)
 
 
 def draw_one(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """One token from a `[vocab]` distribution: exactly `torch.multinomial(probs, 1)`'s token
-    and random stream, at a quarter of its cost when top-k or top-p left few tokens in play.
+    and random stream, at under half its cost when top-k or top-p left few tokens in play.
 
     On a CPU, multinomial's one-draw path takes an exponential variate per vocabulary entry
     (`-log1p(-u)` of a 53-bit uniform, one 64-bit draw each, in double) and returns the
@@ -144,19 +148,21 @@ def draw_one(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     per row at GPT-2's 50,257 tokens on the test machine). Tokens with probability 0 cannot
     win, so here the same uniforms are drawn (the stream advances exactly as multinomial's
     does) and the logarithm taken only where probs > 0, with the C library's log1p, as
-    PyTorch's kernel does. Anything unusual (another device or number format, many tokens in
-    play, a uniform of exactly 0, invalid probabilities) goes to torch.multinomial itself,
-    the generator put back first where it was already used."""
+    PyTorch's kernel does. Anything unusual (another device or number format, a small
+    vocabulary or many tokens in play, a uniform of exactly 0, invalid probabilities or sizes)
+    goes to torch.multinomial itself, the generator put back first where it was used."""
     if (
         probs.device.type != "cpu"
         or generator.device.type != "cpu"
         or probs.dtype not in (torch.float32, torch.float64)
         or probs.dim() != 1
+        or not MIN_VOCAB <= probs.shape[0] <= MAX_CATEGORIES
     ):
         return torch.multinomial(probs, 1, generator=generator).view(())
     low, high = torch.aminmax(probs)
     in_play = int(torch.count_nonzero(probs))
-    if not (0 < in_play <= FEW_KEPT and low.item() >= 0 and 0 < high.item() < math.inf):
+    few = probs.shape[0] // KEPT_SHARE
+    if not (0 < in_play <= few and low.item() >= 0 and 0 < high.item() < math.inf):
         return torch.multinomial(probs, 1, generator=generator).view(())  # (its own errors)
     kept = probs.nonzero().view(-1)  # ascending, as argmax's first-on-ties order
     state = generator.get_state()
@@ -184,7 +190,8 @@ def _uniforms(size: int) -> torch.Tensor:
     """This thread's float64 buffer of `size` for the uniforms (reused from draw to draw)."""
     buffer = getattr(_scratch, "uniforms", None)
     if buffer is None or buffer.numel() != size:
-        buffer = _scratch.uniforms = torch.empty(size, dtype=torch.float64)
+        with torch.inference_mode(False):  # a normal tensor: writable in and out of the mode
+            buffer = _scratch.uniforms = torch.empty(size, dtype=torch.float64)
     return buffer
 
 

@@ -79,6 +79,7 @@ class DecodeJob:
     enqueued: float = field(default_factory=time.perf_counter)
     started: float | None = None  # when its prompt was prefilled
     compute_s: float = 0.0  # its share of forward-pass time
+    stepped: int = 0  # decode steps taken since its prefill
     rows: list[int] = field(default_factory=list)  # its rows in the batch, in order
     inputs: list[int] = field(default_factory=list)  # the next input token of each row
     tokens: list[int] = field(default_factory=list)  # the result, once done
@@ -155,8 +156,8 @@ class DecodeEngine:
         self._decode_until = 0.0
         self._job_s = 5.0  # moving average of a job's time from prefill to its last token
         self.steps = 0
-        # The arithmetic done, for benchmarks: prompt positions prefilled, rows stepped (one
-        # position each) and rows whose logits were computed.
+        # The arithmetic done, for benchmarks: prompt tokens prefilled (real ones), rows
+        # stepped (one position each) and rows whose logits were computed.
         self.prefill_positions = self.step_rows = self.logit_rows = 0
         self.prefill_padded = 0  # prompt positions computed, padding included
         if threads > 0:
@@ -329,9 +330,11 @@ class DecodeEngine:
         # The buffers are laid out once for everything joining (prompt_groups.py: prompts of
         # like length share a pass, so short prompts are not padded to the longest).
         joining = sum(max(job.stepper.rows, job.stepper.prefill_rows) for job in admitted)
+        decoding = [job.stepper.max_new_tokens - job.stepped for job in self._active]
         ahead = Ahead(
             rows=self._batch.rows + joining,
-            room=max(job.stepper.max_new_tokens for job in admitted),
+            # the rows already decoding need their columns too
+            room=max([job.stepper.max_new_tokens for job in admitted] + decoding),
             longest=max(len(job.prompt_ids) for job in admitted),
         )
         lengths = [len(job.prompt_ids) for job in admitted]
@@ -355,7 +358,7 @@ class DecodeEngine:
         decisions: dict[int, Decision] = {}
         for job in jobs:
             try:
-                decisions.update(self._prefill([job], ahead))
+                decisions.update(self._prefill([job]))  # its own needs only
             except Exception as alone:  # noqa: BLE001
                 reset_routing(self.model)
                 log.exception("prefill failed")
@@ -486,6 +489,7 @@ class DecodeEngine:
         self.logit_rows += logits.computed
         for job in self._active:
             job.compute_s += elapsed * len(job.rows) / len(tokens)
+            job.stepped += 1
         decisions: dict[int, Decision] = {}
         for job, outcome in self._decide(logits, job_states, reads):
             if isinstance(outcome, Exception):

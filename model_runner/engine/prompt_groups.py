@@ -1,8 +1,8 @@
 """Which prompts joining together are prefilled in one forward pass.
 
 A prefill pass pads every prompt on the left to its longest, and the padding costs as much
-arithmetic as real tokens: one 200-token prompt among thirty 10-token ones would make the pass
-compute 6,400 positions for 500 real ones. Each pass also has a fixed cost (the weights read
+arithmetic as real tokens: one 200-token prompt among thirty-one 10-token ones would make the
+pass compute 6,400 positions for 510 real ones. Each pass also has a fixed cost (the weights read
 once more, the model's own Python), so prompts of like length go together: sorted by length,
 cut where a further pass costs less than the padding it saves. The cut is the cheapest one
 (dynamic programming over the sorted lengths, cut only where the length changes).
@@ -21,6 +21,7 @@ OTHER_PASS_COST = 4096  # GPUs and other devices
 
 
 def pass_cost(device: torch.device) -> int:
+    """A further prefill pass's fixed cost on `device`, in prompt positions."""
     return PASS_COST.get(device.type, OTHER_PASS_COST)
 
 

@@ -9,7 +9,7 @@ import torch
 from model_runner.decoding import processing
 from model_runner.decoding.processing import draw_one, exponential_variates, sampling_probs
 
-VOCAB = 5_000
+VOCAB = 20_000  # at least processing.MIN_VOCAB: draw_one's own way
 
 
 def reference(probs: torch.Tensor, seed: int) -> tuple[int, torch.Tensor]:
@@ -60,12 +60,23 @@ def test_the_quick_way_is_taken_when_few_tokens_are_in_play(monkeypatch):
     assert calls == []
     draw_one(torch.full((VOCAB,), 1 / VOCAB), torch.Generator().manual_seed(0))
     assert calls == [1]  # every token in play: multinomial's own way
+    small = torch.zeros(512)
+    small[:5] = 0.2
+    draw_one(small, torch.Generator().manual_seed(0))
+    assert calls == [1, 1]  # a small vocabulary: multinomial's own way is quicker
+
+
+def test_a_draw_in_inference_mode_leaves_later_draws_working():
+    probs = torch.cat((next(distributions()), torch.zeros(1)))  # a size not drawn before
+    with torch.inference_mode():  # where the buffer for it is made
+        first = quick(probs, 4)
+    assert quick(probs, 4)[0] == first[0] == reference(probs, 4)[0]  # outside the mode too
 
 
 def test_many_tokens_in_play_still_match():
     probs = torch.rand(VOCAB, generator=torch.Generator().manual_seed(3))
-    probs[::7] = 0  # more than FEW_KEPT left: multinomial's way
-    assert (probs > 0).sum() > processing.FEW_KEPT
+    probs[::7] = 0  # more than one token in KEPT_SHARE left: multinomial's way
+    assert (probs > 0).sum() > VOCAB // processing.KEPT_SHARE
     for seed in range(5):
         (token, state), (expected, expected_state) = quick(probs, seed), reference(probs, seed)
         assert token == expected and torch.equal(state, expected_state)
@@ -73,8 +84,8 @@ def test_many_tokens_in_play_still_match():
 
 def test_ratios_that_all_underflow_give_multinomials_token():
     # One token with the smallest float32 probability: its ratio underflows to 0 whenever the
-    # variate exceeds 1, and multinomial then returns the first zero ratio's token, 0.
-    probs = torch.zeros(64)
+    # variate is at least 2, and multinomial then returns the first zero ratio's token, 0.
+    probs = torch.zeros(processing.MIN_VOCAB)
     probs[5] = torch.finfo(torch.float32).smallest_normal / 2**23  # the smallest subnormal
     outcomes = set()
     for seed in range(40):
@@ -87,10 +98,20 @@ def test_ratios_that_all_underflow_give_multinomials_token():
 
 @pytest.mark.parametrize(
     "values",
-    [[0.5, float("nan"), 0.5], [0.5, -0.1, 0.6], [0.0, 0.0, 0.0], [1.0, float("inf"), 0.0]],
+    [[0.5, float("nan"), 0.5], [0.5, -0.1, 0.6], [0.0, 0.0, 0.0], [1.0, float("inf"), 0.0], []],
 )
 def test_invalid_distributions_raise_multinomials_error(values):
-    probs = torch.tensor(values)
+    probs = torch.tensor(values) if values else torch.zeros(0)
+    with pytest.raises(RuntimeError) as expected:
+        torch.multinomial(probs[None], 1, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(RuntimeError) as raised:
+        draw_one(probs, torch.Generator().manual_seed(0))
+    assert str(raised.value) == str(expected.value)
+
+
+def test_more_categories_than_multinomial_allows_raise_its_error():
+    probs = torch.zeros(processing.MAX_CATEGORIES + 1)
+    probs[3] = 1.0
     with pytest.raises(RuntimeError) as expected:
         torch.multinomial(probs[None], 1, generator=torch.Generator().manual_seed(0))
     with pytest.raises(RuntimeError) as raised:

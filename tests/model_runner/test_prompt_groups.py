@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+import time
 
 import torch
 
@@ -94,3 +95,40 @@ def test_unlike_prompts_joining_together_are_prefilled_apart(monkeypatch):
     assert engine.prefill_positions == sum(len(p) for p in prompts)
     assert engine.prefill_padded == 5 * 5 + 2 * 90  # two passes, not 7 x 90 positions
     assert layouts == ["_allocate"]  # laid out once, for the long prompts too
+
+
+def test_a_round_joining_decoding_rows_is_laid_out_once_for_both(monkeypatch):
+    model, _ = build_tiny(seed=1)
+    chance = random.Random(4)
+    vocab = model.config.vocab_size
+
+    def prompt(n: int) -> list[int]:
+        return [chance.randrange(vocab) for _ in range(n)]
+
+    running = [(prompt(20), DecodingParams(max_new_tokens=40, **SETTINGS[i])) for i in (0, 1)]
+    joining = [
+        (prompt(n), DecodingParams(max_new_tokens=8, **SETTINGS[i % 4]))
+        for i, n in enumerate([2, 3, 300, 310, 1, 150])
+    ]
+    layouts = []
+    real = RowBatch._relayout
+    monkeypatch.setattr(RowBatch, "_relayout", lambda self, *a: layouts.append(a) or real(self, *a))
+    engine = DecodeEngine(model, torch.device("cpu"), queue_size=64, max_rows=128)
+    first = [DecodeJob(p, stepper_for(params, None, None, "cpu")) for p, params in running]
+    later = [DecodeJob(p, stepper_for(params, None, None, "cpu")) for p, params in joining]
+    for job in first:
+        engine.submit(job)
+    thread = threading.Thread(target=engine.run, daemon=True)
+    thread.start()
+    try:
+        while engine.steps < 3:
+            time.sleep(0.001)
+        # Between two steps: the whole round is waiting when the engine next admits.
+        engine.call(lambda: [engine.submit(job) for job in later]).result(timeout=60)
+        results = [job.future.result(timeout=120).tokens for job in first + later]
+    finally:
+        engine.stop()
+        thread.join(timeout=10)
+    expected = [generate(model, p, params, None, None) for p, params in running + joining]
+    assert results == expected
+    assert len(layouts) == 1  # at the join, with the columns the decoding rows still need
