@@ -338,23 +338,26 @@ class DecodeEngine:
             longest=max(len(job.prompt_ids) for job in admitted),
         )
         lengths = [len(job.prompt_ids) for job in admitted]
+        groups = prompt_groups(lengths, pass_cost(self.device))
         decisions: dict[int, Decision] = {}
-        for group in prompt_groups(lengths, pass_cost(self.device)):
-            decisions.update(self._prefill_or_each([admitted[i] for i in group], ahead))
+        for group in groups:
+            jobs = [admitted[i] for i in group]
+            decisions.update(self._prefill_or_each(jobs, ahead if len(groups) > 1 else None))
         self._reorder(decisions)  # also drops the rows of jobs that ended at once
 
-    def _prefill_or_each(self, jobs: list[DecodeJob], ahead: Ahead) -> dict[int, Decision]:
-        """`jobs` prefilled together, or when that fails each alone (only the prompts that
-        fail alone fail)."""
+    def _prefill_or_each(self, jobs: list[DecodeJob], ahead: Ahead | None) -> dict[int, Decision]:
+        """`jobs` prefilled together, or when that fails each alone with its own needs only
+        (only the prompts that fail alone fail: not one that fits alone but not with the
+        layout the whole round needs). `ahead` None: the jobs are the whole round."""
         try:
             return self._prefill(jobs, ahead)
         except Exception as error:  # noqa: BLE001 - a bad request must not stop the engine
             reset_routing(self.model)
-            if len(jobs) == 1:
+            if len(jobs) == 1 and ahead is None:
                 log.exception("prefill failed")
                 self._fail(jobs[0], _as_runner_error(error))
                 return {}
-        log.warning("prefill of %d prompts failed; trying each alone", len(jobs))
+        log.warning("prefill of %d prompt(s) failed; trying each alone", len(jobs))
         decisions: dict[int, Decision] = {}
         for job in jobs:
             try:

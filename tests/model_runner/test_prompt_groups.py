@@ -132,3 +132,35 @@ def test_a_round_joining_decoding_rows_is_laid_out_once_for_both(monkeypatch):
     expected = [generate(model, p, params, None, None) for p, params in running + joining]
     assert results == expected
     assert len(layouts) == 1  # at the join, with the columns the decoding rows still need
+
+
+def test_a_prompt_that_fits_alone_is_not_failed_by_the_rounds_layout(monkeypatch):
+    real = RowBatch._buffer
+
+    def refusing(self, shape, dtype, flat=None):  # memory for 1,100 columns at most
+        if shape[3] > 1100:
+            raise RuntimeError(f"out of memory for {shape[3]} columns")
+        return real(self, shape, dtype, flat)
+
+    monkeypatch.setattr(RowBatch, "_buffer", refusing)
+    model, _ = build_tiny(seed=1)
+    engine = DecodeEngine(model, torch.device("cpu"), queue_size=8, max_rows=16)
+    long_prompt = DecodingParams(max_new_tokens=20)
+    long_answer = DecodingParams(max_new_tokens=1000)  # with the long prompt: 2,000 columns
+    jobs = [
+        DecodeJob([5] * 1000, stepper_for(long_prompt, None, None, "cpu")),
+        DecodeJob([6] * 3, stepper_for(long_answer, None, None, "cpu")),
+    ]
+    for job in jobs:
+        engine.submit(job)
+    thread = threading.Thread(target=engine.run, daemon=True)
+    thread.start()
+    try:
+        tokens = [job.future.result(timeout=120).tokens for job in jobs]
+    finally:
+        engine.stop()
+        thread.join(timeout=10)
+    assert tokens == [
+        generate(model, [5] * 1000, long_prompt, None, None),
+        generate(model, [6] * 3, long_answer, None, None),
+    ]
