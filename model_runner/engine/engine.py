@@ -329,10 +329,9 @@ class DecodeEngine:
             return
         # The buffers are laid out once for everything joining (prompt_groups.py: prompts of
         # like length share a pass, so short prompts are not padded to the longest).
-        joining = sum(max(job.stepper.rows, job.stepper.prefill_rows) for job in admitted)
         decoding = [job.stepper.max_new_tokens - job.stepped for job in self._active]
         ahead = Ahead(
-            rows=self._batch.rows + joining,
+            rows=self._batch.rows + _rows_needed(admitted),
             # the rows already decoding need their columns too
             room=max([job.stepper.max_new_tokens for job in admitted] + decoding),
             longest=max(len(job.prompt_ids) for job in admitted),
@@ -342,18 +341,18 @@ class DecodeEngine:
         decisions: dict[int, Decision] = {}
         for group in groups:
             jobs = [admitted[i] for i in group]
-            decisions.update(self._prefill_or_each(jobs, ahead if len(groups) > 1 else None))
+            decisions.update(self._prefill_or_each(jobs, ahead))
         self._reorder(decisions)  # also drops the rows of jobs that ended at once
 
-    def _prefill_or_each(self, jobs: list[DecodeJob], ahead: Ahead | None) -> dict[int, Decision]:
+    def _prefill_or_each(self, jobs: list[DecodeJob], ahead: Ahead) -> dict[int, Decision]:
         """`jobs` prefilled together, or when that fails each alone with its own needs only
         (only the prompts that fail alone fail: not one that fits alone but not with the
-        layout the whole round needs). `ahead` None: the jobs are the whole round."""
+        layout the whole round needs)."""
         try:
             return self._prefill(jobs, ahead)
         except Exception as error:  # noqa: BLE001 - a bad request must not stop the engine
             reset_routing(self.model)
-            if len(jobs) == 1 and ahead is None:
+            if len(jobs) == 1 and not self._asks_more(jobs[0], ahead):
                 log.exception("prefill failed")
                 self._fail(jobs[0], _as_runner_error(error))
                 return {}
@@ -367,6 +366,14 @@ class DecodeEngine:
                 log.exception("prefill failed")
                 self._fail(job, _as_runner_error(alone))
         return decisions
+
+    def _asks_more(self, job: DecodeJob, ahead: Ahead) -> bool:
+        """Whether `ahead` lays out more than `job` alone needs."""
+        return (
+            ahead.rows - self._batch.rows > _rows_needed([job])
+            or ahead.room > job.stepper.max_new_tokens
+            or ahead.longest > len(job.prompt_ids)
+        )
 
     def _prefill(self, jobs: list[DecodeJob], ahead: Ahead | None = None) -> dict[int, Decision]:
         """One forward pass over `jobs`' prompts (left-padded), one row per prompt; `ahead`:
@@ -409,7 +416,7 @@ class DecodeEngine:
         self.prefill_padded += ids.numel()
         self.logit_rows += len(jobs)
         elapsed = time.perf_counter() - start
-        rows = sum(max(job.stepper.rows, job.stepper.prefill_rows) for job in jobs)
+        rows = _rows_needed(jobs)
         room = max(job.stepper.max_new_tokens for job in jobs)  # laid out once for all of it
         if ahead is not None:
             rows = max(rows, ahead.rows - self._batch.rows)  # (rows counts from the first new)
@@ -711,6 +718,11 @@ class DecodeEngine:
     def _fail(self, job: DecodeJob, error: BaseException) -> None:
         if not job.future.done():
             job.future.set_exception(error)
+
+
+def _rows_needed(jobs: list[DecodeJob]) -> int:
+    """The batch rows `jobs` take once decoding (beams and contrastive candidates counted)."""
+    return sum(max(job.stepper.rows, job.stepper.prefill_rows) for job in jobs)
 
 
 def _short(error: BaseException) -> str:
