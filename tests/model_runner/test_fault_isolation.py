@@ -74,12 +74,8 @@ def tiny():
 
 
 @contextlib.contextmanager
-def one_batch(model, *jobs: DecodeJob):
-    """An engine with `jobs` queued before its thread starts (so they are admitted together),
-    running for the duration of the block."""
-    engine = DecodeEngine(model, torch.device("cpu"), queue_size=32, max_rows=64)
-    for job in jobs:
-        engine.submit(job)
+def engine_thread(engine: DecodeEngine):
+    """`engine` running on its own thread for the duration of the block, then stopped."""
     thread = threading.Thread(target=engine.run, daemon=True)
     thread.start()
     try:
@@ -87,6 +83,17 @@ def one_batch(model, *jobs: DecodeJob):
     finally:
         engine.stop()
         thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def one_batch(model, *jobs: DecodeJob):
+    """An engine with `jobs` queued before its thread starts (so they are admitted together),
+    running for the duration of the block."""
+    engine = DecodeEngine(model, torch.device("cpu"), queue_size=32, max_rows=64)
+    for job in jobs:
+        engine.submit(job)
+    with engine_thread(engine) as thread:
+        yield thread
 
 
 def _job(tokenizer, prompt: str, n: int = 8) -> DecodeJob:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import itertools
 import random
-import threading
 import time
 
+import pytest
 import torch
 
 from model_runner.decoding.run import generate, stepper_for
@@ -16,6 +16,7 @@ from model_runner.engine.engine import DecodeEngine, DecodeJob
 from model_runner.engine.prompt_groups import pass_cost, prompt_groups
 from model_runner.protocol import DecodingParams
 from model_runner.tiny import build_tiny
+from tests.model_runner.test_fault_isolation import engine_thread
 
 
 def cost(lengths: list[int], groups: list[list[int]], per_pass: int) -> int:
@@ -84,20 +85,16 @@ def test_unlike_prompts_joining_together_are_prefilled_apart(monkeypatch):
     jobs = [DecodeJob(prompt, stepper_for(params, None, None, "cpu")) for prompt, params in cases]
     for job in jobs:  # all waiting before the engine starts: they join in one round
         engine.submit(job)
-    thread = threading.Thread(target=engine.run, daemon=True)
-    thread.start()
-    try:
+    with engine_thread(engine):
         results = [job.future.result(timeout=120).tokens for job in jobs]
-    finally:
-        engine.stop()
-        thread.join(timeout=10)
     assert results == [generate(model, prompt, params, None, None) for prompt, params in cases]
     assert engine.prefill_positions == sum(len(p) for p in prompts)
     assert engine.prefill_padded == 5 * 5 + 2 * 90  # two passes, not 7 x 90 positions
     assert layouts == ["_allocate"]  # laid out once, for the long prompts too
 
 
-def test_a_round_joining_decoding_rows_is_laid_out_once_for_both(monkeypatch):
+@pytest.mark.parametrize("lengths", [[2, 3, 300, 310, 1, 150], [300, 302, 301]])
+def test_a_round_joining_decoding_rows_is_laid_out_once_for_both(monkeypatch, lengths):
     model, _ = build_tiny(seed=1)
     chance = random.Random(4)
     vocab = model.config.vocab_size
@@ -108,7 +105,7 @@ def test_a_round_joining_decoding_rows_is_laid_out_once_for_both(monkeypatch):
     running = [(prompt(20), DecodingParams(max_new_tokens=40, **SETTINGS[i])) for i in (0, 1)]
     joining = [
         (prompt(n), DecodingParams(max_new_tokens=8, **SETTINGS[i % 4]))
-        for i, n in enumerate([2, 3, 300, 310, 1, 150])
+        for i, n in enumerate(lengths)
     ]
     layouts = []
     real = RowBatch._relayout
@@ -118,17 +115,12 @@ def test_a_round_joining_decoding_rows_is_laid_out_once_for_both(monkeypatch):
     later = [DecodeJob(p, stepper_for(params, None, None, "cpu")) for p, params in joining]
     for job in first:
         engine.submit(job)
-    thread = threading.Thread(target=engine.run, daemon=True)
-    thread.start()
-    try:
+    with engine_thread(engine):
         while engine.steps < 3:
             time.sleep(0.001)
         # Between two steps: the whole round is waiting when the engine next admits.
         engine.call(lambda: [engine.submit(job) for job in later]).result(timeout=60)
         results = [job.future.result(timeout=120).tokens for job in first + later]
-    finally:
-        engine.stop()
-        thread.join(timeout=10)
     expected = [generate(model, p, params, None, None) for p, params in running + joining]
     assert results == expected
     assert len(layouts) == 1  # at the join, with the columns the decoding rows still need
@@ -153,13 +145,8 @@ def test_a_prompt_that_fits_alone_is_not_failed_by_the_rounds_layout(monkeypatch
     ]
     for job in jobs:
         engine.submit(job)
-    thread = threading.Thread(target=engine.run, daemon=True)
-    thread.start()
-    try:
+    with engine_thread(engine):
         tokens = [job.future.result(timeout=120).tokens for job in jobs]
-    finally:
-        engine.stop()
-        thread.join(timeout=10)
     assert tokens == [
         generate(model, [5] * 1000, long_prompt, None, None),
         generate(model, [6] * 3, long_answer, None, None),
