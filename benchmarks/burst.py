@@ -22,11 +22,17 @@ moment the burst arrives; peak memory is the resident memory added during the ru
 is one engine kept across its runs, as a class's runner keeps one: its first burst (which
 lays the KV buffers out in new memory; later bursts reuse them) runs unmeasured and its time
 is printed, and the engine's memory is the larger of that burst's and the measured runs'.
+It also prints where the engine's time went (the engine counts its seconds in prompts, forward
+passes, logits, decisions and row layout): the time outside the model's passes is one
+thread's Python, which caps the share of the ceiling even if the passes ran at it. With
+`--compete`, the share of the cores a fair scheduler would leave the engine is printed beside
+what it kept.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -41,7 +47,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from benchmarks.ceiling import PeakMemory, burst_gflop, ceiling_gflops, model_shapes
 from model_runner.decoding.contrastive import contrastive_search
 from model_runner.decoding.run import stepper_for
-from model_runner.engine.engine import DecodeEngine, DecodeJob
+from model_runner.engine.engine import PHASES, DecodeEngine, DecodeJob
 from model_runner.loading import pick_dtype
 from model_runner.protocol import DecodingParams
 
@@ -189,6 +195,7 @@ class EngineRun:
     logit_rows: int
     prefill_padded: int  # prompt positions computed, padding included
     threads: Any  # the engine's thread tuner
+    spent: dict[str, float]  # seconds in each part of the engine's work (engine.PHASES)
 
 
 COUNTERS = ("steps", "step_rows", "prefill_positions", "logit_rows", "prefill_padded")
@@ -202,6 +209,7 @@ def run_engine(
     served = served or ClassEngine(model, device, len(burst) + 1, threads)
     engine = served.engine
     before = [getattr(engine, name) for name in COUNTERS]
+    spent_before = dict(engine.spent)
     start = time.perf_counter()
     jobs = [DecodeJob(prompt, stepper_for(params, None, 0, device)) for prompt, params in burst]
     done_at: dict[int, float] = {}
@@ -215,9 +223,43 @@ def run_engine(
     while engine._batch.rows and time.monotonic() < deadline:  # the last rows leave
         time.sleep(0.001)
     grown = [getattr(engine, name) - was for name, was in zip(COUNTERS, before, strict=True)]
+    spent = {name: engine.spent[name] - spent_before[name] for name in PHASES}
     if own:
         served.close()
-    return total, [done_at[i] - start for i in range(len(jobs))], EngineRun(*grown, engine.threads)
+    run = EngineRun(*grown, engine.threads, spent)
+    return total, [done_at[i] - start for i in range(len(jobs))], run
+
+
+PASSES = ("prompts", "forward", "logits")  # the model's passes: the matrix products' time
+
+
+def time_went(total: float, run: EngineRun, ideal: float) -> str:
+    """Where an engine run's time went, and what the time outside the model's passes leaves
+    of the ceiling even if the passes ran at it."""
+    names = {"forward": "forward passes", "layout": "row layout"}
+    parts = ", ".join(f"{names.get(k, k)} {v:.2f} s" for k, v in run.spent.items())
+    passes = sum(run.spent[name] for name in PASSES)
+    outside = total - passes
+    return (
+        f"where the engine's time went ({total:.2f} s): {parts}, the rest "
+        f"{total - sum(run.spent.values()):.2f} s; the passes ran at {ideal / passes:.0%} of "
+        f"the ceiling, and the {outside:.2f} s outside them (one thread's Python) alone cap the "
+        f"share at {ideal / (ideal + outside):.0%}"
+    )
+
+
+def fair_share(
+    total: float, run: EngineRun, threads: int, busy: int, cores: int | None = None
+) -> float:
+    """The share of its quiet throughput a fair scheduler leaves the engine when another
+    process keeps `busy` threads running on the `cores` (the machine's): the passes'
+    `threads` threads and the busy ones share the cores, the one thread of the rest shares
+    them with the busy ones only."""
+    cores = cores or os.cpu_count() or threads
+    passes = sum(run.spent[name] for name in PASSES)
+    parallel = min(1.0, cores / (threads + busy))  # of a core, per thread
+    serial = min(1.0, cores / (1 + busy))
+    return total / (passes / parallel + (total - passes) / serial)
 
 
 # A second process that keeps `threads` cores busy with matrix products (another program on
@@ -363,16 +405,25 @@ def main() -> None:
         f"engine's thread tuner: {engine.threads.choices} threads to choose from, "
         f"ended at {torch.get_num_threads()}, {engine.threads.switches} switches"
     )
+    print(time_went(engine_s, engine, ceiling[3]))
     if args.compete:
-        compete(args, model, device, burst, engine_s, served)
+        compete(args, model, device, burst, (engine_s, engine), served)
     served.close()
 
 
-def compete(args, model, device, burst, quiet_s: float, served: ClassEngine) -> None:
+def compete(args, model, device, burst, quiet, served: ClassEngine) -> None:
     """The engine with a second process on the cores: tuned threads (the class's engine),
-    then all cores fixed (an engine of its own, its first burst run quietly, unmeasured)."""
+    then all cores fixed (an engine of its own, its first burst run quietly, unmeasured);
+    `quiet`: the quiet run's (seconds, EngineRun)."""
     tokens = args.n * args.new_tokens
     most = torch.get_num_threads()
+    quiet_s, quiet_run = quiet
+    bound = fair_share(quiet_s, quiet_run, most, args.compete)
+    print(
+        f"a fair share of the {os.cpu_count()} cores ({most} threads in the passes, "
+        f"{args.compete} busy beside them) would leave the engine about {bound:.0%} "
+        f"of its quiet throughput"
+    )
     fixed = ClassEngine(model, device, len(burst) + 1, threads=most)
     run_engine(model, device, burst, served=fixed)
     for label, engine_of in (("tuned threads", served), (f"fixed {most} threads", fixed)):

@@ -22,3 +22,20 @@ def test_the_tiny_gpt2s_matrix_products_are_counted_layer_by_layer():
 
 def _vocab(model):
     return range(model.get_output_embeddings().weight.shape[0])
+
+
+def test_a_fair_share_slows_the_passes_by_the_threads_competing_for_each_core():
+    from benchmarks.burst import EngineRun, fair_share
+
+    def run(prompts: float, forward: float, logits: float, decisions: float) -> EngineRun:
+        spent = {"prompts": prompts, "forward": forward, "logits": logits}
+        spent |= {"decisions": decisions, "layout": 0.0}
+        return EngineRun(0, 0, 0, 0, 0, None, spent)
+
+    # 2 threads in the passes and 1 busy thread on 2 cores: each thread gets 2/3 of a core.
+    assert fair_share(9.0, run(1.0, 6.0, 2.0, 0.0), 2, 1, cores=2) == 2 / 3
+    # One thread's Python beside one busy thread keeps a whole core.
+    assert fair_share(9.0, run(0.0, 0.0, 0.0, 9.0), 2, 1, cores=2) == 1.0
+    # 6 s of passes at 1.5x and 3 s outside them: 9 / 12.
+    assert fair_share(9.0, run(0.0, 6.0, 0.0, 3.0), 2, 1, cores=2) == 0.75
+    assert fair_share(9.0, run(0.0, 6.0, 0.0, 3.0), 2, 1, cores=4) == 1.0  # cores to spare

@@ -53,6 +53,12 @@ log = logging.getLogger(__name__)
 SPARE_IDLE_S = 60.0  # an emptied batch keeps its buffers for reuse this long without requests
 
 
+# The parts of the engine's work whose seconds it counts (`DecodeEngine.spent`): prefilling
+# prompts as they join, the decode steps' forward passes (the logits left out), the logits'
+# projection, the requests' decisions (choosing tokens, ranking, beams), laying rows out again.
+PHASES = ("prompts", "forward", "logits", "decisions", "layout")
+
+
 class RequestCancelled(RunnerError):
     """The caller gave up on the request."""
 
@@ -160,6 +166,8 @@ class DecodeEngine:
         # stepped (one position each) and rows whose logits were computed.
         self.prefill_positions = self.step_rows = self.logit_rows = 0
         self.prefill_padded = 0  # prompt positions computed, padding included
+        # Seconds spent in each part of the work (benchmarks print where the time went).
+        self.spent: dict[str, float] = dict.fromkeys(PHASES, 0.0)
         if threads > 0:
             torch.set_num_threads(threads)
         tuned = device.type == "cpu" and threads == 0
@@ -241,7 +249,9 @@ class DecodeEngine:
             self._busy_at = time.monotonic()
         elif time.monotonic() - self._busy_at > SPARE_IDLE_S:
             self._batch.drop_spares()  # no requests for a while: the memory goes back
+        started = time.perf_counter()
         self._admit()
+        self.spent["prompts"] += time.perf_counter() - started
         if self._active:
             self._step()
         if self._background and self._background_due():
@@ -478,6 +488,7 @@ class DecodeEngine:
         start = time.perf_counter()
         try:
             out, held = self._forward_step(self._batch, tokens, adapters, hidden)
+            passed = time.perf_counter()
             states = out.hidden_states[-1] if hidden else None  # [rows, 1, H]
             job_states = {
                 id(job): states.index_select(0, torch.tensor(job.rows, device=self.device))
@@ -486,13 +497,18 @@ class DecodeEngine:
             }
             reads = {id(job): self._rows_read(job, job_states.get(id(job))) for job in self._active}
             wanted = sorted({row for rows in reads.values() for row in rows})
+            projecting = time.perf_counter()
             logits = self.head.logits(out, held, wanted)
         except Exception as error:  # noqa: BLE001 - find the job that caused it
             reset_routing(self.model)  # (the batch moves on only after a pass that worked)
             self._isolate(error)
             return
         self._batch.stepped()
-        elapsed = time.perf_counter() - start
+        now = time.perf_counter()
+        elapsed = now - start
+        self.spent["forward"] += passed - start
+        self.spent["logits"] += now - projecting
+        self.spent["decisions"] += projecting - passed  # (contrastive's ranking)
         self.threads.after_step(elapsed, len(tokens))
         self.steps += 1
         self.step_rows += len(tokens)
@@ -511,7 +527,10 @@ class DecodeEngine:
                 self._finish(job, outcome.tokens)
             else:
                 decisions[id(job)] = outcome
+        decided = time.perf_counter()
+        self.spent["decisions"] += decided - now
         self._reorder(decisions)
+        self.spent["layout"] += time.perf_counter() - decided
 
     @staticmethod
     def _rows_read(job: DecodeJob, states: torch.Tensor | None) -> list[int]:

@@ -88,6 +88,23 @@ def test_requests_join_while_others_are_decoding(engine, model_and_tokenizer):
     assert got == want
 
 
+def test_the_engine_counts_where_its_time_goes(engine, model_and_tokenizer):
+    _, tokenizer = model_and_tokenizer
+    before = dict(engine.spent)
+    start = time.perf_counter()
+    jobs = [job_for(tokenizer, PROMPTS[i % 4], SETTINGS[i], 12, None) for i in range(6)]
+    for job in jobs:
+        engine.submit(job)
+    for job in jobs:
+        job.future.result(timeout=60)
+    wall = time.perf_counter() - start
+    spent = {name: engine.spent[name] - before[name] for name in engine.spent}
+    assert set(spent) == {"prompts", "forward", "logits", "decisions", "layout"}
+    assert all(seconds > 0 for seconds in spent.values()), spent
+    assert sum(spent.values()) <= wall
+    assert spent["forward"] < sum(spent.values())  # the parts are apart, not nested
+
+
 def test_outcome_reports_queue_and_compute_time(engine, model_and_tokenizer):
     _, tokenizer = model_and_tokenizer
     job = job_for(tokenizer, PROMPTS[0], SETTINGS[0], 5, None)
