@@ -496,7 +496,10 @@ class DecodeEngine:
                 if states is not None and job.stepper.needs_hidden
             }
             reads = {id(job): self._rows_read(job, job_states.get(id(job))) for job in self._active}
-            wanted = sorted({row for rows in reads.values() for row in rows})
+            # Each request's rows side by side (the one-row methods' first, in the order
+            # _decide takes them), so that the logits each one reads are a view, not a copy.
+            by_kind = sorted(self._active, key=lambda job: not _together(job))
+            wanted = [row for job in by_kind for row in reads[id(job)]]
             projecting = time.perf_counter()
             logits = self.head.logits(out, held, wanted)
         except Exception as error:  # noqa: BLE001 - find the job that caused it
@@ -553,7 +556,7 @@ class DecodeEngine:
         """Every active job's decision from the step's logits: the one-row methods' tokens
         chosen together (choice.py), the others by their own steppers, each given the rows
         it reads (`reads`) and its rows' hidden states (`states`, by job)."""
-        together = [job for job in self._active if isinstance(job.stepper, TokenStepper)]
+        together = [job for job in self._active if _together(job)]
         outcomes: list[tuple[DecodeJob, Decision | Exception]] = []
         if together:
             steppers = [job.stepper for job in together]
@@ -564,7 +567,7 @@ class DecodeEngine:
                 chosen = [error] * len(together)
             outcomes.extend(zip(together, chosen, strict=True))
         for job in self._active:
-            if isinstance(job.stepper, TokenStepper):
+            if _together(job):
                 continue
             try:
                 decision: Decision | Exception = job.stepper.advance(
@@ -737,6 +740,11 @@ class DecodeEngine:
     def _fail(self, job: DecodeJob, error: BaseException) -> None:
         if not job.future.done():
             job.future.set_exception(error)
+
+
+def _together(job: DecodeJob) -> bool:
+    """Whether `job`'s token is chosen with the other one-row methods' (choice.py)."""
+    return isinstance(job.stepper, TokenStepper)
 
 
 def _rows_needed(jobs: list[DecodeJob]) -> int:

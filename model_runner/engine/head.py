@@ -150,12 +150,13 @@ class VocabularyHead:
             handle.remove()
 
     def logits(self, out: Any, held: Held, rows: list[int] | None = None) -> StepLogits:
-        """The float logits of the last position of a pass run `deferred`: of `rows` only
-        when the hidden states were kept (rows no stepper reads are not projected), else the
-        model's own, of every row."""
+        """The float logits of the last position of a pass run `deferred`: of `rows` only, in
+        their order, when the hidden states were kept (rows no stepper reads are not projected;
+        a request's rows listed together are looked up as a view), else the model's own, of
+        every row."""
         if held.hidden is None or held.layer is None:
             return StepLogits(out.logits[:, -1, :].float())
-        if rows is None or len(rows) == held.hidden.shape[0]:
+        if rows is None or rows == list(range(held.hidden.shape[0])):
             return StepLogits(self.project(held, held.hidden).float())
         index = torch.tensor(rows, device=held.hidden.device)
         projected = self.project(held, held.hidden.index_select(0, index)).float()

@@ -10,8 +10,10 @@ import torch
 
 from model_runner.decoding.run import generate, stepper_for
 from model_runner.engine.engine import DecodeEngine, DecodeJob, RequestCancelled, RequestTimeout
+from model_runner.engine.head import StepLogits
 from model_runner.protocol import DecodingParams, RunnerBusy
 from model_runner.tiny import build_tiny
+from tests.model_runner.test_fault_isolation import one_batch
 
 PROMPTS = [
     "The best thing about AI is",
@@ -103,6 +105,29 @@ def test_the_engine_counts_where_its_time_goes(engine, model_and_tokenizer):
     assert all(seconds > 0 for seconds in spent.values()), spent
     assert sum(spent.values()) <= wall
     assert spent["forward"] < sum(spent.values())  # the parts are apart, not nested
+
+
+# One-row methods between beams (and candidates, whose unchosen rows get no logits): their
+# rows lie apart in the batch.
+@pytest.mark.parametrize("order", [[0, 2, 1, 3, 0, 4, 5], [0, 2, 1, 0, 4, 5]])
+def test_each_request_reads_its_logits_without_a_copy(model_and_tokenizer, monkeypatch, order):
+    model, tokenizer = model_and_tokenizer
+    reads: list[bool] = []  # whether each lookup of a step's logits was a view
+    original = StepLogits.of
+
+    def of(self, rows):
+        got = original(self, rows)
+        shared = got.untyped_storage().data_ptr() == self.tensor.untyped_storage().data_ptr()
+        reads.append(shared)
+        return got
+
+    monkeypatch.setattr(StepLogits, "of", of)
+    cases = [(PROMPTS[0], SETTINGS[i], 10, None) for i in order]
+    jobs = [job_for(tokenizer, *case) for case in cases]
+    with one_batch(model, *jobs):
+        got = [job.future.result(timeout=60).tokens for job in jobs]
+    assert got == [solo(model, tokenizer, *case) for case in cases]
+    assert len(reads) > 20 and all(reads)
 
 
 def test_outcome_reports_queue_and_compute_time(engine, model_and_tokenizer):
