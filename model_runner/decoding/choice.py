@@ -86,7 +86,8 @@ def _banned(row: RowState) -> list[int]:
 
 
 def _take(scores: torch.Tensor, rows: list[int]) -> torch.Tensor:
-    """Rows `rows` of `scores` (no copy when they are all of them, in order)."""
-    if rows == list(range(scores.shape[0])):
-        return scores
+    """Rows `rows` of `scores` (no copy when they are consecutive, in order)."""
+    first = rows[0] if rows else 0
+    if rows == list(range(first, first + len(rows))):
+        return scores[first : first + len(rows)]
     return scores.index_select(0, torch.tensor(rows, device=scores.device))

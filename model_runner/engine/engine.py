@@ -496,10 +496,10 @@ class DecodeEngine:
                 if states is not None and job.stepper.needs_hidden
             }
             reads = {id(job): self._rows_read(job, job_states.get(id(job))) for job in self._active}
-            # Each request's rows side by side (the one-row methods' first, in the order
-            # _decide takes them), so that the logits each one reads are a view, not a copy.
-            by_kind = sorted(self._active, key=lambda job: not _together(job))
-            wanted = [row for job in by_kind for row in reads[id(job)]]
+            # Each request's rows side by side (the one-row methods' first, greedy before
+            # sampling, in the order _decide takes them), so that the logits each one reads
+            # are a view, not a copy.
+            wanted = [row for job in _by_kind(self._active) for row in reads[id(job)]]
             projecting = time.perf_counter()
             logits = self.head.logits(out, held, wanted)
         except Exception as error:  # noqa: BLE001 - find the job that caused it
@@ -556,7 +556,7 @@ class DecodeEngine:
         """Every active job's decision from the step's logits: the one-row methods' tokens
         chosen together (choice.py), the others by their own steppers, each given the rows
         it reads (`reads`) and its rows' hidden states (`states`, by job)."""
-        together = [job for job in self._active if _together(job)]
+        together = [job for job in _by_kind(self._active) if _together(job)]
         outcomes: list[tuple[DecodeJob, Decision | Exception]] = []
         if together:
             steppers = [job.stepper for job in together]
@@ -745,6 +745,18 @@ class DecodeEngine:
 def _together(job: DecodeJob) -> bool:
     """Whether `job`'s token is chosen with the other one-row methods' (choice.py)."""
     return isinstance(job.stepper, TokenStepper)
+
+
+def _by_kind(jobs: list[DecodeJob]) -> list[DecodeJob]:
+    """`jobs` in the order their logits are laid out: greedy search's, sampling's (each a
+    block that choice.py reads without a copy), then every other request's."""
+
+    def kind(job: DecodeJob) -> int:
+        if not _together(job):
+            return 2
+        return 0 if job.stepper.rule.generator is None else 1  # type: ignore[attr-defined]
+
+    return sorted(jobs, key=kind)
 
 
 def _rows_needed(jobs: list[DecodeJob]) -> int:
