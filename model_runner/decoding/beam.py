@@ -34,7 +34,8 @@ def best_continuations(totals: torch.Tensor, keep: int) -> tuple[torch.Tensor, t
     """The `keep` best of `totals` [beams, vocab], best first, and their indices into the
     flattened [beams * vocab], as `torch.topk(totals.reshape(-1), keep)` gives them: each
     beam's own best `keep` first (the best over all beams are among them), then the best of
-    those. On a CPU one top-k over 5 x 50,257 took 1 ms; the rows' took a quarter of it."""
+    those. On the 2-core test machine one top-k over 5 x 50,257 took 0.43 ms alone (1 ms inside
+    a burst), the rows' top-k and the best of theirs 0.25 ms (0.2 ms)."""
     beams, vocab = totals.shape
     row_scores, row_index = torch.topk(totals, min(keep, vocab), dim=-1)  # [beams, k]
     flat = row_index + torch.arange(beams, device=totals.device)[:, None] * vocab
