@@ -20,6 +20,7 @@ from model_runner.decoding.processing import (
     draw_tokens,
     greedy_tokens,
     sampling_probs,
+    take_rows,
 )
 
 
@@ -56,7 +57,7 @@ def choose_tokens(logits: torch.Tensor, rows: Sequence[RowState]) -> list[int | 
     chosen: list[int | Exception] = [0] * len(rows)
     greedy = [i for i, row in enumerate(rows) if row.rule.generator is None]
     if greedy:
-        picks = greedy_tokens(_take(scores, greedy)).tolist()
+        picks = greedy_tokens(take_rows(scores, greedy)).tolist()
         for index, token in zip(greedy, picks, strict=True):
             chosen[index] = token
     sampled = [i for i, row in enumerate(rows) if row.rule.generator is not None]
@@ -64,7 +65,7 @@ def choose_tokens(logits: torch.Tensor, rows: Sequence[RowState]) -> list[int | 
         rules = [rows[i].rule for i in sampled]
         generators = [rule.generator for rule in rules if rule.generator is not None]
         probs = sampling_probs(
-            _take(scores, sampled),
+            take_rows(scores, sampled),
             [rule.temperature for rule in rules],
             [rule.top_k for rule in rules],
             [rule.top_p for rule in rules],
@@ -83,11 +84,3 @@ def _banned(row: RowState) -> list[int]:
     if row.ban_end is not None:
         tokens.append(row.ban_end)
     return tokens
-
-
-def _take(scores: torch.Tensor, rows: list[int]) -> torch.Tensor:
-    """Rows `rows` of `scores` (no copy when they are consecutive, in order)."""
-    first = rows[0] if rows else 0
-    if rows == list(range(first, first + len(rows))):
-        return scores[first : first + len(rows)]
-    return scores.index_select(0, torch.tensor(rows, device=scores.device))

@@ -107,6 +107,15 @@ def sampling_probs(
     return logits.softmax(dim=-1)  # [batch, vocab]
 
 
+def take_rows(scores: torch.Tensor, rows: Sequence[int]) -> torch.Tensor:
+    """Rows `rows` of `scores`, in that order: a view when they are consecutive, else a copy
+    (a row past the end raises, as indexing does)."""
+    first = rows[0] if rows else 0
+    if list(rows) == list(range(first, first + len(rows))) and first + len(rows) <= len(scores):
+        return scores[first : first + len(rows)]
+    return scores.index_select(0, torch.tensor(rows, dtype=torch.long, device=scores.device))
+
+
 def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:
     """A private random stream: seeded when `seed` is given, else from the OS entropy."""
     generator = torch.Generator(device=device)

@@ -499,7 +499,8 @@ class DecodeEngine:
             # Each request's rows side by side (the one-row methods' first, greedy before
             # sampling, in the order _decide takes them), so that the logits each one reads
             # are a view, not a copy.
-            wanted = [row for job in _by_kind(self._active) for row in reads[id(job)]]
+            ordered = _by_kind(self._active)
+            wanted = [row for job in ordered for row in reads[id(job)]]
             projecting = time.perf_counter()
             logits = self.head.logits(out, held, wanted)
         except Exception as error:  # noqa: BLE001 - find the job that caused it
@@ -520,7 +521,7 @@ class DecodeEngine:
             job.compute_s += elapsed * len(job.rows) / len(tokens)
             job.stepped += 1
         decisions: dict[int, Decision] = {}
-        for job, outcome in self._decide(logits, job_states, reads):
+        for job, outcome in self._decide(logits, job_states, reads, ordered):
             if isinstance(outcome, Exception):
                 log.error("decoding step failed", exc_info=outcome)
                 self._active.remove(job)  # its rows leave in _reorder below
@@ -552,11 +553,13 @@ class DecodeEngine:
         logits: StepLogits,
         states: dict[int, torch.Tensor],
         reads: dict[int, list[int]],
+        ordered: list[DecodeJob],
     ) -> list[tuple[DecodeJob, Decision | Exception]]:
         """Every active job's decision from the step's logits: the one-row methods' tokens
         chosen together (choice.py), the others by their own steppers, each given the rows
-        it reads (`reads`) and its rows' hidden states (`states`, by job)."""
-        together = [job for job in _by_kind(self._active) if _together(job)]
+        it reads (`reads`) and its rows' hidden states (`states`, by job); `ordered`: the
+        active jobs as the logits lay them out (`_by_kind`)."""
+        together = [job for job in ordered if _together(job)]
         outcomes: list[tuple[DecodeJob, Decision | Exception]] = []
         if together:
             steppers = [job.stepper for job in together]

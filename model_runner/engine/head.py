@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from model_runner.decoding.processing import take_rows
 from model_runner.engine import products
 
 log = logging.getLogger(__name__)
@@ -107,10 +108,7 @@ class StepLogits:
         when the rows are consecutive (a beam request's), else a copy."""
         if self.where is not None:
             rows = [self.where[row] for row in rows]
-        first = rows[0] if rows else 0
-        if rows == list(range(first, first + len(rows))) and first + len(rows) <= self.computed:
-            return self.tensor[first : first + len(rows)]
-        return self.tensor.index_select(0, torch.tensor(rows, device=self.tensor.device))
+        return take_rows(self.tensor, rows)
 
 
 class VocabularyHead:

@@ -123,14 +123,14 @@ def test_each_request_reads_its_logits_without_a_copy(model_and_tokenizer, monke
         return got
 
     monkeypatch.setattr(StepLogits, "of", of)
-    taken = choice._take
+    taken = choice.take_rows
 
     def take(scores, rows):  # greedy search's rows and sampling's, each read as a block
         got = taken(scores, rows)
         reads.append(got.untyped_storage().data_ptr() == scores.untyped_storage().data_ptr())
         return got
 
-    monkeypatch.setattr(choice, "_take", take)
+    monkeypatch.setattr(choice, "take_rows", take)
     cases = [(PROMPTS[0], SETTINGS[i], 10, None) for i in order]
     jobs = [job_for(tokenizer, *case) for case in cases]
     with one_batch(model, *jobs):
