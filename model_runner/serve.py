@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from functools import partial
 from pathlib import Path
@@ -53,6 +54,14 @@ from model_runner.runner import ModelRunner, RunnerConfig
 log = logging.getLogger(__name__)
 
 REPLICA_HEADER = "X-Labbot-Replica"  # which replica answered (its job-store owner name)
+# Serve kills a proxy that is not ready 5 s after it was asked to start, and `serve.start`
+# then fails. On a machine whose cores are busy (a class's fine-tunes, a test suite), starting
+# a proxy's Ray worker takes longer than that, so Ray started here waits longer (seconds; an
+# instructor's own setting of these variables wins).
+PATIENCE = {
+    "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "60",
+    "RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S": "30",
+}
 BY_PATH = {kind.path(): kind for kind in OPERATIONS.values()}
 
 
@@ -214,6 +223,18 @@ def application(
     return deployment.bind(config, token, max(1, round(cpus_per_replica)), gpus_per_replica)
 
 
+def start_ray(address: str = "", **options: Any) -> None:
+    """Ray for Serve (a running cluster at `address`, or one started here), its Serve
+    processes patient with a busy machine (`PATIENCE`)."""
+    env = {name: os.environ.get(name, default) for name, default in PATIENCE.items()}
+    ray.init(
+        address=address or None,
+        include_dashboard=False,
+        runtime_env={"env_vars": env},
+        **options,
+    )
+
+
 def run(
     config: dict[str, Any],
     *,
@@ -225,15 +246,13 @@ def run(
 ) -> None:
     """Start the application on Ray (a running cluster at `ray_address`, `auto` for the local
     one from `ray start --head`, or empty for a Ray started here) and serve until interrupted."""
-    import ray
-
     from model_runner.http import is_loopback
 
     if not token and not is_loopback(host):
         raise PermissionError(
             f"LABBOT_RUNNER_TOKEN: must be set when the runner listens on {host} (not loopback)"
         )
-    ray.init(address=ray_address or None, include_dashboard=False)
+    start_ray(ray_address)
     serve.start(http_options={"host": host, "port": port})
     serve.run(application(config, token=token, **scaling), name="labbot", route_prefix="/")
     log.info("labbot on Ray Serve at http://%s:%d", host, port)

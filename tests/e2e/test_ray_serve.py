@@ -28,7 +28,7 @@ from model_runner.protocol import (  # noqa: E402
     RunnerError,
     StartFineTune,
 )
-from model_runner.serve import REPLICA_HEADER, application  # noqa: E402
+from model_runner.serve import REPLICA_HEADER, application, start_ray  # noqa: E402
 from tests.e2e.conftest import running_lab  # noqa: E402
 from tests.e2e.test_finetune_jobs import RECIPES, fill_pool, wait_for_text  # noqa: E402
 
@@ -50,7 +50,7 @@ def store(tmp_path_factory):
 @pytest.fixture(scope="module")
 def serve_url(store):
     """Ray on this machine, Serve's proxy on loopback, two replicas of the tiny model."""
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    start_ray(num_cpus=4, log_to_driver=False)
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     config = {
@@ -200,3 +200,19 @@ async def test_serve_answers_bad_bodies_as_the_plain_runner_does(serve_url, clie
             async with session.post(serve_url + Generate.path(), data=body) as reply:
                 assert reply.status == 400, body
                 assert (await reply.json())["message"] == "the request body must be a JSON object"
+
+
+def test_ray_started_for_serve_waits_for_a_busy_machine(monkeypatch):
+    """Serve's proxies get PATIENCE's time to start (an instructor's own setting wins)."""
+    import model_runner.serve as served
+
+    calls = []
+    monkeypatch.setattr(served.ray, "init", lambda **options: calls.append(options))
+    monkeypatch.setenv("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "45")
+    monkeypatch.delenv("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", raising=False)
+    served.start_ray("auto", num_cpus=2)
+    (options,) = calls
+    assert options["address"] == "auto" and options["num_cpus"] == 2
+    env = options["runtime_env"]["env_vars"]
+    assert env["RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S"] == "60"  # 12x Serve's own 5 s
+    assert env["RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S"] == "45"
