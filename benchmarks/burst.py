@@ -26,7 +26,9 @@ It also prints where the engine's time went (the engine counts its seconds in pr
 passes, logits, decisions and row layout): the time outside the model's passes is one
 thread's Python, which caps the share of the ceiling even if the passes ran at it. With
 `--compete`, the share of the cores a fair scheduler would leave the engine is printed beside
-what it kept.
+what it kept. Each thread that measured something hands its OpenMP workers back when it is
+done (benchmarks/alone.py), so the engine, the baselines and the ceiling each run as the
+process's only team, as each would in a process of its own.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from typing import Any
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
+from benchmarks.alone import release_openmp_threads
 from benchmarks.ceiling import PeakMemory, burst_gflop, ceiling_gflops, model_shapes
 from model_runner.decoding.contrastive import contrastive_search
 from model_runner.decoding.run import stepper_for
@@ -224,6 +227,7 @@ def run_engine(
         time.sleep(0.001)
     grown = [getattr(engine, name) - was for name, was in zip(COUNTERS, before, strict=True)]
     spent = {name: engine.spent[name] - spent_before[name] for name in PHASES}
+    engine.call(release_openmp_threads).result()  # (the engine's team, until its next burst)
     if own:
         served.close()
     run = EngineRun(*grown, engine.threads, spent)
@@ -310,8 +314,10 @@ def measure(run, repeat: int, after=None):
     for _ in range(repeat):
         with PeakMemory() as memory:
             outcome = run()
+        release_openmp_threads()  # (a baseline's team, on this thread)
         if after is not None:
             outcome = after(outcome)
+            release_openmp_threads()
         results.append((outcome, memory.added_mb))
     results.sort(key=lambda item: item[0][0])
     return results[len(results) // 2]
@@ -351,6 +357,7 @@ def main() -> None:
     # Warm-ups: transformers' generate(), and the class's engine, long-lived as a runner's: its
     # first burst (a fresh engine's, laying out its buffers in new memory) is not measured.
     hf_generate(model, burst[0][0], burst[0][1])
+    release_openmp_threads()
     served = ClassEngine(model, device, len(burst) + 1)
     with PeakMemory() as first_memory:  # the memory the engine takes for the burst
         first_s = run_engine(model, device, burst, served=served)[0]

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import threading
+
+import pytest
+import torch
+
 from benchmarks.ceiling import burst_gflop, ceiling_gflops, model_shapes
 from model_runner.tiny import build_tiny
 
@@ -39,3 +45,32 @@ def test_a_fair_share_slows_the_passes_by_the_threads_competing_for_each_core():
     # 6 s of passes at 1.5x and 3 s outside them: 9 / 12.
     assert fair_share(9.0, run(0.0, 6.0, 0.0, 3.0), 2, 1, cores=2) == 0.75
     assert fair_share(9.0, run(0.0, 6.0, 0.0, 3.0), 2, 1, cores=4) == 1.0  # cores to spare
+
+
+def _threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc")
+def test_a_thread_that_measured_something_hands_its_openmp_workers_back():
+    from benchmarks.alone import release_openmp_threads
+
+    counts = {}
+    was = torch.get_num_threads()  # (1 in the tests: conftest.py)
+
+    def measured() -> None:
+        torch.set_num_threads(2)
+        try:
+            before = _threads()
+            torch.ones(4_000_000).mul_(2)  # parallel: this thread gets a team of workers
+            counts["team"] = _threads() - before
+            counts["released"] = release_openmp_threads()
+            counts["after"] = _threads() - before
+        finally:
+            torch.set_num_threads(was)
+
+    worker = threading.Thread(target=measured)
+    worker.start()
+    worker.join()
+    assert counts["team"] >= 1  # the workers stay while this thread lives...
+    assert counts["released"] and counts["after"] == 0  # ...until it hands them back
