@@ -1,9 +1,10 @@
 """Intra-op threads that hold up on a shared machine.
 
-torch splits every matrix product over its intra-op threads and waits for the slowest one.
-When another process takes one of the cores, the thread that shares it stalls every product
-of the decode step: on 2 cores with a second busy process, 2 threads decoded the class's burst
-about 12% slower than 1 thread did, while on a quiet machine 2 threads are about 1.7x faster.
+torch splits every matrix product over its intra-op threads and waits for the slowest one
+(OpenMP's workers spin while they wait for the next product). When another process takes one
+of the cores, the thread that shares it stalls every product of the decode step: on 2 cores
+with a second busy process, 2 threads took 25 s for the class's burst where 1 thread took
+16-17 s, while on a quiet machine 2 threads are about 1.7x faster.
 The right count depends on what else the machine runs, so it is measured, not configured:
 the tuner times decode steps (seconds per row) at the current count and now and then tries
 the other one for two steps, keeping whichever was faster. The first probe comes after 8
