@@ -47,7 +47,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from benchmarks.alone import release_openmp_threads
-from benchmarks.ceiling import PeakMemory, burst_gflop, ceiling_gflops, model_shapes
+from benchmarks.ceiling import CPU, PeakMemory, burst_gflop, ceiling_gflops, model_shapes
 from model_runner.decoding.contrastive import contrastive_search
 from model_runner.decoding.run import stepper_for
 from model_runner.engine.engine import PHASES, DecodeEngine, DecodeJob
@@ -244,11 +244,14 @@ def time_went(total: float, run: EngineRun, ideal: float) -> str:
     parts = ", ".join(f"{names.get(k, k)} {v:.2f} s" for k, v in run.spent.items())
     passes = sum(run.spent[name] for name in PASSES)
     outside = total - passes
+    steps = max(1, run.steps)
+    step_ms = 1e3 * sum(v for k, v in run.spent.items() if k != "prompts") / steps
     return (
         f"where the engine's time went ({total:.2f} s): {parts}, the rest "
         f"{total - sum(run.spent.values()):.2f} s; the passes ran at {ideal / passes:.0%} of "
         f"the ceiling, and the {outside:.2f} s outside them (one thread's Python) alone cap the "
-        f"share at {ideal / (ideal + outside):.0%}"
+        f"share at {ideal / (ideal + outside):.0%}; a decode step (pass, logits, decisions, "
+        f"layout) took {step_ms:.1f} ms on average, at {run.step_rows / steps:.0f} rows"
     )
 
 
@@ -307,12 +310,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(run, repeat: int, after=None):
+def measure(run, repeat: int, after=None, device: torch.device = CPU):
     """`run()` -> (seconds, latencies, ...) `repeat` times: the run with the median time, and
     the peak memory it added (`after(outcome)`, when given, runs outside the measurement)."""
     results = []
     for _ in range(repeat):
-        with PeakMemory() as memory:
+        with PeakMemory(device) as memory:
             outcome = run()
         release_openmp_threads()  # (a baseline's team, on this thread)
         if after is not None:
@@ -359,7 +362,7 @@ def main() -> None:
     hf_generate(model, burst[0][0], burst[0][1])
     release_openmp_threads()
     served = ClassEngine(model, device, len(burst) + 1)
-    with PeakMemory() as first_memory:  # the memory the engine takes for the burst
+    with PeakMemory(device) as first_memory:  # the memory the engine takes for the burst
         first_s = run_engine(model, device, burst, served=served)[0]
     print(
         f"model {args.model} on {device} in {next(model.parameters()).dtype}: "
@@ -373,16 +376,20 @@ def main() -> None:
         lambda: run_engine(model, device, burst, served=served),
         args.repeat,
         after=lambda outcome: with_ceiling(outcome, model, device, shares),
+        device=device,
     )
     rows["batching engine"] = (engine_s, engine_lat, max(engine_mb, first_memory.added_mb))
     if "batched" not in args.skip:
-        (total, lat), mb = measure(lambda: run_batched_baseline(model, burst), args.repeat)
+        (total, lat), mb = measure(
+            lambda: run_batched_baseline(model, burst), args.repeat, device=device
+        )
         rows["batched by method"] = (total, lat, mb)
     if "sequential" not in args.skip:
-        (total, lat), mb = measure(lambda: run_baseline(model, burst), args.repeat)
+        (total, lat), mb = measure(lambda: run_baseline(model, burst), args.repeat, device=device)
         rows["sequential generate()"] = (total, lat, mb)
     tokens = args.n * args.new_tokens
-    print(f"{'':>22} {'total s':>8} {'tok/s':>8} {'p50 s':>7} {'p95 s':>7} {'+MB':>6}")
+    memory = "GPU memory allocated" if device.type == "cuda" else "resident memory"
+    print(f"{'':>22} {'total s':>8} {'tok/s':>8} {'p50 s':>7} {'p95 s':>7} {'+MB':>6} ({memory})")
     for name, (total, lat, mb) in rows.items():
         print(
             f"{name:>22} {total:8.2f} {tokens / total:8.1f} {percentile(lat, 0.5):7.2f} "

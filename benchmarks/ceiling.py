@@ -131,9 +131,13 @@ def burst_gflop(shapes: Shapes, prefill_positions: int, step_rows: int, logit_ro
 
 
 class PeakMemory:
-    """The process's resident memory, sampled every 20 ms: its peak above where it started."""
+    """The memory a run adds at its peak: on a CPU the process's resident memory, sampled
+    every 20 ms, above where it started; on a GPU (`device` cuda) the device memory torch
+    allocated at its peak above what was allocated at the start (the memory a GPU runs out
+    of; the host's is then small and steady)."""
 
-    def __init__(self) -> None:
+    def __init__(self, device: torch.device = CPU) -> None:
+        self.gpu = device if device.type == "cuda" else None
         self.start = self.peak = _rss()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -143,10 +147,19 @@ class PeakMemory:
             self.peak = max(self.peak, _rss())
 
     def __enter__(self) -> PeakMemory:
+        if self.gpu is not None:
+            torch.cuda.synchronize(self.gpu)
+            torch.cuda.reset_peak_memory_stats(self.gpu)
+            self.start = self.peak = torch.cuda.memory_allocated(self.gpu)
+            return self
         self._thread.start()
         return self
 
     def __exit__(self, *_) -> None:
+        if self.gpu is not None:
+            torch.cuda.synchronize(self.gpu)
+            self.peak = torch.cuda.max_memory_allocated(self.gpu)
+            return
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, _rss())

@@ -47,6 +47,16 @@ def test_a_fair_share_slows_the_passes_by_the_threads_competing_for_each_core():
     assert fair_share(9.0, run(0.0, 6.0, 0.0, 3.0), 2, 1, cores=4) == 1.0  # cores to spare
 
 
+def test_where_the_time_went_gives_a_decode_steps_time_without_the_prompts():
+    from benchmarks.burst import EngineRun, time_went
+
+    spent = {"prompts": 1.0, "forward": 3.0, "logits": 1.0, "decisions": 0.8, "layout": 0.2}
+    run = EngineRun(50, 4400, 500, 3200, 576, None, spent)  # 50 steps of 88 rows
+    line = time_went(6.0, run, ideal=3.0)
+    assert "took 100.0 ms on average, at 88 rows" in line  # (3 + 1 + 0.8 + 0.2) s / 50
+    assert "the passes ran at 60% of the ceiling" in line  # 3 s ideal / 5 s of passes
+
+
 def _threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
