@@ -14,32 +14,58 @@ then on only the engine's thread computes (model_runner/runner.py). A benchmark 
 the engine, its baselines and the ceiling in one process must do the same, or each of them is
 measured against the others' sleeping teams: `release_openmp_threads()`, called on a thread
 once its measured work is done, hands its team back (OpenMP 5's `omp_pause_resource_all`; the
-next parallel operation builds a new one).
+next parallel operation builds a new one). Under another OpenMP runtime (LLVM's on macOS,
+Intel's), whose waiting this was not measured with, the call does nothing and says so.
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
+import glob
 import os
+import re
 
 import torch
 
-OMP_PAUSE_SOFT = 1  # OpenMP 5: free the threads, keep nothing the next region needs
+OMP_PAUSE_SOFT = 1  # OpenMP 5's soft pause (libgomp frees the calling thread's team for either)
+GNU_OPENMP = re.compile(r"libgomp([-.]|$)")  # torch's copy may carry a hash: libgomp-a34b3233.so.1
+
+
+def _mapped_libraries() -> list[str]:
+    """The shared libraries mapped into this process (Linux), in the order first mapped."""
+    try:
+        with open("/proc/self/maps") as maps:
+            lines = maps.read().splitlines()
+    except OSError:
+        return []
+    paths: list[str] = []
+    for line in lines:
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and fields[5].startswith("/") and fields[5] not in paths:
+            paths.append(fields[5])
+    return paths
 
 
 @functools.cache
 def _runtime() -> ctypes.CDLL | None:
-    """The OpenMP runtime torch was loaded with (its own copy first), or None."""
-    candidates = [os.path.join(os.path.dirname(torch.__file__), "lib", "libgomp.so.1")]
-    candidates += [ctypes.util.find_library(name) or "" for name in ("gomp", "iomp5", "omp")]
+    """The GNU OpenMP runtime torch runs on, as already loaded in this process, or None (no
+    OpenMP, another runtime, or one older than version 5). A library is only ever looked up
+    among those already loaded (RTLD_NOLOAD): a second copy of libgomp would have threads of
+    its own and free none of torch's."""
+    no_load = getattr(os, "RTLD_NOLOAD", None)
+    if no_load is None:  # (not a POSIX system)
+        return None
+    here = os.path.dirname(torch.__file__)
+    candidates = _mapped_libraries()
+    for folder in (os.path.join(here, "lib"), os.path.join(os.path.dirname(here), "torch.libs")):
+        candidates += sorted(glob.glob(os.path.join(folder, "libgomp*.so*")))
     for path in candidates:
-        if not path or (os.path.isabs(path) and not os.path.exists(path)):
+        if not GNU_OPENMP.match(os.path.basename(path)):
             continue
         try:
-            runtime = ctypes.CDLL(path)
-        except OSError:
+            runtime = ctypes.CDLL(path, mode=no_load | os.RTLD_LAZY)
+        except OSError:  # not loaded in this process
             continue
         if hasattr(runtime, "omp_pause_resource_all"):
             return runtime
@@ -47,8 +73,9 @@ def _runtime() -> ctypes.CDLL | None:
 
 
 def release_openmp_threads() -> bool:
-    """Free the calling thread's OpenMP worker threads; False where the runtime has no way to
-    (no OpenMP, or one older than version 5), which leaves the measurement as it was."""
+    """Free the calling thread's OpenMP worker threads; False where there is nothing this can
+    do (torch not on GNU OpenMP 5, or called inside a parallel region), which leaves the
+    measurement as it was."""
     runtime = _runtime()
     if runtime is None:
         return False

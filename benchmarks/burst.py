@@ -18,7 +18,8 @@ GPT-2 small's shape (12 layers, 768 wide, 50257 tokens; the weights do not chang
   batched, left-padded `generate()` (contrastive, which transformers 5 lacks, through this
   project's own solo implementation, one request at a time).
 Each configuration runs `--repeat` times and reports the median; latency is measured from the
-moment the burst arrives; peak memory is the resident memory added during the run. The engine
+moment the burst arrives; peak memory is the resident memory added during the run (on a GPU, the
+device memory torch allocated at the peak above the start). The engine
 is one engine kept across its runs, as a class's runner keeps one: its first burst (which
 lays the KV buffers out in new memory; later bursts reuse them) runs unmeasured and its time
 is printed, and the engine's memory is the larger of that burst's and the measured runs'.
@@ -360,7 +361,7 @@ def main() -> None:
     # Warm-ups: transformers' generate(), and the class's engine, long-lived as a runner's: its
     # first burst (a fresh engine's, laying out its buffers in new memory) is not measured.
     hf_generate(model, burst[0][0], burst[0][1])
-    release_openmp_threads()
+    handed_back = release_openmp_threads()
     served = ClassEngine(model, device, len(burst) + 1)
     with PeakMemory(device) as first_memory:  # the memory the engine takes for the burst
         first_s = run_engine(model, device, burst, served=served)[0]
@@ -368,7 +369,9 @@ def main() -> None:
         f"model {args.model} on {device} in {next(model.parameters()).dtype}: "
         f"{torch.get_num_threads()} intra-op threads, "
         f"{torch.get_num_interop_threads()} inter-op; {args.n} requests x {args.new_tokens} "
-        f"new tokens, mix {[m['method'] for m in MIX]}; median of {args.repeat}"
+        f"new tokens, mix {[m['method'] for m in MIX]}; median of {args.repeat}; each "
+        f"measurement's OpenMP workers handed back when done: "
+        f"{'yes' if handed_back else 'no (torch is not on GNU OpenMP here)'}"
     )
     rows: dict[str, tuple[float, list[float], float]] = {}
     shares: list[float] = []  # each engine run's share of the ceiling measured right after it

@@ -19,6 +19,7 @@ Ray is optional: nothing else in the project imports this module.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import time
@@ -54,14 +55,16 @@ from model_runner.runner import ModelRunner, RunnerConfig
 log = logging.getLogger(__name__)
 
 REPLICA_HEADER = "X-Labbot-Replica"  # which replica answered (its job-store owner name)
-# Serve kills a proxy that is not ready 5 s after it was asked to start, and `serve.start`
-# then fails. On a machine whose cores are busy (a class's fine-tunes, a test suite), starting
-# a proxy's Ray worker takes longer than that, so Ray started here waits longer (seconds; an
-# instructor's own setting of these variables wins).
+# Serve's controller kills a proxy that failed three ready checks of 5 s each, and
+# `serve.start` then fails (it waits 60 s at most, fixed in Ray). On a machine whose cores are
+# busy (a class's fine-tunes, a test suite) starting a proxy's Ray worker takes longer than
+# that, so each check gets as long as `serve.start` waits (seconds; an instructor's own
+# setting of these variables in `labbot serve`'s environment wins).
 PATIENCE = {
     "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "60",
     "RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S": "30",
 }
+TAKES_CONTROLLER_OPTIONS = "controller_options" in inspect.signature(serve.start).parameters
 BY_PATH = {kind.path(): kind for kind in OPERATIONS.values()}
 
 
@@ -223,16 +226,21 @@ def application(
     return deployment.bind(config, token, max(1, round(cpus_per_replica)), gpus_per_replica)
 
 
-def start_ray(address: str = "", **options: Any) -> None:
-    """Ray for Serve (a running cluster at `address`, or one started here), its Serve
-    processes patient with a busy machine (`PATIENCE`)."""
+def start_serve(host: str, port: int, address: str = "", **ray_options: Any) -> None:
+    """Ray (a running cluster at `address`, or one started here), then Serve's controller and
+    proxy on it, their health checks patient with a busy machine (`PATIENCE`, given to the
+    controller alone). An older Ray, whose `serve.start` takes no controller options,
+    gets them through this process's environment, which only a Ray started here inherits."""
     env = {name: os.environ.get(name, default) for name, default in PATIENCE.items()}
-    ray.init(
-        address=address or None,
-        include_dashboard=False,
-        runtime_env={"env_vars": env},
-        **options,
-    )
+    takes_options = TAKES_CONTROLLER_OPTIONS
+    if not takes_options:
+        for name, value in env.items():
+            os.environ.setdefault(name, value)
+    ray.init(address=address or None, include_dashboard=False, **ray_options)
+    extra: dict[str, Any] = {}
+    if takes_options:
+        extra["controller_options"] = {"runtime_env": {"env_vars": env}}
+    serve.start(http_options={"host": host, "port": port}, **extra)
 
 
 def run(
@@ -252,8 +260,7 @@ def run(
         raise PermissionError(
             f"LABBOT_RUNNER_TOKEN: must be set when the runner listens on {host} (not loopback)"
         )
-    start_ray(ray_address)
-    serve.start(http_options={"host": host, "port": port})
+    start_serve(host, port, ray_address)
     serve.run(application(config, token=token, **scaling), name="labbot", route_prefix="/")
     log.info("labbot on Ray Serve at http://%s:%d", host, port)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import pytest
 import torch
@@ -57,30 +58,39 @@ def test_where_the_time_went_gives_a_decode_steps_time_without_the_prompts():
     assert "the passes ran at 60% of the ceiling" in line  # 3 s ideal / 5 s of passes
 
 
-def _threads() -> int:
-    return len(os.listdir("/proc/self/task"))
+def _thread_ids() -> set[str]:
+    return set(os.listdir("/proc/self/task"))
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc")
+def _gnu_openmp() -> bool:
+    from benchmarks.alone import _runtime
+
+    return os.path.isdir("/proc/self/task") and _runtime() is not None
+
+
+@pytest.mark.skipif(not _gnu_openmp(), reason="needs Linux's /proc and torch on GNU OpenMP")
 def test_a_thread_that_measured_something_hands_its_openmp_workers_back():
     from benchmarks.alone import release_openmp_threads
 
-    counts = {}
+    seen: dict = {}
     was = torch.get_num_threads()  # (1 in the tests: conftest.py)
 
     def measured() -> None:
         torch.set_num_threads(2)
         try:
-            before = _threads()
+            before = _thread_ids()
             torch.ones(4_000_000).mul_(2)  # parallel: this thread gets a team of workers
-            counts["team"] = _threads() - before
-            counts["released"] = release_openmp_threads()
-            counts["after"] = _threads() - before
+            seen["team"] = _thread_ids() - before
+            seen["released"] = release_openmp_threads()
+            deadline = time.monotonic() + 2  # (the kernel lists an ended thread a moment longer)
+            while seen["team"] <= _thread_ids() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            seen["gone"] = seen["team"] - _thread_ids()
         finally:
             torch.set_num_threads(was)
 
     worker = threading.Thread(target=measured)
     worker.start()
     worker.join()
-    assert counts["team"] >= 1  # the workers stay while this thread lives...
-    assert counts["released"] and counts["after"] == 0  # ...until it hands them back
+    assert seen["team"]  # the workers (new threads) stay while this thread lives...
+    assert seen["released"] and seen["gone"]  # ...until it hands them back

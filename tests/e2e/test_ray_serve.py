@@ -28,7 +28,7 @@ from model_runner.protocol import (  # noqa: E402
     RunnerError,
     StartFineTune,
 )
-from model_runner.serve import REPLICA_HEADER, application, start_ray  # noqa: E402
+from model_runner.serve import REPLICA_HEADER, application, start_serve  # noqa: E402
 from tests.e2e.conftest import running_lab  # noqa: E402
 from tests.e2e.test_finetune_jobs import RECIPES, fill_pool, wait_for_text  # noqa: E402
 
@@ -50,9 +50,8 @@ def store(tmp_path_factory):
 @pytest.fixture(scope="module")
 def serve_url(store):
     """Ray on this machine, Serve's proxy on loopback, two replicas of the tiny model."""
-    start_ray(num_cpus=4, log_to_driver=False)
     port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    start_serve("127.0.0.1", port, num_cpus=4, log_to_driver=False)
     config = {
         "model": "tiny",
         "device": "cpu",
@@ -202,17 +201,36 @@ async def test_serve_answers_bad_bodies_as_the_plain_runner_does(serve_url, clie
                 assert (await reply.json())["message"] == "the request body must be a JSON object"
 
 
-def test_ray_started_for_serve_waits_for_a_busy_machine(monkeypatch):
-    """Serve's proxies get PATIENCE's time to start (an instructor's own setting wins)."""
+def test_serves_controller_waits_for_a_proxy_on_a_busy_machine(monkeypatch):
+    """Serve's controller gets PATIENCE's time for its proxy (an instructor's setting wins);
+    the job's own runtime environment is left alone."""
     import model_runner.serve as served
 
-    calls = []
-    monkeypatch.setattr(served.ray, "init", lambda **options: calls.append(options))
+    inits, starts = [], []
+    monkeypatch.setattr(served.ray, "init", lambda **options: inits.append(options))
+    monkeypatch.setattr(served.serve, "start", lambda **options: starts.append(options))
     monkeypatch.setenv("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "45")
     monkeypatch.delenv("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", raising=False)
-    served.start_ray("auto", num_cpus=2)
-    (options,) = calls
-    assert options["address"] == "auto" and options["num_cpus"] == 2
-    env = options["runtime_env"]["env_vars"]
+    served.start_serve("127.0.0.1", 8765, "auto")
+    ((init,), (start,)) = inits, starts
+    assert init == {"address": "auto", "include_dashboard": False}
+    assert start["http_options"] == {"host": "127.0.0.1", "port": 8765}
+    env = start["controller_options"]["runtime_env"]["env_vars"]
     assert env["RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S"] == "60"  # 12x Serve's own 5 s
     assert env["RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S"] == "45"
+
+
+def test_an_older_serve_gets_the_patience_through_the_environment(monkeypatch):
+    import model_runner.serve as served
+
+    starts = []
+    monkeypatch.setattr(served, "TAKES_CONTROLLER_OPTIONS", False)
+    monkeypatch.setattr(served.ray, "init", lambda **options: None)
+    monkeypatch.setattr(served.serve, "start", lambda **options: starts.append(options))
+    monkeypatch.setenv("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "")  # (restored after the test)
+    monkeypatch.delenv("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S")
+    monkeypatch.setenv("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "45")
+    served.start_serve("127.0.0.1", 8765)
+    assert starts == [{"http_options": {"host": "127.0.0.1", "port": 8765}}]
+    assert os.environ["RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S"] == "60"  # for a Ray started here
+    assert os.environ["RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S"] == "45"
