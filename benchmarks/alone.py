@@ -22,49 +22,34 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import glob
 import os
 import re
-
-import torch
 
 OMP_PAUSE_SOFT = 1  # OpenMP 5's soft pause (libgomp frees the calling thread's team for either)
 GNU_OPENMP = re.compile(r"libgomp([-.]|$)")  # torch's copy may carry a hash: libgomp-a34b3233.so.1
 
 
 def _mapped_libraries() -> list[str]:
-    """The shared libraries mapped into this process (Linux), in the order first mapped."""
+    """The shared libraries mapped into this process (Linux's /proc), each once."""
     try:
         with open("/proc/self/maps") as maps:
-            lines = maps.read().splitlines()
+            fields = [line.split(maxsplit=5) for line in maps]
     except OSError:
         return []
-    paths: list[str] = []
-    for line in lines:
-        fields = line.split(maxsplit=5)
-        if len(fields) == 6 and fields[5].startswith("/") and fields[5] not in paths:
-            paths.append(fields[5])
-    return paths
+    return list(dict.fromkeys(f[5].strip() for f in fields if len(f) == 6 and f[5][0] == "/"))
 
 
 @functools.cache
 def _runtime() -> ctypes.CDLL | None:
     """The GNU OpenMP runtime torch runs on, as already loaded in this process, or None (no
-    OpenMP, another runtime, or one older than version 5). A library is only ever looked up
-    among those already loaded (RTLD_NOLOAD): a second copy of libgomp would have threads of
-    its own and free none of torch's."""
-    no_load = getattr(os, "RTLD_NOLOAD", None)
-    if no_load is None:  # (not a POSIX system)
-        return None
-    here = os.path.dirname(torch.__file__)
-    candidates = _mapped_libraries()
-    for folder in (os.path.join(here, "lib"), os.path.join(os.path.dirname(here), "torch.libs")):
-        candidates += sorted(glob.glob(os.path.join(folder, "libgomp*.so*")))
-    for path in candidates:
+    OpenMP, another runtime, one older than version 5, or no /proc to find it in). It is only
+    ever looked up among the libraries already loaded (RTLD_NOLOAD): a second copy of libgomp
+    would have threads of its own and free none of torch's."""
+    for path in _mapped_libraries():
         if not GNU_OPENMP.match(os.path.basename(path)):
             continue
         try:
-            runtime = ctypes.CDLL(path, mode=no_load | os.RTLD_LAZY)
+            runtime = ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
         except OSError:  # not loaded in this process
             continue
         if hasattr(runtime, "omp_pause_resource_all"):

@@ -232,14 +232,12 @@ def start_serve(host: str, port: int, address: str = "", **ray_options: Any) -> 
     controller alone). An older Ray, whose `serve.start` takes no controller options,
     gets them through this process's environment, which only a Ray started here inherits."""
     env = {name: os.environ.get(name, default) for name, default in PATIENCE.items()}
-    takes_options = TAKES_CONTROLLER_OPTIONS
-    if not takes_options:
-        for name, value in env.items():
-            os.environ.setdefault(name, value)
-    ray.init(address=address or None, include_dashboard=False, **ray_options)
     extra: dict[str, Any] = {}
-    if takes_options:
+    if TAKES_CONTROLLER_OPTIONS:
         extra["controller_options"] = {"runtime_env": {"env_vars": env}}
+    else:
+        os.environ.update(env)  # (the instructor's own values are kept: `env` read them)
+    ray.init(address=address or None, include_dashboard=False, **ray_options)
     serve.start(http_options={"host": host, "port": port}, **extra)
 
 
