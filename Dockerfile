@@ -10,6 +10,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     LABBOT_MODEL_CACHE=/data/model-cache \
     HF_HOME=/data/hf-cache
 
+# gcc builds the engine's compiled decode attention for the CPU it starts on
+# (model_runner/engine/compiled.py); without it the engine keeps PyTorch's slower products.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN useradd --create-home --uid 10001 labbot \
     && mkdir -p /data && chown labbot:labbot /data
 

@@ -23,20 +23,10 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
-import re
+
+from model_runner.engine.openmp import gnu_openmp_libraries
 
 OMP_PAUSE_SOFT = 1  # OpenMP 5's soft pause (libgomp frees the calling thread's team for either)
-GNU_OPENMP = re.compile(r"libgomp([-.]|$)")  # torch's copy may carry a hash: libgomp-a34b3233.so.1
-
-
-def _mapped_libraries() -> list[str]:
-    """The shared libraries mapped into this process (Linux's /proc), each once."""
-    try:
-        with open("/proc/self/maps") as maps:
-            fields = [line.split(maxsplit=5) for line in maps]
-    except OSError:
-        return []
-    return list(dict.fromkeys(f[5].strip() for f in fields if len(f) == 6 and f[5][0] == "/"))
 
 
 @functools.cache
@@ -45,9 +35,7 @@ def _runtime() -> ctypes.CDLL | None:
     OpenMP, another runtime, one older than version 5, or no /proc to find it in). It is only
     ever looked up among the libraries already loaded (RTLD_NOLOAD): a second copy of libgomp
     would have threads of its own and free none of torch's."""
-    for path in _mapped_libraries():
-        if not GNU_OPENMP.match(os.path.basename(path)):
-            continue
+    for path in gnu_openmp_libraries():
         try:
             runtime = ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
         except OSError:  # not loaded in this process

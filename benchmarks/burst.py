@@ -51,6 +51,7 @@ from benchmarks.alone import release_openmp_threads
 from benchmarks.ceiling import CPU, PeakMemory, burst_gflop, ceiling_gflops, model_shapes
 from model_runner.decoding.contrastive import contrastive_search
 from model_runner.decoding.run import stepper_for
+from model_runner.engine import compiled
 from model_runner.engine.engine import PHASES, DecodeEngine, DecodeJob
 from model_runner.loading import pick_dtype
 from model_runner.protocol import DecodingParams
@@ -371,7 +372,8 @@ def main() -> None:
         f"{torch.get_num_interop_threads()} inter-op; {args.n} requests x {args.new_tokens} "
         f"new tokens, mix {[m['method'] for m in MIX]}; median of {args.repeat}; each "
         f"measurement's OpenMP workers handed back when done: "
-        f"{'yes' if handed_back else 'no (torch is not on GNU OpenMP here)'}"
+        f"{'yes' if handed_back else 'no (torch is not on GNU OpenMP here)'}; decode "
+        f"attention {'compiled' if compiled.kernel() else 'in PyTorch products'} on a CPU"
     )
     rows: dict[str, tuple[float, list[float], float]] = {}
     shares: list[float] = []  # each engine run's share of the ceiling measured right after it

@@ -1,13 +1,15 @@
-"""The decode step's attention two ways, in alternating bursts of one process: the fused SDPA
-kernel over the columns in use, and engine/attention.py's read of the whole buffers.
+"""The decode step's attention three ways, in alternating bursts of one process: the fused SDPA
+kernel over the columns in use, and engine/attention.py's read of the whole buffers, by
+PyTorch's products or by the compiled loop (engine/compiled.py; left out where it is not built).
 
-    python -m benchmarks.decode_attention            # 7 pairs of N=32 bursts, GPT-2 small shape
+    python -m benchmarks.decode_attention            # 7 rounds of N=32 bursts, GPT-2 small shape
     python -m benchmarks.decode_attention --pairs 3 --n 64
 
 Alternating the two in one process, each pair back to back, keeps the machine's drift (its
 neighbours, its memory state) out of the comparison as far as one process can. Prints each
 burst's throughput and attention time (every attention call of the burst, prefill included),
-then the medians and how many pairs the whole-buffer read won.
+then the medians and in how many rounds each whole-buffer way beat the kernel, and the
+compiled loop the products.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 import torch
 
 from benchmarks.burst import build_model, requests, run_engine
-from model_runner.engine import attention
+from model_runner.engine import attention, compiled
 
 
 def main() -> None:
@@ -44,11 +46,16 @@ def main() -> None:
     burst = requests(args.n, model.config.vocab_size, args.new_tokens)
     run_engine(model, device, burst)  # warm-up
     tokens = args.n * args.new_tokens
-    rates: dict[str, list[float]] = {"SDPA kernel": [], "whole buffers": []}
+    loop = compiled.kernel()
+    ways = [("SDPA kernel", float("inf"), None), ("products", attention.SLAB_SHARE, None)]
+    if loop is not None:
+        ways.append(("compiled loop", attention.SLAB_SHARE, loop))
+    rates: dict[str, list[float]] = {name: [] for name, _, _ in ways}
     share = attention.SLAB_SHARE
     for _ in range(args.pairs):
-        for way, threshold in (("SDPA kernel", float("inf")), ("whole buffers", share)):
+        for way, threshold, used in ways:
             attention.SLAB_SHARE = threshold
+            compiled._built[:] = [used]
             spent[0] = 0.0
             total, _, _ = run_engine(model, device, burst)
             rates[way].append(tokens / total)
@@ -56,10 +63,17 @@ def main() -> None:
                 f"{way:>14}: {total:6.2f} s, {tokens / total:6.1f} tok/s, attention {spent[0]:.2f} s"
             )
     attention.SLAB_SHARE = share
-    wins = sum(w > k for k, w in zip(rates["SDPA kernel"], rates["whole buffers"], strict=True))
+    compiled._built[:] = [loop]
     for way, values in rates.items():
         print(f"{way:>14}: median {statistics.median(values):.1f} tok/s")
-    print(f"whole buffers faster in {wins} of {args.pairs} pairs")
+    for way, against in (
+        ("products", "SDPA kernel"),
+        ("compiled loop", "SDPA kernel"),
+        ("compiled loop", "products"),
+    ):
+        if rates.get(way):
+            wins = sum(a > b for a, b in zip(rates[way], rates[against], strict=True))
+            print(f"{way} faster than {against} in {wins} of {args.pairs} rounds")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ from typing import Any
 
 import torch
 
+from model_runner.engine import compiled
+
 SLAB_SHARE = 0.35  # below this share of the buffer in use, the kernel on the columns wins
 UNHANDLED = ("softcap", "s_aux", "sinks")  # attention features left to transformers
 
@@ -111,6 +113,10 @@ def whole_buffer_attention(
     kv_heads, columns = keys.shape[1], keys.shape[2]
     groups = heads // kv_heads  # query heads per key head (grouped-query attention)
     scale = dim**-0.5 if scaling is None else scaling
+    loop = compiled.kernel()
+    out = None if loop is None else loop(query, keys, values, read.hidden, scale)
+    if out is not None:
+        return out, None
     q = query.reshape(rows * kv_heads, groups, dim)
     scores = torch.bmm(keys.reshape(rows * kv_heads, columns, dim), q.transpose(1, 2))
     scores = scores.view(rows, kv_heads, columns, groups).transpose(2, 3)  # [.., groups, cols]

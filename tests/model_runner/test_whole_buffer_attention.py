@@ -1,6 +1,7 @@
-"""The decode step's attention over whole buffers (engine/attention.py): it equals the fused
-kernel on the columns in use, rows still get exactly their tokens alone when the buffers
-start out as NaN and rows leave and join, and every pass it does not own goes to the kernel."""
+"""The decode step's attention over whole buffers (engine/attention.py), both ways it computes
+it (the compiled loop of engine/compiled.py, PyTorch's products): it equals the fused kernel
+on the columns in use, rows still get exactly their tokens alone when the buffers start out
+as NaN and rows leave and join, and every pass it does not own goes to the kernel."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model_runner.engine import attention
+from model_runner.engine import attention, compiled
 from model_runner.engine import batch as batch_module
 from tests.model_runner.test_row_batch import METHODS, alone, decode_all, tiny_gemma
 
@@ -29,6 +30,28 @@ class FakeRead:
         return self.pair
 
 
+@pytest.fixture(params=["compiled", "products"])
+def way(request, monkeypatch):
+    """Each test both ways; the compiled one must have run (skipped where it cannot be built)."""
+    loop = compiled.kernel()
+    if request.param == "products":
+        monkeypatch.setattr(compiled, "_built", [None])
+        yield
+        return
+    if loop is None:
+        pytest.skip("no compiled attention here")
+    used = []
+
+    def counted(*arguments):
+        out = loop(*arguments)
+        used.append(out is not None)
+        return out
+
+    monkeypatch.setattr(compiled, "_built", [counted])
+    yield
+    assert any(used)
+
+
 @pytest.fixture
 def installed():
     attention.install()
@@ -37,7 +60,7 @@ def installed():
 
 
 @pytest.mark.parametrize("heads,kv_heads", [(4, 4), (4, 2), (6, 1)])
-def test_it_equals_the_kernel_on_the_columns_in_use(installed, heads, kv_heads):
+def test_it_equals_the_kernel_on_the_columns_in_use(installed, way, heads, kv_heads):
     torch.manual_seed(0)
     rows, columns, dim, first, last = 3, 20, 8, 5, 14  # columns 5..13 in use
     keys = torch.randn(rows, kv_heads, columns, dim)
@@ -109,7 +132,9 @@ def counting_reads(monkeypatch) -> list[int]:
     return reads
 
 
-def test_rows_get_their_tokens_alone_from_nan_buffers_as_rows_leave_and_join(gpt2, monkeypatch):
+def test_rows_get_their_tokens_alone_from_nan_buffers_as_rows_leave_and_join(
+    gpt2, way, monkeypatch
+):
     nan_buffers(monkeypatch)
     reads = counting_reads(monkeypatch)
     prompts = [[5, 6, 7], [9, 10, 11, 12], list(range(20, 44)), [3] * 7]
@@ -120,7 +145,7 @@ def test_rows_get_their_tokens_alone_from_nan_buffers_as_rows_leave_and_join(gpt
     assert len(reads) > 20  # the whole buffers were read, not only the kernel's columns
 
 
-def test_grouped_query_attention_reads_whole_buffers_too(monkeypatch):
+def test_grouped_query_attention_reads_whole_buffers_too(way, monkeypatch):
     model = tiny_gemma(layer_types=["full_attention"] * 2, max_position_embeddings=256)
     with torch.no_grad():
         for parameter in model.parameters():

@@ -1,0 +1,111 @@
+/* One decode step's attention for every row and key head of a layer, in one pass over the
+ * layer's keys and values (built by model_runner/engine/compiled.py, which says why).
+ *
+ * For each (row, key head) unit, with `groups` query heads per key head:
+ *   scores[g][c] = scale * <query[g], key[c]>   for every column c of the buffer
+ *   weights[g]   = softmax(scores[g]) over the columns the row may see (hidden[c] == 0)
+ *   out[g]       = sum over c of weights[g][c] * value[c]
+ * Hidden columns get weight exactly 0, whatever their keys and values hold (NaN included).
+ *
+ * Layouts (all contiguous, float32): query and out [rows, kv_heads * groups, dim]; keys and
+ * values [rows, kv_heads, columns, dim]; hidden [rows, columns], one byte per column.
+ * The units are split evenly among `threads` OpenMP threads: torch's own team, when this
+ * library's libgomp is the one torch already loaded. Returns 0, or -1 when scratch memory
+ * could not be had (out is then not written in full).
+ */
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <omp.h>
+
+/* e^x for x <= 0, after the row's largest score is taken away: range reduction to
+ * x = n ln 2 + r, |r| <= ln 2 / 2, and a degree-6 polynomial for e^r (Cephes' expf
+ * coefficients), within about one unit in the last place. Below -87 the result is
+ * clamped to about 1.6e-38 (float32's smallest normal numbers), never 0 or NaN. */
+static inline float exp_nonpositive(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    float n = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    union {
+        float f;
+        int32_t i;
+    } two_to_n;
+    two_to_n.i = ((int32_t)n + 127) << 23;
+    return p * two_to_n.f;
+}
+
+static void one_unit(const float *query, const float *keys, const float *values,
+                     const uint8_t *hidden, float *out, int64_t groups, int64_t columns,
+                     int64_t dim, float scale, float *scores) {
+    for (int64_t g = 0; g < groups; g++) {
+        const float *q = query + g * dim;
+        float *s = scores + g * columns;
+        float best = -INFINITY;
+        for (int64_t c = 0; c < columns; c++) {
+            const float *k = keys + c * dim;
+            float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+            for (int64_t d = 0; d < dim; d++) dot += q[d] * k[d];
+            dot *= scale;
+            s[c] = dot;
+            if (!hidden[c] && dot > best) best = dot;
+        }
+        float total = 0.0f;
+#pragma omp simd reduction(+ : total)
+        for (int64_t c = 0; c < columns; c++) {
+            float w = hidden[c] ? 0.0f : exp_nonpositive(s[c] - best);
+            s[c] = w;
+            total += w;
+        }
+        float inverse = total > 0.0f ? 1.0f / total : 0.0f; /* no visible column: zeros */
+        for (int64_t c = 0; c < columns; c++) s[c] *= inverse;
+        float *o = out + g * dim;
+        for (int64_t d = 0; d < dim; d++) o[d] = 0.0f;
+    }
+    for (int64_t c = 0; c < columns; c++) {
+        if (hidden[c]) continue; /* weight 0: a NaN value must not reach the sum */
+        const float *v = values + c * dim;
+        for (int64_t g = 0; g < groups; g++) {
+            float w = scores[g * columns + c];
+            float *o = out + g * dim;
+#pragma omp simd
+            for (int64_t d = 0; d < dim; d++) o[d] += w * v[d];
+        }
+    }
+}
+
+int labbot_decode_attention(const float *query, const float *keys, const float *values,
+                            const uint8_t *hidden, float *out, int64_t rows, int64_t kv_heads,
+                            int64_t groups, int64_t columns, int64_t dim, float scale,
+                            int threads) {
+    int64_t units = rows * kv_heads;
+    int failed = 0;
+#pragma omp parallel num_threads(threads) reduction(| : failed)
+    {
+        int64_t team = omp_get_num_threads(), me = omp_get_thread_num();
+        int64_t first = units * me / team, last = units * (me + 1) / team;
+        float *scores = first < last ? malloc(sizeof(float) * groups * columns) : NULL;
+        if (first < last && scores == NULL) {
+            failed = 1;
+        } else {
+            for (int64_t u = first; u < last; u++) {
+                int64_t row = u / kv_heads, span = columns * dim;
+                one_unit(query + u * groups * dim, keys + u * span, values + u * span,
+                         hidden + row * columns, out + u * groups * dim, groups, columns, dim,
+                         scale, scores);
+            }
+        }
+        free(scores);
+    }
+    return failed ? -1 : 0;
+}
