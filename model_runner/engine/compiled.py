@@ -26,6 +26,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -149,8 +150,12 @@ def _unusable_here() -> str | None:
     return None
 
 
-def _compiler() -> str | None:
-    return shutil.which(os.environ.get("CC") or "cc")
+def _compiler() -> list[str] | None:
+    """The C compiler's command (`$CC`, which may carry words such as `ccache gcc`; else
+    `cc`), or None where its program is not found."""
+    words = shlex.split(os.environ.get("CC") or "cc")
+    program = shutil.which(words[0]) if words else None
+    return None if program is None else [program, *words[1:]]
 
 
 def _build() -> ctypes.CDLL:
@@ -161,14 +166,14 @@ def _build() -> ctypes.CDLL:
     with tempfile.TemporaryDirectory(prefix="labbot-attention-") as folder:
         target = Path(folder) / "decode_attention.so"
         done = subprocess.run(
-            [compiler, *FLAGS, str(SOURCE), "-o", str(target)],
+            [*compiler, *FLAGS, str(SOURCE), "-o", str(target)],
             capture_output=True,
             text=True,
             timeout=BUILD_SECONDS,
             check=False,
         )
         if done.returncode != 0:
-            raise OSError(f"{Path(compiler).name} failed: {done.stderr.strip()[-400:]}")
+            raise OSError(f"{Path(compiler[0]).name} failed: {done.stderr.strip()[-400:]}")
         library = ctypes.CDLL(str(target))
     if gnu_openmp_libraries() != before:  # loaded a libgomp of its own: not torch's threads
         raise OSError("it brought a second OpenMP runtime")

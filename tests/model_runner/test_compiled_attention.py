@@ -110,6 +110,12 @@ def test_without_a_compiler_the_products_are_used(fresh, monkeypatch, caplog):
 
 
 @needs_it
+def test_a_compiler_named_with_more_words_builds_it(fresh, monkeypatch):
+    monkeypatch.setenv("CC", "env cc")  # as `ccache gcc` would be
+    assert compiled.kernel() is not None
+
+
+@needs_it
 def test_a_source_that_does_not_build_is_not_used(fresh, monkeypatch, tmp_path, caplog):
     broken = tmp_path / "broken.c"
     broken.write_text("int labbot_decode_attention(void) { return }\n")
