@@ -58,9 +58,12 @@ class BufferRead:
 
 
 def worth_reading_whole(batch: Any) -> bool:
-    """Whether this step's attention should read the whole buffers (CPU, filled enough)."""
+    """Whether this step's attention should read the whole buffers: on a CPU, always through
+    the compiled loop (it reads only the columns each row sees), else when filled enough."""
     columns = batch.column_capacity()
-    return batch.device.type == "cpu" and columns > 0 and (batch.length + 1) >= SLAB_SHARE * columns
+    if batch.device.type != "cpu" or columns == 0:
+        return False
+    return compiled.kernel() is not None or (batch.length + 1) >= SLAB_SHARE * columns
 
 
 @contextlib.contextmanager

@@ -159,10 +159,14 @@ def test_grouped_query_attention_reads_whole_buffers_too(way, monkeypatch):
     assert reads
 
 
-def test_a_barely_filled_buffer_is_left_to_the_kernel():
+def test_a_barely_filled_buffer_is_left_to_the_kernel_unless_the_loop_reads_it(monkeypatch):
     batch = batch_module.RowBatch(torch.device("cpu"))
     batch._mask = torch.zeros(4, 100, dtype=torch.long)
     batch.start, batch.end = 50, 60  # 11 of 100 columns seen by the next step
+    monkeypatch.setattr(compiled, "_built", [None])  # PyTorch's products: they read it all
     assert not attention.worth_reading_whole(batch)
     batch.start = 10  # 51 of 100
+    assert attention.worth_reading_whole(batch)
+    batch.start = 50
+    monkeypatch.setattr(compiled, "_built", [object()])  # the loop reads the visible columns
     assert attention.worth_reading_whole(batch)
