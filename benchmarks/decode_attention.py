@@ -1,6 +1,8 @@
-"""The decode step's attention three ways, in alternating bursts of one process: the fused SDPA
+"""The decode step's attention four ways, in alternating bursts of one process: the fused SDPA
 kernel over the columns in use, and engine/attention.py's read of the whole buffers, by
-PyTorch's products or by the compiled loop (engine/compiled.py; left out where it is not built).
+PyTorch's products or by the compiled loop (engine/compiled.py; left out where it is not built),
+the loop with a request's rows reading their common columns once (as the engine runs it) and
+with every row reading its own.
 
     python -m benchmarks.decode_attention            # 7 rounds of N=32 bursts, GPT-2 small shape
     python -m benchmarks.decode_attention --pairs 3 --n 64
@@ -8,8 +10,8 @@ PyTorch's products or by the compiled loop (engine/compiled.py; left out where i
 Alternating the two in one process, each pair back to back, keeps the machine's drift (its
 neighbours, its memory state) out of the comparison as far as one process can. Prints each
 burst's throughput and attention time (every attention call of the burst, prefill included),
-then the medians and in how many rounds each whole-buffer way beat the kernel, and the
-compiled loop the products.
+then the medians and in how many rounds each whole-buffer way beat the kernel, the compiled
+loop the products, and the shared reads each row's own.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import torch
 
 from benchmarks.burst import build_model, requests, run_engine
 from model_runner.engine import attention, compiled
+from model_runner.engine.batch import RowBatch
 
 
 def main() -> None:
@@ -50,12 +53,19 @@ def main() -> None:
     ways = [("SDPA kernel", float("inf"), None), ("products", attention.SLAB_SHARE, None)]
     if loop is not None:
         ways.append(("compiled loop", attention.SLAB_SHARE, loop))
+        ways.append(("rows apart", attention.SLAB_SHARE, loop))
     rates: dict[str, list[float]] = {name: [] for name, _, _ in ways}
     share = attention.SLAB_SHARE
+    sharing = RowBatch.sharing
+
+    def apart(batch: RowBatch) -> tuple[list[int], list[int]]:
+        return list(range(batch.rows)), [0] * batch.rows  # every row reads its own columns
+
     for _ in range(args.pairs):
         for way, threshold, used in ways:
             attention.SLAB_SHARE = threshold
             compiled._built[:] = [used]
+            RowBatch.sharing = apart if way == "rows apart" else sharing  # type: ignore[method-assign]
             spent[0] = 0.0
             total, _, _ = run_engine(model, device, burst)
             rates[way].append(tokens / total)
@@ -64,12 +74,14 @@ def main() -> None:
             )
     attention.SLAB_SHARE = share
     compiled._built[:] = [loop]
+    RowBatch.sharing = sharing  # type: ignore[method-assign]
     for way, values in rates.items():
         print(f"{way:>14}: median {statistics.median(values):.1f} tok/s")
     for way, against in (
         ("products", "SDPA kernel"),
         ("compiled loop", "SDPA kernel"),
         ("compiled loop", "products"),
+        ("compiled loop", "rows apart"),
     ):
         if rates.get(way):
             wins = sum(a > b for a, b in zip(rates[way], rates[against], strict=True))

@@ -44,6 +44,8 @@ class BufferRead:
         self.batch = batch
         self.rows = batch.rows
         self.hidden = batch.column_mask()[: self.rows] == 0  # [rows, columns], after the step
+        lead, shared = batch.sharing()  # a request's rows read their common columns once
+        self.sharing = compiled.RowSharing(lead, shared, self.hidden.shape[1])
 
     def buffers(self, layer: int, key: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Layer `layer`'s keys and values [rows, kv heads, columns, dim], or None when the
@@ -117,7 +119,7 @@ def whole_buffer_attention(
     groups = heads // kv_heads  # query heads per key head (grouped-query attention)
     scale = dim**-0.5 if scaling is None else scaling
     loop = compiled.kernel()
-    out = None if loop is None else loop(query, keys, values, read.hidden, scale)
+    out = None if loop is None else loop(query, keys, values, read.hidden, scale, read.sharing)
     if out is not None:
         return out, None
     q = query.reshape(rows * kv_heads, groups, dim)

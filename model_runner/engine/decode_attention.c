@@ -9,11 +9,18 @@
  * and are never read: a row's left padding and the buffer's columns not yet in use cost
  * nothing, so the caller may hand over whole buffers however little of them is in use.
  *
- * Layouts (all contiguous, float32): query and out [rows, kv_heads * groups, dim]; keys and
- * values [rows, kv_heads, columns, dim]; hidden [rows, columns], one byte per column.
- * The units are split evenly among `threads` OpenMP threads: torch's own team, when this
- * library's libgomp is the one torch already loaded. Returns 0, or -1 when scratch memory
- * could not be had (out is then not written in full).
+ * Rows that hold the same keys and values in their first columns (a request's beams share
+ * their prompt, contrastive candidates all but their newest column) read them from one row:
+ * row r takes columns c < shared[r] from row lead[r] (lead[r] == r, shared[r] == 0: its own).
+ * The rows of a request are neighbours, so the lead's columns are still in the core's cache
+ * when the other rows come: the memory is read once per request, not once per row.
+ *
+ * Layouts (all contiguous): query and out [rows, kv_heads * groups, dim] float32; keys and
+ * values [rows, kv_heads, columns, dim] float32; hidden [rows, columns], one byte per column;
+ * lead and shared [rows] int64, the caller having checked 0 <= lead < rows and
+ * 0 <= shared <= columns. The units are split evenly among `threads` OpenMP threads: torch's
+ * own team, when this library's libgomp is the one torch already loaded. Returns 0, or -1
+ * when scratch memory could not be had (out is then not written in full).
  */
 
 #include <math.h>
@@ -51,23 +58,39 @@ static inline void fetch_ahead(const float *column, int64_t dim) {
     for (int64_t d = 0; d < dim; d += 16) __builtin_prefetch(column + d, 0, 1);
 }
 
-/* One (row, key head) unit. `next` (keys, values and hidden of the unit this thread does next,
- * or NULL) is fetched ahead column by column while this one computes: a unit's keys and values
- * are short runs of memory (19 KB each at GPT-2's shape, less what is hidden), too short for
- * the hardware's own prefetching to reach the memory's speed (measured: with half the columns
- * hidden, 1.5 ms a layer without, 0.9 ms with). */
-static void one_unit(const float *query, const float *keys, const float *values,
-                     const uint8_t *hidden, float *out, int64_t groups, int64_t columns,
-                     int64_t dim, float scale, float *scores, const float *next_keys,
-                     const float *next_values, const uint8_t *next_hidden) {
+/* Where one (row, key head) unit reads: its own keys and values, and below column `shared`
+ * its lead row's. */
+typedef struct {
+    const float *keys, *values, *lead_keys, *lead_values;
+    const uint8_t *hidden;
+    int64_t shared;
+} unit_memory;
+
+static inline const float *key_at(const unit_memory *m, int64_t c, int64_t dim) {
+    return (c < m->shared ? m->lead_keys : m->keys) + c * dim;
+}
+
+static inline const float *value_at(const unit_memory *m, int64_t c, int64_t dim) {
+    return (c < m->shared ? m->lead_values : m->values) + c * dim;
+}
+
+/* One (row, key head) unit. `next` (the unit this thread does next, or NULL) is fetched ahead
+ * column by column while this one computes: a unit's keys and values are short runs of memory
+ * (19 KB each at GPT-2's shape, less what is hidden), too short for the hardware's own
+ * prefetching to reach the memory's speed (measured: with half the columns hidden, 1.5 ms a
+ * layer without, 0.9 ms with). */
+static void one_unit(const float *query, const unit_memory *m, float *out, int64_t groups,
+                     int64_t columns, int64_t dim, float scale, float *scores,
+                     const unit_memory *next) {
+    const uint8_t *hidden = m->hidden;
     for (int64_t g = 0; g < groups; g++) {
         const float *q = query + g * dim;
         float *s = scores + g * columns;
         float best = -INFINITY;
         for (int64_t c = 0; c < columns; c++) {
-            if (next_keys != NULL && g == 0 && !next_hidden[c]) fetch_ahead(next_keys + c * dim, dim);
+            if (next != NULL && g == 0 && !next->hidden[c]) fetch_ahead(key_at(next, c, dim), dim);
             if (hidden[c]) continue; /* never read: padding and unused columns cost nothing */
-            const float *k = keys + c * dim;
+            const float *k = key_at(m, c, dim);
             float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
             for (int64_t d = 0; d < dim; d++) dot += q[d] * k[d];
@@ -88,9 +111,9 @@ static void one_unit(const float *query, const float *keys, const float *values,
         for (int64_t d = 0; d < dim; d++) o[d] = 0.0f;
     }
     for (int64_t c = 0; c < columns; c++) {
-        if (next_values != NULL && !next_hidden[c]) fetch_ahead(next_values + c * dim, dim);
+        if (next != NULL && !next->hidden[c]) fetch_ahead(value_at(next, c, dim), dim);
         if (hidden[c]) continue; /* weight 0: a NaN value must not reach the sum */
-        const float *v = values + c * dim;
+        const float *v = value_at(m, c, dim);
         for (int64_t g = 0; g < groups; g++) {
             float w = scores[g * columns + c];
             float *o = out + g * dim;
@@ -100,10 +123,20 @@ static void one_unit(const float *query, const float *keys, const float *values,
     }
 }
 
+static unit_memory memory_of(int64_t u, const float *keys, const float *values,
+                             const uint8_t *hidden, const int64_t *lead, const int64_t *shared,
+                             int64_t kv_heads, int64_t columns, int64_t dim) {
+    int64_t row = u / kv_heads, span = columns * dim;
+    int64_t lead_unit = lead[row] * kv_heads + u % kv_heads;
+    unit_memory m = {keys + u * span,         values + u * span, keys + lead_unit * span,
+                     values + lead_unit * span, hidden + row * columns, shared[row]};
+    return m;
+}
+
 int labbot_decode_attention(const float *query, const float *keys, const float *values,
-                            const uint8_t *hidden, float *out, int64_t rows, int64_t kv_heads,
-                            int64_t groups, int64_t columns, int64_t dim, float scale,
-                            int threads) {
+                            const uint8_t *hidden, const int64_t *lead, const int64_t *shared,
+                            float *out, int64_t rows, int64_t kv_heads, int64_t groups,
+                            int64_t columns, int64_t dim, float scale, int threads) {
     int64_t units = rows * kv_heads;
     int failed = 0;
 #pragma omp parallel num_threads(threads) reduction(| : failed)
@@ -113,15 +146,17 @@ int labbot_decode_attention(const float *query, const float *keys, const float *
         float *scores = first < last ? malloc(sizeof(float) * groups * columns) : NULL;
         if (first < last && scores == NULL) {
             failed = 1;
-        } else {
-            int64_t span = columns * dim;
+        } else if (first < last) {
+            unit_memory now = memory_of(first, keys, values, hidden, lead, shared, kv_heads,
+                                        columns, dim);
             for (int64_t u = first; u < last; u++) {
                 int more = u + 1 < last;
-                one_unit(query + u * groups * dim, keys + u * span, values + u * span,
-                         hidden + (u / kv_heads) * columns, out + u * groups * dim, groups,
-                         columns, dim, scale, scores, more ? keys + (u + 1) * span : NULL,
-                         more ? values + (u + 1) * span : NULL,
-                         hidden + ((u + 1) / kv_heads) * columns);
+                unit_memory next = more ? memory_of(u + 1, keys, values, hidden, lead, shared,
+                                                    kv_heads, columns, dim)
+                                        : now;
+                one_unit(query + u * groups * dim, &now, out + u * groups * dim, groups,
+                         columns, dim, scale, scores, more ? &next : NULL);
+                now = next;
             }
         }
         free(scores);

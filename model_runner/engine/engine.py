@@ -691,7 +691,8 @@ class DecodeEngine:
         first row continuing a parent stays in the parent's place, and the other ones (beam
         and contrastive children, rows past the end after jobs left) fill the free places.
         A beam or contrastive child goes back to one of its own request's places, where only
-        the last tokens differ (`Decision.differ_last`), so only those columns are copied."""
+        the last tokens differ (`Decision.differ_last`), so only those columns are copied; the
+        batch is told so, and the next step's attention reads the rest once per request."""
         wanted: list[tuple[DecodeJob, list[int], int | None]] = []  # new rows as parent rows
         for job in self._active:
             decision = decisions.get(id(job))
@@ -708,6 +709,7 @@ class DecodeEngine:
         free = iter(sorted(unused))  # taken in order, each looked at once
         index = list(range(total))  # row i of the new layout continues current row index[i]
         tails: dict[int, int] = {}  # rows to copy only their last columns of
+        alike: list[tuple[list[int], int]] = []
         for job, parents, differ_last in wanted:
             own = [row for row in dict.fromkeys(job.rows) if row in unused]
             rows = []
@@ -725,7 +727,11 @@ class DecodeEngine:
                 index[row] = parent
                 rows.append(row)
             job.rows = rows
+            if differ_last is not None:
+                alike.append((rows, differ_last))
         self._batch.select(index, tails)
+        for rows, differ_last in alike:  # each request's rows alike but in their last columns
+            self._batch.share(rows, differ_last)
 
     def _drop(self, job: DecodeJob, error: BaseException) -> None:
         """Between steps: take a job's rows out of the batch and fail its future."""

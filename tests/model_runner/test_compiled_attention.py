@@ -71,6 +71,39 @@ def test_arguments_it_does_not_take_are_handed_back():
 
 
 @needs_it
+def test_rows_sharing_a_lead_read_its_columns_and_their_own_after():
+    query, keys, values, hidden = layer(6, 4, 2, 40, 64, seed=3)
+    hidden[1:4, :30] = hidden[0, :30]  # rows 1-3 hold row 0's first 30 columns
+    hidden[5, :12] = hidden[4, :12]  # row 5 row 4's first 12
+    for buffer in (keys, values):
+        buffer[1:4, :, :30] = buffer[0:1, :, :30]
+        buffer[5, :, :12] = buffer[4, :, :12]
+    want = fused(query, keys, values, hidden)
+    sharing = compiled.RowSharing([0, 0, 0, 0, 4, 4], [0, 30, 30, 30, 0, 12], 40)
+    for buffer in (keys, values):  # what a follower holds there is never read
+        buffer[1:4, :, :30] = float("nan")
+        buffer[5, :, :12] = float("nan")
+    got = built(query, keys, values, hidden, 0.125, sharing)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=2e-6)
+
+
+def test_a_sharing_that_would_read_outside_the_buffers_is_refused():
+    with pytest.raises(ValueError, match="lead rows must lie in 0..2"):
+        compiled.RowSharing([0, 3, 1], [0, 5, 0], 10)
+    with pytest.raises(ValueError, match="spans in 0..10"):
+        compiled.RowSharing([0, 0, 1], [0, 11, 0], 10)
+    with pytest.raises(ValueError, match="one lead row"):
+        compiled.RowSharing([0, 0], [0], 10)
+
+
+@needs_it
+def test_a_sharing_of_other_rows_or_columns_is_handed_back():
+    query, keys, values, hidden = layer(3, 2, 2, 10, 64)
+    assert built(query, keys, values, hidden, 1.0, compiled.RowSharing.alone(2, 10)) is None
+    assert built(query, keys, values, hidden, 1.0, compiled.RowSharing.alone(3, 11)) is None
+
+
+@needs_it
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc")
 def test_it_runs_on_torchs_own_openmp_threads():
     seen = {}

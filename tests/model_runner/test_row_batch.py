@@ -127,6 +127,24 @@ def test_select_copies_only_the_rows_that_change(gpt2):
     assert batch.stacks == [] and batch.cache is None
 
 
+def test_a_requests_rows_share_their_common_columns_until_the_rows_or_columns_change(gpt2):
+    with torch.inference_mode():
+        out = gpt2(input_ids=torch.tensor([[1, 2, 3, 4, 5]] * 4), use_cache=True)
+    batch = RowBatch(torch.device("cpu"))
+    batch.add(out.past_key_values, torch.ones(4, 5, dtype=torch.long))
+    assert batch.sharing() == ([0, 1, 2, 3], [0, 0, 0, 0])  # each row its own
+    batch.select([0, 0, 2, 3])
+    batch.share([1, 0], differ_last=2)  # rows 1 and 0 alike but in their last 2 columns
+    assert batch.sharing() == ([1, 1, 2, 3], [batch.end - 2, 0, 0, 0])  # 0 reads 1's
+    batch.share([2, 3], differ_last=9)  # more than the columns in use: from the first
+    assert batch.sharing()[1][3] == batch.start
+    batch.stepped()  # the new column differs from row to row: nothing is shared any more
+    assert batch.sharing() == ([0, 1, 2, 3], [0, 0, 0, 0])
+    batch.share([0, 1], differ_last=1)
+    batch.select([0, 1, 2])  # rows moved: forgotten too, until the engine says again
+    assert batch.sharing() == ([0, 1, 2], [0, 0, 0])
+
+
 def test_a_cache_the_engine_cannot_hold_is_refused_by_name():
     class Odd:
         keys = values = torch.zeros(1, 1, 1, 1)

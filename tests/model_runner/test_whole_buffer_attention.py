@@ -23,8 +23,9 @@ class Layer:
 class FakeRead:
     """A BufferRead over given buffers: `hidden` [rows, columns] True where not visible."""
 
-    def __init__(self, keys, values, hidden):
+    def __init__(self, keys, values, hidden, sharing=None):
         self.rows, self.hidden, self.pair = keys.shape[0], hidden, (keys, values)
+        self.sharing = sharing
 
     def buffers(self, layer, key):
         return self.pair
@@ -143,6 +144,43 @@ def test_rows_get_their_tokens_alone_from_nan_buffers_as_rows_leave_and_join(
     got, _ = decode_all(gpt2, cases, stagger_steps=4)
     assert got == [alone(gpt2, *case) for case in cases]
     assert len(reads) > 20  # the whole buffers were read, not only the kernel's columns
+
+
+def test_a_requests_rows_read_their_common_columns_from_one_row(gpt2, monkeypatch):
+    """Beams and contrastive candidates read the columns they hold alike from their lead row:
+    at every pass those columns are checked equal to the lead's and then poisoned (NaN) in a
+    copy handed to the loop, and every request still gets exactly its tokens alone."""
+    if compiled.kernel() is None:
+        pytest.skip("the compiled loop cannot be built here")
+    original = compiled.DecodeAttention.__call__
+    shared: list[int] = []  # columns read from a lead, per row and pass
+    unlike: list[int] = []  # rows told to share columns that differ from their lead's
+
+    def checked(self, query, keys, values, hidden, scale, sharing=None):
+        keys, values = keys.clone(), values.clone()
+        for row, (lead, span) in enumerate(
+            zip(sharing.lead.tolist(), sharing.shared.tolist(), strict=True)
+        ):
+            if lead == row or span == 0:
+                continue
+            seen = ~hidden[row, :span]
+            if not torch.equal(hidden[row, :span], hidden[lead, :span]) or not all(
+                torch.equal(buffer[row, :, :span][:, seen], buffer[lead, :, :span][:, seen])
+                for buffer in (keys, values)
+            ):
+                unlike.append(row)
+            keys[row, :, :span] = values[row, :, :span] = float("nan")  # the lead's are read
+            shared.append(int(seen.sum()))
+        return original(self, query, keys, values, hidden, scale, sharing)
+
+    monkeypatch.setattr(compiled.DecodeAttention, "__call__", checked)
+    prompts = [[5, 6, 7], list(range(20, 44)), [9, 10, 11, 12]]
+    cases = [(prompts[i % 3], METHODS[1 + i % 2], 8 + 5 * i) for i in range(6)]  # beam, contr.
+    cases.append(([3] * 7, METHODS[0], 30))  # a greedy row beside them shares nothing
+    got, _ = decode_all(gpt2, cases, stagger_steps=3)
+    assert not unlike
+    assert got == [alone(gpt2, *case) for case in cases]
+    assert len(shared) > 100 and sum(shared) > 10 * len(shared)  # many rows, many columns
 
 
 def test_grouped_query_attention_reads_whole_buffers_too(way, monkeypatch):
