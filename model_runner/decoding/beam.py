@@ -180,12 +180,7 @@ class BeamStepper:
             start = self.prompt_len
             tokens = self.finished[0, start : start + int(self.finished_len[0])].tolist()
             return Decision(done=True, tokens=tokens)
-        # Every beam holds the same prompt: only the tokens generated so far can differ.
-        return Decision(
-            inputs=self.running[:, cur_len - 1].tolist(),
-            parents=parents.tolist(),
-            differ_last=cur_len - 1 - self.prompt_len,
-        )
+        return Decision(inputs=self.running[:, cur_len - 1].tolist(), parents=parents.tolist())
 
 
 def beam_search(

@@ -90,10 +90,7 @@ class ContrastiveStepper:
         scores = ban_repeated_ngrams(logits, [self.tokens], self.no_repeat_ngram_size)
         scores = ban_end_of_text(scores, self.eos_token_id, len(self.new), self.min_new_tokens)
         self.top_probs, self.top_ids = torch.topk(scores.softmax(dim=-1), k=self.top_k, dim=-1)
-        # The candidates' rows differ only in the candidate token of the step before.
-        return Decision(
-            inputs=self.top_ids.view(-1).tolist(), parents=[parent] * self.top_k, differ_last=1
-        )
+        return Decision(inputs=self.top_ids.view(-1).tolist(), parents=[parent] * self.top_k)
 
     def _chosen(self, hidden: torch.Tensor) -> int:
         """The best candidate of this step's rows (ranked once per step's hidden states)."""

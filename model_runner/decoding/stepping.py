@@ -27,10 +27,6 @@ class Decision:
     parents: list[int] | None = None  # row i continues current row parents[i]; None: same rows
     done: bool = False
     tokens: list[int] = field(default_factory=list)  # the new token ids, once done
-    # The request's rows hold the same text except in their last `differ_last` tokens
-    # (contrastive candidates: 1; beams: the tokens generated so far), so a row continuing
-    # another of the request's rows needs only those copied.
-    differ_last: int | None = None
 
 
 class Stepper(Protocol):

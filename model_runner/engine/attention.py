@@ -21,6 +21,7 @@ summation order.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -28,6 +29,8 @@ from typing import Any
 import torch
 
 from model_runner.engine import compiled
+
+log = logging.getLogger(__name__)
 
 SLAB_SHARE = 0.35  # below this share of the buffer in use, the kernel on the columns wins
 UNHANDLED = ("softcap", "s_aux", "sinks")  # attention features left to transformers
@@ -44,8 +47,7 @@ class BufferRead:
         self.batch = batch
         self.rows = batch.rows
         self.hidden = batch.column_mask()[: self.rows] == 0  # [rows, columns], after the step
-        lead, shared = batch.sharing()  # a request's rows read their common columns once
-        self.sharing = compiled.RowSharing(lead, shared, self.hidden.shape[1])
+        self.sharing = _sharing(batch, self.hidden.shape[1])
 
     def buffers(self, layer: int, key: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Layer `layer`'s keys and values [rows, kv heads, columns, dim], or None when the
@@ -57,6 +59,17 @@ class BufferRead:
         if key.untyped_storage().data_ptr() != keys.untyped_storage().data_ptr():
             return None  # the model is attending over something else
         return keys[: self.rows], values[: self.rows]
+
+
+def _sharing(batch: Any, columns: int) -> compiled.RowSharing:
+    """Which columns each row reads from its request's first row; every row its own should
+    the batch ever say something out of range (a slower pass, never a failed one)."""
+    lead, shared = batch.sharing()
+    try:
+        return compiled.RowSharing(lead, shared, columns)
+    except ValueError:
+        log.warning("decode attention: the rows' sharing was out of range; each reads its own")
+        return compiled.RowSharing.alone(len(lead), columns)
 
 
 def worth_reading_whole(batch: Any) -> bool:

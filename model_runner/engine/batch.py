@@ -8,10 +8,11 @@ text ends at column `end` (shorter texts are padded on the left). A step writes 
 every row in place and the model attends over views of the buffers: no layer's cache is
 concatenated or copied per step. Rows join with their own prefilled cache, copied in once;
 when beam and contrastive search pick parents only the rows whose parent is another row are
-copied (`select`), and the engine then says which rows hold the same columns as their
-request's first row (`share`: beams their prompt, contrastive candidates all but the newest
-column), which the attention reads once for the request (`sharing`); rows leave when their
-request finishes and the rows after the last one in use are filled in from the end. Joining prompts say how many rows and columns they will need
+copied (`select`, of a row taking over another of its own request's only the columns in
+which they differ: engine/lineage.py), and the engine then says which columns each row holds
+alike with its request's first row (`share`), which the attention reads once for the request
+(`sharing`); rows leave when their request finishes and the rows after the last one in use
+are filled in from the end. Joining prompts say how many rows and columns they will need
 (`add`), so the buffers are laid out for them once; only the rows in use are written (zeroed
 in full when taken into use, so that attention.py may read whole buffers; untouched memory
 costs nothing on a CPU), they sit on huge pages where Linux allows it (pages.py: filling them
@@ -120,9 +121,9 @@ class RowBatch:
         self.rows = 0
         self.start = self.end = 0  # the columns in use
         self.spares: list[torch.Tensor] = []  # flat buffers of an emptied batch, for reuse
-        # Rows holding their lead row's keys and values but in their last columns in use:
-        # row -> (lead row, how many of the last columns may differ). Set after a `select`
-        # (`share`), forgotten at the next change of rows or columns.
+        self.ticks = 0  # decode steps taken: the column written at tick t is end - ticks + t
+        # Rows holding their lead row's keys and values in every column written before a
+        # tick: row -> (lead row, tick). Set after a `select` (`share`), forgotten at the next.
         self._alike: dict[int, tuple[int, int]] = {}
         self._whole: list[torch.Tensor] = []  # the whole flat buffer under each stack
 
@@ -313,23 +314,25 @@ class RowBatch:
     def stepped(self) -> None:
         """The forward pass of `step_inputs` succeeded: its column is now in use."""
         self.end += 1
-        self._alike = {}  # the new column differs from row to row
+        self.ticks += 1
 
-    def share(self, rows: list[int], differ_last: int) -> None:
-        """`rows` (a request's, after `select`) hold the same keys and values as the first of
-        them in every column in use but their last `differ_last`: attention may read those
-        columns from the first row alone (`sharing`), once for the whole request."""
+    def share(self, rows: list[int], since: list[int]) -> None:
+        """`rows` (a request's, after `select`): row k holds the same keys and values as the
+        first of them in every column written before tick `since[k]`, so attention may read
+        those columns from the first row alone (`sharing`), once for the whole request."""
         lead = rows[0]
-        for row in rows[1:]:
-            self._alike[row] = (lead, differ_last)
+        for row, tick in zip(rows[1:], since[1:], strict=True):
+            if row != lead:
+                self._alike[row] = (lead, tick)
 
     def sharing(self) -> tuple[list[int], list[int]]:
         """For each row in use, the row it reads its first columns from and where those end
         (an index into the buffer's columns): itself and 0 when it shares none."""
         lead, ends = list(range(self.rows)), [0] * self.rows
-        for row, (source, differ) in self._alike.items():
+        for row, (source, tick) in self._alike.items():
             if row < self.rows and source < self.rows:
-                lead[row], ends[row] = source, max(self.end - differ, self.start)
+                end = self.end - max(self.ticks - tick, 0)
+                lead[row], ends[row] = source, min(max(end, self.start), self.end)
         return lead, ends
 
     def positions(self) -> list[int]:

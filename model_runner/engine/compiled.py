@@ -54,8 +54,8 @@ _built: list[DecodeAttention | None] = []  # [] until the first call of kernel()
 class RowSharing:
     """Which rows read their first columns from another row: row r takes the keys and values
     of its columns before `shared[r]` from row `lead[r]` (which holds the same there), the
-    rest from its own. Checked once here, so that the compiled loop never reads outside the
-    buffers whatever it is handed."""
+    rest from its own. Checked once here and kept in private tensors the loop reads, which
+    nothing hands out, so that the loop never reads outside the buffers."""
 
     def __init__(self, lead: list[int], shared: list[int], columns: int) -> None:
         rows = len(lead)
@@ -63,9 +63,25 @@ class RowSharing:
             raise ValueError("one lead row and one shared span per row")
         if any(not 0 <= row < rows for row in lead) or any(not 0 <= s <= columns for s in shared):
             raise ValueError(f"lead rows must lie in 0..{rows - 1}, spans in 0..{columns}")
-        self.rows, self.columns = rows, columns
-        self.lead = torch.tensor(lead, dtype=torch.int64)
-        self.shared = torch.tensor(shared, dtype=torch.int64)
+        self._rows, self._columns = rows, columns
+        self._lead = torch.tensor(lead, dtype=torch.int64)
+        self._shared = torch.tensor(shared, dtype=torch.int64)
+
+    @property
+    def rows(self) -> int:
+        return self._rows
+
+    @property
+    def columns(self) -> int:
+        return self._columns
+
+    @property
+    def lead(self) -> list[int]:
+        return self._lead.tolist()
+
+    @property
+    def shared(self) -> list[int]:
+        return self._shared.tolist()
 
     @classmethod
     def alone(cls, rows: int, columns: int) -> RowSharing:
@@ -127,8 +143,8 @@ class DecodeAttention:
             keys.data_ptr(),
             values.data_ptr(),
             hidden.data_ptr(),
-            sharing.lead.data_ptr(),
-            sharing.shared.data_ptr(),
+            sharing._lead.data_ptr(),
+            sharing._shared.data_ptr(),
             out.data_ptr(),
             rows,
             kv_heads,
@@ -220,9 +236,7 @@ def _reference(
     """The same attention in PyTorch's arithmetic, float64 (for the check)."""
     if sharing is not None:  # each row's shared columns replaced by its lead's
         keys, values = keys.clone(), values.clone()
-        for row, (lead, span) in enumerate(
-            zip(sharing.lead.tolist(), sharing.shared.tolist(), strict=True)
-        ):
+        for row, (lead, span) in enumerate(zip(sharing.lead, sharing.shared, strict=True)):
             keys[row, :, :span] = keys[lead, :, :span]
             values[row, :, :span] = values[lead, :, :span]
     groups = query.shape[1] // keys.shape[1]

@@ -33,6 +33,7 @@ import torch
 
 from model_runner.adapters import BASE, AdapterRegistry, reset_routing
 from model_runner.decoding.stepping import Decision, Stepper, TokenStepper, advance_together
+from model_runner.engine import lineage
 from model_runner.engine.attention import reading_buffers
 from model_runner.engine.batch import RowBatch
 from model_runner.engine.head import Held, StepLogits, VocabularyHead
@@ -87,6 +88,7 @@ class DecodeJob:
     compute_s: float = 0.0  # its share of forward-pass time
     stepped: int = 0  # decode steps taken since its prefill
     rows: list[int] = field(default_factory=list)  # its rows in the batch, in order
+    alike: lineage.Alike = field(default_factory=list)  # which of its rows hold the same
     inputs: list[int] = field(default_factory=list)  # the next input token of each row
     tokens: list[int] = field(default_factory=list)  # the result, once done
     cancelled: bool = False
@@ -455,6 +457,7 @@ class DecodeEngine:
                 self._fail(job, error)
             self._active.append(job)
             job.rows = [first + i] * copies  # copies share the prompt's row until reordered
+            job.alike = lineage.start(copies, self._batch.ticks)
             if decision is None:
                 self._active.remove(job)
             elif decision.done:
@@ -690,17 +693,19 @@ class DecodeEngine:
         """Lay the rows out again after the jobs' decisions, moving as few as possible: the
         first row continuing a parent stays in the parent's place, and the other ones (beam
         and contrastive children, rows past the end after jobs left) fill the free places.
-        A beam or contrastive child goes back to one of its own request's places, where only
-        the last tokens differ (`Decision.differ_last`), so only those columns are copied; the
-        batch is told so, and the next step's attention reads the rest once per request."""
-        wanted: list[tuple[DecodeJob, list[int], int | None]] = []  # new rows as parent rows
+        A beam or contrastive child goes back to the one of its own request's places most
+        like its parent, and only the columns in which they differ are copied (lineage.py);
+        the batch is then told which columns each row holds alike with its request's first,
+        and the next step's attention reads those once per request."""
+        tick = self._batch.ticks
+        wanted: list[tuple[DecodeJob, list[int], list[int] | None]] = []  # rows, as parents
         for job in self._active:
             decision = decisions.get(id(job))
             if decision is not None:
                 job.inputs = decision.inputs
             if decision is not None and decision.parents is not None:
                 parents = [job.rows[parent] for parent in decision.parents]
-                wanted.append((job, parents, decision.differ_last))
+                wanted.append((job, parents, decision.parents))
             else:
                 wanted.append((job, list(job.rows), None))
         total = sum(len(parents) for _, parents, _ in wanted)
@@ -709,29 +714,33 @@ class DecodeEngine:
         free = iter(sorted(unused))  # taken in order, each looked at once
         index = list(range(total))  # row i of the new layout continues current row index[i]
         tails: dict[int, int] = {}  # rows to copy only their last columns of
-        alike: list[tuple[list[int], int]] = []
-        for job, parents, differ_last in wanted:
+        for job, parents, chosen in wanted:
+            before = job.alike
+            place = {row: i for i, row in enumerate(job.rows)}  # its old rows' indices
             own = [row for row in dict.fromkeys(job.rows) if row in unused]
             rows = []
-            for parent in parents:
+            for k, parent in enumerate(parents):
                 if parent in stays:
                     stays.discard(parent)  # its first child keeps the place, the others copy
                     rows.append(parent)
                     continue
-                if differ_last is not None and own:
-                    row = own.pop(0)
-                    tails[row] = differ_last
+                if chosen is not None and own:
+                    alike = before[chosen[k]]  # since when each old row is like the parent
+                    row = max(own, key=lambda own_row: alike[place[own_row]])
+                    own.remove(row)
+                    tails[row] = tick - alike[place[row]]  # the columns written since
                 else:
                     row = next(row for row in free if row in unused)
                 unused.discard(row)
                 index[row] = parent
                 rows.append(row)
             job.rows = rows
-            if differ_last is not None:
-                alike.append((rows, differ_last))
+            if chosen is not None:
+                job.alike = lineage.after(before, chosen, tick)
         self._batch.select(index, tails)
-        for rows, differ_last in alike:  # each request's rows alike but in their last columns
-            self._batch.share(rows, differ_last)
+        for job in self._active:
+            if len(job.rows) > 1 and len(job.alike) == len(job.rows):
+                self._batch.share(job.rows, job.alike[0])
 
     def _drop(self, job: DecodeJob, error: BaseException) -> None:
         """Between steps: take a job's rows out of the batch and fail its future."""

@@ -127,21 +127,24 @@ def test_select_copies_only_the_rows_that_change(gpt2):
     assert batch.stacks == [] and batch.cache is None
 
 
-def test_a_requests_rows_share_their_common_columns_until_the_rows_or_columns_change(gpt2):
+def test_rows_share_the_columns_written_before_their_tick_until_the_rows_change(gpt2):
     with torch.inference_mode():
         out = gpt2(input_ids=torch.tensor([[1, 2, 3, 4, 5]] * 4), use_cache=True)
     batch = RowBatch(torch.device("cpu"))
     batch.add(out.past_key_values, torch.ones(4, 5, dtype=torch.long))
     assert batch.sharing() == ([0, 1, 2, 3], [0, 0, 0, 0])  # each row its own
+    batch.stepped()
+    batch.stepped()  # two decode columns written, at ticks 0 and 1
     batch.select([0, 0, 2, 3])
-    batch.share([1, 0], differ_last=2)  # rows 1 and 0 alike but in their last 2 columns
-    assert batch.sharing() == ([1, 1, 2, 3], [batch.end - 2, 0, 0, 0])  # 0 reads 1's
-    batch.share([2, 3], differ_last=9)  # more than the columns in use: from the first
+    batch.share([1, 0], [0, 1])  # row 0 holds row 1's columns written before tick 1
+    assert batch.sharing() == ([1, 1, 2, 3], [batch.end - 1, 0, 0, 0])  # all but the newest
+    batch.share([2, 3], [0, 2])  # row 3: every column held
+    assert batch.sharing()[1][3] == batch.end
+    batch.stepped()  # the column of tick 2 is row 3's own: no longer shared
+    assert batch.sharing()[1] == [batch.end - 2, 0, 0, batch.end - 1]
+    batch.share([2, 3], [0, -7])  # before every column: from the first in use, not before
     assert batch.sharing()[1][3] == batch.start
-    batch.stepped()  # the new column differs from row to row: nothing is shared any more
-    assert batch.sharing() == ([0, 1, 2, 3], [0, 0, 0, 0])
-    batch.share([0, 1], differ_last=1)
-    batch.select([0, 1, 2])  # rows moved: forgotten too, until the engine says again
+    batch.select([0, 1, 2])  # rows moved: forgotten, until the engine says again
     assert batch.sharing() == ([0, 1, 2], [0, 0, 0])
 
 

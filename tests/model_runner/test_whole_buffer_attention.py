@@ -146,21 +146,17 @@ def test_rows_get_their_tokens_alone_from_nan_buffers_as_rows_leave_and_join(
     assert len(reads) > 20  # the whole buffers were read, not only the kernel's columns
 
 
-def test_a_requests_rows_read_their_common_columns_from_one_row(gpt2, monkeypatch):
-    """Beams and contrastive candidates read the columns they hold alike from their lead row:
-    at every pass those columns are checked equal to the lead's and then poisoned (NaN) in a
-    copy handed to the loop, and every request still gets exactly its tokens alone."""
-    if compiled.kernel() is None:
-        pytest.skip("the compiled loop cannot be built here")
+def checking_shared_reads(monkeypatch) -> tuple[list[int], list[int]]:
+    """At every pass of the compiled loop, the columns each row is told it shares with its
+    lead are checked equal to the lead's, then poisoned (NaN) in a copy handed to the loop:
+    (visible columns read from a lead per row and pass, rows found unlike their lead)."""
     original = compiled.DecodeAttention.__call__
-    shared: list[int] = []  # columns read from a lead, per row and pass
-    unlike: list[int] = []  # rows told to share columns that differ from their lead's
+    shared: list[int] = []
+    unlike: list[int] = []
 
     def checked(self, query, keys, values, hidden, scale, sharing=None):
         keys, values = keys.clone(), values.clone()
-        for row, (lead, span) in enumerate(
-            zip(sharing.lead.tolist(), sharing.shared.tolist(), strict=True)
-        ):
+        for row, (lead, span) in enumerate(zip(sharing.lead, sharing.shared, strict=True)):
             if lead == row or span == 0:
                 continue
             seen = ~hidden[row, :span]
@@ -174,6 +170,15 @@ def test_a_requests_rows_read_their_common_columns_from_one_row(gpt2, monkeypatc
         return original(self, query, keys, values, hidden, scale, sharing)
 
     monkeypatch.setattr(compiled.DecodeAttention, "__call__", checked)
+    return shared, unlike
+
+
+def test_a_requests_rows_read_their_common_columns_from_one_row(gpt2, monkeypatch):
+    """Beams and contrastive candidates read the columns they hold alike from their lead row,
+    and every request still gets exactly its tokens alone."""
+    if compiled.kernel() is None:
+        pytest.skip("the compiled loop cannot be built here")
+    shared, unlike = checking_shared_reads(monkeypatch)
     prompts = [[5, 6, 7], list(range(20, 44)), [9, 10, 11, 12]]
     cases = [(prompts[i % 3], METHODS[1 + i % 2], 8 + 5 * i) for i in range(6)]  # beam, contr.
     cases.append(([3] * 7, METHODS[0], 30))  # a greedy row beside them shares nothing
@@ -181,6 +186,17 @@ def test_a_requests_rows_read_their_common_columns_from_one_row(gpt2, monkeypatc
     assert not unlike
     assert got == [alone(gpt2, *case) for case in cases]
     assert len(shared) > 100 and sum(shared) > 10 * len(shared)  # many rows, many columns
+
+
+def test_beams_share_the_columns_they_generated_alike_not_only_their_prompt(gpt2, monkeypatch):
+    if compiled.kernel() is None:
+        pytest.skip("the compiled loop cannot be built here")
+    shared, unlike = checking_shared_reads(monkeypatch)
+    cases = [([5, 6, 7], METHODS[1], 30), ([9, 10, 11, 12], METHODS[1], 24)]
+    got, _ = decode_all(gpt2, cases)
+    assert not unlike
+    assert got == [alone(gpt2, *case) for case in cases]
+    assert max(shared) > 4 + 10  # beyond the prompts: columns the beams generated alike
 
 
 def test_grouped_query_attention_reads_whole_buffers_too(way, monkeypatch):
