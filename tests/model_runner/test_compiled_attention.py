@@ -94,6 +94,11 @@ def test_a_sharing_that_would_read_outside_the_buffers_is_refused():
         compiled.RowSharing([0, 0, 1], [0, 11, 0], 10)
     with pytest.raises(ValueError, match="one lead row"):
         compiled.RowSharing([0, 0], [0], 10)
+    checked = compiled.RowSharing([0, 0, 1], [0, 4, 0], 10)
+    checked.lead[1] = 1 << 40  # what it hands out is a copy: the loop's rows stay checked
+    assert checked.lead == [0, 0, 1]
+    with pytest.raises(AttributeError):
+        checked.rows = 2  # type: ignore[misc]
 
 
 @needs_it

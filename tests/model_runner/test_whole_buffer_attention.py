@@ -224,3 +224,16 @@ def test_a_barely_filled_buffer_is_left_to_the_kernel_unless_the_loop_reads_it(m
     batch.start = 50
     monkeypatch.setattr(compiled, "_built", [object()])  # the loop reads the visible columns
     assert attention.worth_reading_whole(batch)
+
+
+def test_a_sharing_out_of_range_leaves_each_row_its_own_and_says_so(caplog):
+    class Batch:
+        rows = 3
+
+        def sharing(self):
+            return [0, 5, 1], [0, 3, 0]  # row 5 is not in the batch
+
+    with caplog.at_level("WARNING"):
+        sharing = attention._sharing(Batch(), 10)
+    assert (sharing.lead, sharing.shared) == ([0, 1, 2], [0, 0, 0])
+    assert "out of range" in caplog.text
