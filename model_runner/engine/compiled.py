@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import operator
 import os
 import shlex
 import shutil
@@ -61,6 +62,7 @@ class RowSharing:
         rows = len(lead)
         if len(shared) != rows:
             raise ValueError("one lead row and one shared span per row")
+        lead, shared = [operator.index(x) for x in lead], [operator.index(x) for x in shared]
         if any(not 0 <= row < rows for row in lead) or any(not 0 <= s <= columns for s in shared):
             raise ValueError(f"lead rows must lie in 0..{rows - 1}, spans in 0..{columns}")
         self._rows, self._columns = rows, columns

@@ -94,6 +94,8 @@ def test_a_sharing_that_would_read_outside_the_buffers_is_refused():
         compiled.RowSharing([0, 0, 1], [0, 11, 0], 10)
     with pytest.raises(ValueError, match="one lead row"):
         compiled.RowSharing([0, 0], [0], 10)
+    with pytest.raises(TypeError):
+        compiled.RowSharing([0, 1.9], [0, 1], 10)  # type: ignore[list-item]
     checked = compiled.RowSharing([0, 0, 1], [0, 4, 0], 10)
     checked.lead[1] = 1 << 40  # what it hands out is a copy: the loop's rows stay checked
     assert checked.lead == [0, 0, 1]
