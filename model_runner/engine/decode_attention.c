@@ -9,9 +9,10 @@
  * and are never read: a row's left padding and the buffer's columns not yet in use cost
  * nothing, so the caller may hand over whole buffers however little of them is in use.
  *
- * Rows that hold the same keys and values in their first columns (a request's beams share
- * their prompt, contrastive candidates all but their newest column) read them from one row:
- * row r takes columns c < shared[r] from row lead[r] (lead[r] == r, shared[r] == 0: its own).
+ * Rows that hold the same keys and values in their first columns (a request's beams what
+ * they hold of one history, contrastive candidates all but their newest column) read them
+ * from one row: row r takes columns c < shared[r] from row lead[r] (lead[r] == r,
+ * shared[r] == 0: its own).
  * The rows of a request are neighbours, so the lead's columns are still in the core's cache
  * when the other rows come: the memory is read once per request, not once per row.
  *

@@ -88,7 +88,8 @@ class DecodeJob:
     compute_s: float = 0.0  # its share of forward-pass time
     stepped: int = 0  # decode steps taken since its prefill
     rows: list[int] = field(default_factory=list)  # its rows in the batch, in order
-    alike: lineage.Alike = field(default_factory=list)  # which of its rows hold the same
+    alike: lineage.Alike = field(default_factory=list)  # per pair of its rows, the tick
+    # before which their columns are the same (lineage.py)
     inputs: list[int] = field(default_factory=list)  # the next input token of each row
     tokens: list[int] = field(default_factory=list)  # the result, once done
     cancelled: bool = False
