@@ -10,6 +10,10 @@ scores in a scratch row that stays in the core's cache, reading only the columns
 (the next unit's fetched ahead) and the columns a request's rows hold alike from one of them
 (`RowSharing`): in a burst, 0.75-0.87 s of attention against 0.95-1.01 s with every row
 reading its own columns and 0.91-1.07 s by the products (benchmarks/decode_attention.py).
+Where the head size is a multiple of 64 (GPT-2's 64, most models' 128 or 256), the loop keeps
+the query's and the output's 64-float blocks in vector registers and runs four columns' dot
+products side by side: a layer of the burst's shape in 0.45-0.80 ms against 0.86-1.25 ms with
+its caches cold, and the burst's attention in 0.55 s against 0.68 s.
 
 `kernel()` builds it once per process with the machine's C compiler (`$CC`, else `cc`; about
 0.2 s), for this very CPU (`-march=native`: the library lives only in a temporary folder and
@@ -255,6 +259,7 @@ def _check(attention: DecodeAttention) -> str | None:
     for rows, heads, kv_heads, columns, dim in [
         (3, 4, 4, 37, 64),
         (2, 8, 2, 9, 80),
+        (2, 8, 2, 11, 128),  # grouped heads on the 64-float blocks' path
         (5, 3, 1, 1, 256),
     ]:
         query = torch.randn(rows, heads, 1, dim, generator=generator)

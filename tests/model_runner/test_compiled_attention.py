@@ -51,7 +51,13 @@ def test_it_builds_and_passes_its_check_wherever_it_can():
 @needs_it
 @pytest.mark.parametrize(
     "rows,heads,kv_heads,columns,dim",
-    [(88, 12, 12, 74, 64), (3, 8, 2, 130, 80), (4, 4, 1, 7, 256), (1, 2, 2, 1, 64)],
+    [
+        (88, 12, 12, 74, 64),
+        (3, 8, 2, 130, 80),  # a head size off the 64-float blocks: the plain loop
+        (4, 4, 1, 7, 256),
+        (1, 2, 2, 1, 64),
+        (5, 6, 3, 33, 128),  # grouped heads, two blocks of 64
+    ],
 )
 def test_it_equals_pytorchs_fused_attention(rows, heads, kv_heads, columns, dim):
     query, keys, values, hidden = layer(rows, heads, kv_heads, columns, dim)

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from model_runner.engine import attention, compiled
 from model_runner.engine import batch as batch_module
+from model_runner.tiny import build_tiny
 from tests.model_runner.test_row_batch import METHODS, alone, decode_all, tiny_gemma
 
 
@@ -237,3 +238,31 @@ def test_a_sharing_out_of_range_leaves_each_row_its_own_and_says_so(caplog):
         sharing = attention._sharing(Batch(), 10)
     assert (sharing.lead, sharing.shared) == ([0, 1, 2], [0, 0, 0])
     assert "out of range" in caplog.text
+
+
+def test_heads_of_64_take_the_blocks_path_and_rows_still_get_their_tokens_alone(monkeypatch):
+    """GPT-2's own head size (64, here one head 64 wide) runs the compiled loop's 64-float
+    blocks path, from NaN buffers, rows sharing columns with their lead, rows leaving and
+    joining: every request gets exactly its tokens alone."""
+    if compiled.kernel() is None:
+        pytest.skip("the compiled loop cannot be built here")
+    model, _ = build_tiny(n_head=1, seed=3)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.mul_(6)
+    nan_buffers(monkeypatch)
+    shared, unlike = checking_shared_reads(monkeypatch)
+    dims: list[int] = []
+    original = compiled.DecodeAttention.__call__
+
+    def recorded(self, query, *arguments):
+        dims.append(query.shape[-1])
+        return original(self, query, *arguments)
+
+    monkeypatch.setattr(compiled.DecodeAttention, "__call__", recorded)
+    prompts = [[5, 6, 7], [9, 10, 11, 12], list(range(20, 44)), [3] * 7]
+    cases = [(prompts[i % 4], METHODS[i % 4], [6, 30, 12, 25][(i + i // 4) % 4]) for i in range(8)]
+    got, _ = decode_all(model, cases, stagger_steps=4)
+    assert got == [alone(model, *case) for case in cases]
+    assert not unlike and sum(shared) > 0
+    assert len(dims) > 20 and set(dims) == {64}
