@@ -12,8 +12,9 @@ scores in a scratch row that stays in the core's cache, reading only the columns
 reading its own columns and 0.91-1.07 s by the products (benchmarks/decode_attention.py).
 Where the head size is a multiple of 64 (GPT-2's 64, most models' 128 or 256), the loop keeps
 the query's and the output's 64-float blocks in vector registers and runs four columns' dot
-products side by side: a layer of the burst's shape in 0.45-0.80 ms against 0.86-1.25 ms with
-its caches cold, and the burst's attention in 0.55 s against 0.68 s.
+products side by side, fetching the next unit's columns a few at a time as it goes: a layer of
+the burst's shape in 0.31-0.53 ms against 0.86-1.25 ms with its caches cold, and the burst's
+attention in 0.36 s against 0.68 s.
 
 `kernel()` builds it once per process with the machine's C compiler (`$CC`, else `cc`; about
 0.2 s), for this very CPU (`-march=native`: the library lives only in a temporary folder and
