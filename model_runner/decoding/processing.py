@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import torch
 
+from model_runner.decoding import stream
+
 PerRow = float | Sequence[float]  # one value for every row, or one value per row
 
 
@@ -155,9 +157,10 @@ def draw_one(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     (`-log1p(-u)` of a 53-bit uniform, one 64-bit draw each, in double) and returns the
     argmax of probs / variate; the logarithms are most of its time (about 1.1 ms of 1.2 ms
     per row at GPT-2's 50,257 tokens on the test machine). Tokens with probability 0 cannot
-    win, so here the same uniforms are drawn (the stream advances exactly as multinomial's
-    does) and the logarithm taken only where probs > 0, with the C library's log1p, as
-    PyTorch's kernel does. Anything unusual (another device or number format, a small
+    win, so here the stream advances exactly as multinomial's does, the uniforms converted
+    only where probs > 0 (decoding/stream.py; uniform_ over them all where its loop cannot be
+    built) and their logarithm taken with the C library's log1p, as PyTorch's kernel does.
+    Anything unusual (another device or number format, a small
     vocabulary or many tokens in play, a uniform of exactly 0, invalid probabilities or sizes)
     goes to torch.multinomial itself, the generator put back first where it was used."""
     if (
@@ -175,11 +178,20 @@ def draw_one(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         return torch.multinomial(probs, 1, generator=generator).view(())  # (its own errors)
     kept = probs.nonzero().view(-1)  # ascending, as argmax's first-on-ties order
     state = generator.get_state()
-    uniforms = _uniforms(probs.shape[0]).uniform_(generator=generator)
-    if uniforms.min().item() == 0:  # multinomial would divide by a zero variate: its way
-        generator.set_state(state)
-        return torch.multinomial(probs, 1, generator=generator).view(())
-    ratios = probs[kept] / exponential_variates(uniforms[kept], probs.dtype)
+    advanced = state.clone()
+    drawn = stream.uniforms_at(advanced, probs.shape[0], kept)  # (only those at `kept`)
+    if drawn is not None:
+        at_kept, zero = drawn
+        if zero:  # multinomial would divide by a zero variate: its way
+            return torch.multinomial(probs, 1, generator=generator).view(())
+        generator.set_state(advanced)
+    else:
+        uniforms = _uniforms(probs.shape[0]).uniform_(generator=generator)
+        if uniforms.min().item() == 0:
+            generator.set_state(state)
+            return torch.multinomial(probs, 1, generator=generator).view(())
+        at_kept = uniforms[kept]
+    ratios = probs[kept] / exponential_variates(at_kept, probs.dtype)
     best = int(torch.argmax(ratios))
     if not ratios[best] > 0:  # every ratio underflowed: the other zeros would tie
         generator.set_state(state)

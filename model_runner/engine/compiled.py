@@ -33,24 +33,20 @@ from __future__ import annotations
 import ctypes
 import logging
 import operator
-import os
-import shlex
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
 import torch
 
+from model_runner import native
 from model_runner.engine.openmp import gnu_openmp_libraries
 
 log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("decode_attention.c")
-FLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-std=gnu11", "-fPIC", "-shared"]
-BUILD_SECONDS = 120  # a compiler that takes longer is given up on
+FLAGS = [*native.FLAGS, "-fopenmp"]
 CHECK_TOLERANCE = 1e-5  # absolute, on outputs of magnitude about 1
 
 _lock = threading.Lock()
@@ -198,36 +194,15 @@ def _unusable_here() -> str | None:
         return "torch does not run on OpenMP"
     if len(gnu_openmp_libraries()) != 1:
         return "torch's threads are not on one GNU OpenMP runtime"
-    if _compiler() is None:
+    if native.compiler() is None:
         return "no C compiler (set CC, or install gcc)"
     return None
 
 
-def _compiler() -> list[str] | None:
-    """The C compiler's command (`$CC`, which may carry words such as `ccache gcc`; else
-    `cc`), or None where its program is not found."""
-    words = shlex.split(os.environ.get("CC") or "cc")
-    program = shutil.which(words[0]) if words else None
-    return None if program is None else [program, *words[1:]]
-
-
 def _build() -> ctypes.CDLL:
-    """Compile decode_attention.c and load it; the file is removed once loaded."""
-    compiler = _compiler()
-    assert compiler is not None
+    """Compile decode_attention.c and load it (model_runner/native.py)."""
     before = gnu_openmp_libraries()
-    with tempfile.TemporaryDirectory(prefix="labbot-attention-") as folder:
-        target = Path(folder) / "decode_attention.so"
-        done = subprocess.run(
-            [*compiler, *FLAGS, str(SOURCE), "-o", str(target)],
-            capture_output=True,
-            text=True,
-            timeout=BUILD_SECONDS,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise OSError(f"{Path(compiler[0]).name} failed: {done.stderr.strip()[-400:]}")
-        library = ctypes.CDLL(str(target))
+    library = native.build(SOURCE, FLAGS)
     if gnu_openmp_libraries() != before:  # loaded a libgomp of its own: not torch's threads
         raise OSError("it brought a second OpenMP runtime")
     return library

@@ -6,10 +6,20 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model_runner.decoding import processing
+from model_runner.decoding import processing, stream
 from model_runner.decoding.processing import draw_one, exponential_variates, sampling_probs
 
 VOCAB = 20_000  # at least processing.MIN_VOCAB: draw_one's own way
+
+
+@pytest.fixture(autouse=True, params=["loop", "uniform_"])
+def uniforms(request, monkeypatch):
+    """Every test both ways the uniforms are drawn: decoding/stream.py's loop (skipped where
+    it cannot be built) and uniform_ over the whole vocabulary."""
+    if request.param == "uniform_":
+        monkeypatch.setattr(stream, "_built", [None])
+    elif stream._library() is None:
+        pytest.skip("the uniforms' loop cannot be built here")
 
 
 def reference(probs: torch.Tensor, seed: int) -> tuple[int, torch.Tensor]:
