@@ -32,6 +32,7 @@ from typing import Any
 import torch
 
 from model_runner.adapters import BASE, AdapterRegistry, reset_routing
+from model_runner.decoding.beam import BeamStepper, beams_together
 from model_runner.decoding.stepping import Decision, Stepper, TokenStepper, advance_together
 from model_runner.engine import lineage
 from model_runner.engine.attention import reading_buffers
@@ -560,7 +561,8 @@ class DecodeEngine:
         ordered: list[DecodeJob],
     ) -> list[tuple[DecodeJob, Decision | Exception]]:
         """Every active job's decision from the step's logits: the one-row methods' tokens
-        chosen together (choice.py), the others by their own steppers, each given the rows
+        chosen together (choice.py), plain beam steps' vocabulary-wide work done together
+        (beam.beams_together), the others by their own steppers, each given the rows
         it reads (`reads`) and its rows' hidden states (`states`, by job); `ordered`: the
         active jobs as the logits lay them out (`_by_kind`)."""
         together = [job for job in ordered if _together(job)]
@@ -573,8 +575,22 @@ class DecodeEngine:
             except Exception as error:  # noqa: BLE001 - a fault in the shared choice
                 chosen = [error] * len(together)
             outcomes.extend(zip(together, chosen, strict=True))
+        taken = {id(job) for job in together}
+        groups: dict[int, list[DecodeJob]] = collections.defaultdict(list)
+        for job in ordered:  # plain beam steps, by the continuations they look at
+            if isinstance(job.stepper, BeamStepper) and job.stepper.plain_step:
+                groups[job.stepper.keep].append(job)
+        for group in groups.values():
+            beam_steppers = [job.stepper for job in group]
+            try:
+                rows = logits.of([row for job in group for row in reads[id(job)]])
+                stepped = beams_together(beam_steppers, rows)  # type: ignore[arg-type]
+            except Exception as error:  # noqa: BLE001 - a fault in the shared calls
+                stepped = [error] * len(group)
+            outcomes.extend(zip(group, stepped, strict=True))
+            taken.update(id(job) for job in group)
         for job in self._active:
-            if _together(job):
+            if id(job) in taken:
                 continue
             try:
                 decision: Decision | Exception = job.stepper.advance(
@@ -768,11 +784,14 @@ def _together(job: DecodeJob) -> bool:
 
 def _by_kind(jobs: list[DecodeJob]) -> list[DecodeJob]:
     """`jobs` in the order their logits are laid out: greedy search's, sampling's (each a
-    block that choice.py reads without a copy), then every other request's."""
+    block that choice.py reads without a copy), beam search's (one block for
+    `beams_together`), then every other request's."""
 
     def kind(job: DecodeJob) -> int:
-        if not _together(job):
+        if isinstance(job.stepper, BeamStepper):
             return 2
+        if not _together(job):
+            return 3
         return 0 if job.stepper.rule.generator is None else 1  # type: ignore[attr-defined]
 
     return sorted(jobs, key=kind)
