@@ -11,12 +11,16 @@ own way where there is no compiler or the build fails.
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import shlex
 import shutil
 import subprocess
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-std=gnu11", "-fPIC", "-shared"]
 BUILD_SECONDS = 120  # a compiler that takes longer is given up on
@@ -47,3 +51,51 @@ def build(source: Path, flags: list[str]) -> ctypes.CDLL:
         if done.returncode != 0:
             raise OSError(f"{Path(command[0]).name} failed: {done.stderr.strip()[-400:]}")
         return ctypes.CDLL(str(target))
+
+
+class Loop:
+    """One C function of `source`, built on first use and checked before any real use.
+
+    `function()` is the ctypes function, or None where there is no compiler, the build
+    failed or `check(function)` (None when it agrees with PyTorch, else what differs) found
+    it wrong; the reason is logged once, at INFO, as "<what>: PyTorch's way is used
+    (<reason>)", and the caller keeps PyTorch's way."""
+
+    def __init__(
+        self,
+        source: Path,
+        name: str,
+        argtypes: list[Any],
+        restype: Any,
+        check: Callable[[Any], str | None],
+        what: str,
+        log: logging.Logger,
+    ) -> None:
+        self.source, self.name, self.argtypes, self.restype = source, name, argtypes, restype
+        self.check, self.what, self.log = check, what, log
+        self._lock = threading.Lock()
+        self._built: list[Any] = []  # [] until the first call of function()
+
+    def function(self) -> Any:
+        if not self._built:
+            with self._lock:
+                if not self._built:
+                    self._built.append(self._make())
+        return self._built[0]
+
+    def _make(self) -> Any:
+        reason: str | None
+        if compiler() is None:
+            reason = "no C compiler (set CC, or install gcc)"
+        else:
+            try:
+                function = getattr(build(self.source, FLAGS), self.name)
+            except (OSError, subprocess.SubprocessError, AttributeError) as error:
+                reason = f"it did not build: {error}"
+            else:
+                function.argtypes, function.restype = self.argtypes, self.restype
+                reason = self.check(function)
+                if reason is None:
+                    return function
+        self.log.info("%s: PyTorch's way is used (%s)", self.what, reason)
+        return None

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 
 from model_runner.decoding.processing import ban_end_of_text, ban_repeated_ngrams
+from model_runner.decoding.row_top import row_top
 from model_runner.decoding.stepping import Decision, run_solo
 
 NEG = -1.0e9  # transformers' "impossible" score; added, not assigned, to keep its rounding
@@ -211,16 +212,21 @@ def beams_together(
 ) -> list[Decision | Exception]:
     """One step of many beam requests whose steps are plain (`plain_step`) and who look at as
     many continuations (`keep`), from their rows' logits side by side [their beams, vocab]:
-    the log-softmax, the running scores and each row's best `keep` in one call each over all
-    rows (the calls each request makes alone, row for row the same arithmetic), then each
-    request's own step. A request whose step failed gets its error."""
+    the log-softmax over all rows in one call, then each row's best `keep` with its running
+    score added (decoding/row_top.py, one pass over each row; torch.topk where a tie makes
+    it unsure: row for row the arithmetic each request does alone), then each request's own
+    step. A request whose step failed gets its error."""
     keep = steppers[0].keep
     if any(not s.plain_step or s.keep != keep for s in steppers):
         raise ValueError("beams_together takes plain steps that look at as many continuations")
     vocab = logits.shape[-1]
     scores = torch.cat([stepper.running_scores for stepper in steppers])  # [rows]
-    totals = torch.log_softmax(logits, dim=-1) + scores[:, None]  # [rows, vocab]
-    row_scores, row_index = torch.topk(totals, min(keep, vocab), dim=-1)  # [rows, k]
+    log_probs = torch.log_softmax(logits, dim=-1)  # [rows, vocab]
+    found = row_top(log_probs, min(keep, vocab), scores)  # the scores added as it reads
+    if found is None:  # (a tie among a row's best: torch.topk's order)
+        totals = log_probs + scores[:, None]  # [rows, vocab]
+        found = torch.topk(totals, min(keep, vocab), dim=-1)
+    row_scores, row_index = found  # [rows, k]
     decisions: list[Decision | Exception] = []
     first = 0
     for stepper in steppers:

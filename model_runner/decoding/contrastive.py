@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import torch
 
 from model_runner.decoding.processing import ban_end_of_text, ban_repeated_ngrams
+from model_runner.decoding.row_top import row_top
 from model_runner.decoding.stepping import Decision, run_solo
 
 
@@ -89,7 +90,9 @@ class ContrastiveStepper:
         (`logits`: [1, vocab], the parent row's)."""
         scores = ban_repeated_ngrams(logits, [self.tokens], self.no_repeat_ngram_size)
         scores = ban_end_of_text(scores, self.eos_token_id, len(self.new), self.min_new_tokens)
-        self.top_probs, self.top_ids = torch.topk(scores.softmax(dim=-1), k=self.top_k, dim=-1)
+        probs = scores.softmax(dim=-1)  # [1, vocab]
+        found = row_top(probs, self.top_k)  # torch.topk's answer, else None
+        self.top_probs, self.top_ids = found or torch.topk(probs, k=self.top_k, dim=-1)
         return Decision(inputs=self.top_ids.view(-1).tolist(), parents=[parent] * self.top_k)
 
     def _chosen(self, hidden: torch.Tensor) -> int:

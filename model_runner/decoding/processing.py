@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 
 from model_runner.decoding import stream
+from model_runner.decoding.row_top import row_top
 
 PerRow = float | Sequence[float]  # one value for every row, or one value per row
 
@@ -79,7 +80,8 @@ def top_k_filter(logits: torch.Tensor, top_k: int | Sequence[int]) -> torch.Tens
     # Only the largest k are ranked (a partial sort, not the whole vocabulary per step).
     widest = min(max(ks), vocab)
     kth = torch.tensor([max(min(k, vocab), 1) - 1 for k in ks], device=logits.device)  # [batch]
-    ranked = torch.topk(logits, widest, dim=-1).values  # [batch, widest], largest first
+    found = row_top(logits, widest)  # (torch.topk's values; ties would not change them)
+    ranked = found[0] if found is not None else torch.topk(logits, widest, dim=-1).values
     threshold = ranked.gather(1, kth.unsqueeze(1))  # [batch, 1]
     off = torch.tensor([k <= 0 for k in ks], device=logits.device).unsqueeze(1)  # [batch, 1]
     threshold = threshold.masked_fill(off, -float("inf"))

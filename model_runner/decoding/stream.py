@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import subprocess
-import threading
 from pathlib import Path
 
 import torch
@@ -27,12 +25,7 @@ from model_runner import native
 
 log = logging.getLogger(__name__)
 
-SOURCE = Path(__file__).with_name("mt_stream.c")
 STATE_BYTES = 5056  # torch's CPU generator state (its legacy struct), as get_state gives it
-
-_lock = threading.Lock()
-_built: list[ctypes._CFuncPtr | None] = []  # type: ignore[name-defined]
-
 
 def uniforms_at(
     state: torch.Tensor, count: int, places: torch.Tensor
@@ -41,7 +34,7 @@ def uniforms_at(
     uniforms as `torch.empty(count, dtype=torch.float64).uniform_()` would, and return the
     uniforms at `places` (ascending int64, each below `count`) and whether any of the
     `count` is exactly 0. None (the state untouched) where this cannot be done here."""
-    function = _library()
+    function = LOOP.function()
     if function is None or not _takes(state, count, places):
         return None
     places = places.contiguous()
@@ -60,34 +53,6 @@ def _takes(state: torch.Tensor, count: int, places: torch.Tensor) -> bool:
         and places.dim() == 1
         and (places.numel() == 0 or (int(places[0]) >= 0 and int(places[-1]) < count))
     )
-
-
-def _library() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    if not _built:
-        with _lock:
-            if not _built:
-                _built.append(_make())
-    return _built[0]
-
-
-def _make() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    reason: str | None
-    if native.compiler() is None:
-        reason = "no C compiler (set CC, or install gcc)"
-    else:
-        try:
-            function = native.build(SOURCE, native.FLAGS).labbot_uniforms_at
-        except (OSError, subprocess.SubprocessError, AttributeError) as error:
-            reason = f"it did not build: {error}"
-        else:
-            function.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
-            function.argtypes += [ctypes.c_int64, ctypes.c_void_p]
-            function.restype = ctypes.c_int
-            reason = _check(function)
-            if reason is None:
-                return function
-    log.info("sampling's uniforms: uniform_ is used (%s)", reason)
-    return None
 
 
 def zero_first_state(seed: int) -> torch.Tensor:
@@ -126,6 +91,17 @@ def _check(function: ctypes._CFuncPtr) -> str | None:  # type: ignore[name-defin
     if function(state.data_ptr(), 3, torch.tensor([2]).data_ptr(), 1, got.data_ptr()) != 1:
         return "it missed a uniform of exactly 0"
     return None
+
+
+LOOP = native.Loop(
+    Path(__file__).with_name("mt_stream.c"),
+    "labbot_uniforms_at",
+    [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p],
+    ctypes.c_int,
+    _check,
+    "sampling's uniforms",
+    log,
+)
 
 
 def _state_before(seed: int, before: int) -> torch.Tensor:

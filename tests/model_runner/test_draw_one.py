@@ -17,8 +17,8 @@ def uniforms(request, monkeypatch):
     """Every test both ways the uniforms are drawn: decoding/stream.py's loop (skipped where
     it cannot be built) and uniform_ over the whole vocabulary."""
     if request.param == "uniform_":
-        monkeypatch.setattr(stream, "_built", [None])
-    elif stream._library() is None:
+        monkeypatch.setattr(stream.LOOP, "_built", [None])
+    elif stream.LOOP.function() is None:
         pytest.skip("the uniforms' loop cannot be built here")
 
 

@@ -12,7 +12,7 @@ import torch
 from model_runner.decoding import stream
 from model_runner.decoding.processing import draw_one
 
-needs_it = pytest.mark.skipif(stream._library() is None, reason="the loop cannot be built here")
+needs_it = pytest.mark.skipif(stream.LOOP.function() is None, reason="the loop cannot be built here")
 
 
 def advanced(seed: int, before: int) -> torch.Generator:
@@ -74,7 +74,7 @@ def test_arguments_it_does_not_take_leave_the_state_alone():
 
 @pytest.fixture
 def fresh(monkeypatch):
-    monkeypatch.setattr(stream, "_built", [])
+    monkeypatch.setattr(stream.LOOP, "_built", [])
 
 
 def test_without_a_compiler_uniform_is_used(fresh, monkeypatch, caplog):
@@ -87,8 +87,8 @@ def test_without_a_compiler_uniform_is_used(fresh, monkeypatch, caplog):
 @needs_it
 def test_a_loop_that_gets_the_stream_wrong_is_not_used(fresh, monkeypatch, tmp_path, caplog):
     wrong = tmp_path / "wrong.c"  # the real source with one tempering constant changed
-    wrong.write_text(stream.SOURCE.read_text().replace("y ^= y >> 18;", "y ^= y >> 17;"))
-    monkeypatch.setattr(stream, "SOURCE", wrong)
+    wrong.write_text(stream.LOOP.source.read_text().replace("y ^= y >> 18;", "y ^= y >> 17;"))
+    monkeypatch.setattr(stream.LOOP, "source", wrong)
     with caplog.at_level(logging.INFO, logger=stream.log.name):
-        assert stream._library() is None
+        assert stream.LOOP.function() is None
     assert "differ from uniform_" in caplog.text
