@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 STATE_BYTES = 5056  # torch's CPU generator state (its legacy struct), as get_state gives it
 
+
 def uniforms_at(
     state: torch.Tensor, count: int, places: torch.Tensor
 ) -> tuple[torch.Tensor, bool] | None:

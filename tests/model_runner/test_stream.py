@@ -12,7 +12,9 @@ import torch
 from model_runner.decoding import stream
 from model_runner.decoding.processing import draw_one
 
-needs_it = pytest.mark.skipif(stream.LOOP.function() is None, reason="the loop cannot be built here")
+needs_it = pytest.mark.skipif(
+    stream.LOOP.function() is None, reason="the loop cannot be built here"
+)
 
 
 def advanced(seed: int, before: int) -> torch.Generator:
