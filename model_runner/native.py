@@ -90,11 +90,14 @@ class Loop:
         else:
             try:
                 function = getattr(build(self.source, FLAGS), self.name)
-            except (OSError, subprocess.SubprocessError, AttributeError) as error:
+            except (OSError, subprocess.SubprocessError, AttributeError, ValueError) as error:
                 reason = f"it did not build: {error}"
             else:
                 function.argtypes, function.restype = self.argtypes, self.restype
-                reason = self.check(function)
+                try:
+                    reason = self.check(function)
+                except Exception as error:  # noqa: BLE001 - a check that breaks: not used
+                    reason = f"its check failed: {type(error).__name__}: {error}"
                 if reason is None:
                     return function
         self.log.info("%s: PyTorch's way is used (%s)", self.what, reason)

@@ -72,9 +72,10 @@ def _call(
     add: torch.Tensor | None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     rows = x.shape[0]
-    values, index = torch.empty(rows, k), torch.empty(rows, k, dtype=torch.int64)
-    unsure = torch.empty(rows, dtype=torch.uint8)
-    function(
+    values = torch.empty(rows, k, dtype=torch.float32)  # (not the default dtype: C writes float)
+    index = torch.empty(rows, k, dtype=torch.int64)
+    unsure = torch.ones(rows, dtype=torch.uint8)  # unsure unless the loop says otherwise
+    failed = function(
         x.data_ptr(),
         rows,
         x.stride(0),
@@ -85,6 +86,8 @@ def _call(
         index.data_ptr(),
         unsure.data_ptr(),
     )
+    if failed:
+        unsure.fill_(1)
     return values, index, unsure
 
 

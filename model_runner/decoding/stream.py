@@ -53,6 +53,7 @@ def _takes(state: torch.Tensor, count: int, places: torch.Tensor) -> bool:
         and places.dtype == torch.int64
         and places.dim() == 1
         and (places.numel() == 0 or (int(places[0]) >= 0 and int(places[-1]) < count))
+        and bool((places[1:] > places[:-1]).all())  # ascending: the loop reads them in order
     )
 
 

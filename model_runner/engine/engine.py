@@ -585,8 +585,9 @@ class DecodeEngine:
             try:
                 rows = logits.of([row for job in group for row in reads[id(job)]])
                 stepped = beams_together(beam_steppers, rows)  # type: ignore[arg-type]
-            except Exception as error:  # noqa: BLE001 - a fault in the shared calls
-                stepped = [error] * len(group)
+            except Exception:  # noqa: BLE001 - a fault in the shared calls: each on its own
+                log.warning("beam requests stepped together failed; each steps alone")
+                continue
             outcomes.extend(zip(group, stepped, strict=True))
             taken.update(id(job) for job in group)
         for job in self._active:

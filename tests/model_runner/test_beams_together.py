@@ -73,3 +73,14 @@ def test_a_burst_of_beams_gets_its_tokens_alone_through_the_shared_calls(gpt2, m
     assert got == [alone(gpt2, *case) for case in cases]
     assert any(len(group) > 1 for group in widths)  # requests stepped together
     assert all(len(set(group)) == 1 for group in widths)  # of one width each
+
+
+def test_when_the_shared_calls_fail_each_request_steps_alone(gpt2, monkeypatch):
+    def broken(steppers, logits):
+        raise RuntimeError("shared calls failed")
+
+    monkeypatch.setattr("model_runner.engine.engine.beams_together", broken)
+    settings = {"method": "beam", "num_beams": 3}
+    cases = [([5, 6, 7], settings, 10), ([9, 10, 11, 12], settings, 12)]
+    got, _ = decode_all(gpt2, cases)
+    assert got == [alone(gpt2, *case) for case in cases]

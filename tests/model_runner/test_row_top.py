@@ -79,3 +79,26 @@ def test_a_loop_that_gets_it_wrong_is_not_used(fresh, monkeypatch, tmp_path, cap
 def test_without_a_compiler_it_is_none(fresh, monkeypatch):
     monkeypatch.setenv("CC", "/nowhere/cc")
     assert row_top(torch.randn(2, 100), 3) is None
+
+
+@needs_it
+def test_its_values_are_float32_whatever_the_default_dtype(monkeypatch):
+    x = torch.randn(2, 1000, generator=torch.Generator().manual_seed(4))
+    want = torch.topk(x, 3, dim=-1)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # (transformers sets it while it loads a model)
+    try:
+        got = row_top(x, 3)
+    finally:
+        torch.set_default_dtype(previous)
+    assert got is not None and torch.equal(got[0], want.values)
+
+
+def test_a_check_that_breaks_leaves_torchs_way(fresh, monkeypatch, caplog):
+    def broken(function):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(module.LOOP, "check", broken)
+    with caplog.at_level(logging.INFO, logger=module.log.name):
+        assert row_top(torch.randn(2, 100), 3) is None
+    assert module.LOOP._built == [None]  # not tried again at every call

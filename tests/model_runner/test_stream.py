@@ -66,6 +66,8 @@ def test_arguments_it_does_not_take_leave_the_state_alone():
     state = torch.Generator().manual_seed(0).get_state()
     before = state.clone()
     assert stream.uniforms_at(state, 10, torch.tensor([10])) is None  # past the count
+    assert stream.uniforms_at(state, 700, torch.tensor([600, 2, 650])) is None  # not in order
+    assert stream.uniforms_at(state, 700, torch.tensor([2, 2])) is None
     assert stream.uniforms_at(state, 10, torch.tensor([3.0])) is None  # not int64
     assert stream.uniforms_at(state[:-8], 10, torch.tensor([3])) is None  # another layout
     broken = state.clone()
