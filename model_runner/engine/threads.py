@@ -7,10 +7,13 @@ with a second busy process, 2 threads took 25 s for the class's burst where 1 th
 16-17 s, while on a quiet machine 2 threads are about 1.7x faster.
 The right count depends on what else the machine runs, so it is measured, not configured:
 the tuner times decode steps (seconds per row) at the current count and now and then tries
-the other one for two steps, keeping whichever was faster. The first probe comes after 8
-steps, the next after 64, and each probe that loses doubles the wait up to 512 steps, so a
-quiet machine pays about 1% for probing; a step that suddenly runs much slower than usual
-(a process just started) probes at once.
+the other one for two steps, keeping whichever was faster (back to more threads only when
+10% faster: two steps are a small sample, and with a busy neighbour the wrong move costs
+about twice as much; a burst under competition once spent most of its steps on 2 threads
+after one lucky probe, 35% of its quiet throughput where 1 thread kept 60%). The first
+probe comes after 8 steps, the next after 64, and each probe that loses doubles the wait up
+to 512 steps, so a quiet machine pays about 1% for probing; a step that suddenly runs much
+slower than usual (a process just started) probes at once.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ NEXT_PROBE = 64  # steps from a probe to the next; doubled after each probe that
 LONGEST_WAIT = 512  # steps between probes at most
 PROBE_STEPS = 2  # steps measured per probe
 MARGIN = 0.03  # the other count must be this much faster to be taken
+MORE_MARGIN = 0.10  # and this much to go back to more threads (a wrong move costs far more)
 SLOWDOWN = 1.3  # a recent step this much slower than usual probes at once
 
 
@@ -88,7 +92,8 @@ class ThreadTuner:
         probe = statistics.median(self.probe)
         # the steps just before the probe (the machine as it is now)
         incumbent = statistics.median(list(self.recent)[-3:]) if self.recent else float("inf")
-        if probe < incumbent * (1 - MARGIN):
+        margin = MORE_MARGIN if self.probing > self.current else MARGIN
+        if probe < incumbent * (1 - margin):
             log.info(
                 "decoding with %d intra-op threads instead of %d (%.1f vs %.1f ms per row)",
                 self.probing,

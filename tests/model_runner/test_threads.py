@@ -72,3 +72,16 @@ def test_one_core_or_a_fixed_count_is_left_alone():
     finally:
         torch.set_num_threads(before)
     assert threading.active_count() >= 1
+
+
+def test_going_back_to_more_threads_takes_a_clear_win():
+    machine = Machine({2: 0.010, 1: 0.006})
+    tuner = ThreadTuner(2, machine.set_threads)
+    machine.run(tuner, 40)
+    assert tuner.current == 1
+    machine.per_row = {2: 0.0056, 1: 0.006}  # 2 threads barely faster (a lucky moment)
+    machine.run(tuner, 200)
+    assert tuner.current == 1 and tuner.switches == 1
+    machine.per_row = {2: 0.004, 1: 0.006}  # the neighbour has gone: clearly faster
+    machine.run(tuner, tuning.LONGEST_WAIT + 10)
+    assert tuner.current == 2
