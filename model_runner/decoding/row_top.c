@@ -16,17 +16,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "vectors.h"
+
 #define MOST 128
 #define BLOCK 64 /* values read between two looks at whether any is to be kept */
-
-typedef float v8 __attribute__((vector_size(32)));
-typedef int32_t v8i __attribute__((vector_size(32)));
-
-static inline v8 load8(const float *p) {
-    v8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
 
 static inline int any_lane(v8i mask) {
     int32_t lanes[8];

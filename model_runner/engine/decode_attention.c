@@ -31,6 +31,8 @@
 
 #include <omp.h>
 
+#include "vectors.h"
+
 /* e^x for x <= 0, after the row's largest score is taken away: range reduction to
  * x = n ln 2 + r, |r| <= ln 2 / 2, and a degree-6 polynomial for e^r (Cephes' expf
  * coefficients), within about one unit in the last place. Below -87 the result is
@@ -133,14 +135,6 @@ static void one_unit(const float *query, const unit_memory *m, float *out, int64
  * unit's columns are fetched a few at a time as this unit's are used, not all at once:
  * issued together, most of the requests wait for the core's few miss buffers (a burst-shaped
  * layer with cold caches: 0.33-0.57 ms spread out, 0.42-0.84 ms all at once). */
-typedef float v8 __attribute__((vector_size(32)));
-
-static inline v8 load8(const float *p) {
-    v8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 static inline float sum8(v8 v) {
     float lanes[8];
     memcpy(lanes, &v, sizeof lanes);
