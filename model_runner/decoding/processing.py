@@ -80,7 +80,7 @@ def top_k_filter(logits: torch.Tensor, top_k: int | Sequence[int]) -> torch.Tens
     # Only the largest k are ranked (a partial sort, not the whole vocabulary per step).
     widest = min(max(ks), vocab)
     kth = torch.tensor([max(min(k, vocab), 1) - 1 for k in ks], device=logits.device)  # [batch]
-    found = row_top(logits, widest)  # (torch.topk's values; ties would not change them)
+    found = row_top(logits, widest)  # torch.topk's values, else None (a tie, NaN)
     ranked = found[0] if found is not None else torch.topk(logits, widest, dim=-1).values
     threshold = ranked.gather(1, kth.unsqueeze(1))  # [batch, 1]
     off = torch.tensor([k <= 0 for k in ks], device=logits.device).unsqueeze(1)  # [batch, 1]

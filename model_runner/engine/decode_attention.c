@@ -142,11 +142,6 @@ static inline float sum8(v8 v) {
            ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
 }
 
-/* Ask for one 64-float block (4 cache lines) into L2. */
-static inline void fetch_block(const float *block) {
-    for (int d = 0; d < 64; d += 16) __builtin_prefetch(block + d, 0, 1);
-}
-
 /* The columns a unit sees, in order, and the unit whose columns to fetch meanwhile. */
 typedef struct {
     const int32_t *seen;
@@ -172,7 +167,7 @@ static void block_scores(const float *q, const unit_memory *m, column_list list,
     int64_t n = list.n, i = 0, fetched = ahead.memory == NULL ? ahead.columns.n : 0;
     for (; i + 4 <= n; i += 4) {
         for (; fetched < ahead.columns.n && fetched < i + 4; fetched++)
-            fetch_block(key_at(ahead.memory, later[fetched], dim) + offset);
+            fetch_ahead(key_at(ahead.memory, later[fetched], dim) + offset, 64);
         const float *k0 = key_at(m, seen[i], dim) + offset;
         const float *k1 = key_at(m, seen[i + 1], dim) + offset;
         const float *k2 = key_at(m, seen[i + 2], dim) + offset;
@@ -189,7 +184,7 @@ static void block_scores(const float *q, const unit_memory *m, column_list list,
     }
 #undef DOT64
     for (; fetched < ahead.columns.n; fetched++)
-        fetch_block(key_at(ahead.memory, later[fetched], dim) + offset);
+        fetch_ahead(key_at(ahead.memory, later[fetched], dim) + offset, 64);
 }
 
 /* out[0:64] = sum over i of weights[i] * value of column seen[i], block at `offset`, fetching
@@ -201,7 +196,7 @@ static void block_values(const float *weights, const unit_memory *m, column_list
     int64_t fetched = ahead.memory == NULL ? ahead.columns.n : 0;
     for (int64_t i = 0; i < list.n; i++) {
         if (fetched < ahead.columns.n)
-            fetch_block(value_at(ahead.memory, later[fetched++], dim) + offset);
+            fetch_ahead(value_at(ahead.memory, later[fetched++], dim) + offset, 64);
         const float *v = value_at(m, seen[i], dim) + offset;
         float w = weights[i];
         o0 += w * load8(v);
@@ -214,7 +209,7 @@ static void block_values(const float *weights, const unit_memory *m, column_list
         o7 += w * load8(v + 56);
     }
     for (; fetched < ahead.columns.n; fetched++)
-        fetch_block(value_at(ahead.memory, later[fetched], dim) + offset);
+        fetch_ahead(value_at(ahead.memory, later[fetched], dim) + offset, 64);
     memcpy(out, &o0, 32);
     memcpy(out + 8, &o1, 32);
     memcpy(out + 16, &o2, 32);
